@@ -1,26 +1,256 @@
-/* main.c: the coffer command: dispatches subcommands. Thin by design —
- * every real behaviour lives in a module. */
+/* main.c: the coffer command. Parses the command line, builds the
+ * configuration, opens the catalog and the erasure set, and hands them to
+ * the gateway. Thin by design: every real behaviour lives in a module. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cf.h"
+#include "conf.h"
+#include "ec.h"
+#include "gw.h"
+#include "meta.h"
 
 #define COFFER_VERSION "0.1.0"
+#define ROOT_CRED_FILE "root.credentials"
+
+static struct gw_server *the_server;
 
 static int usage(FILE *out)
 {
     fprintf(out,
             "usage: coffer <command> [options]\n"
+            "\n"
             "commands:\n"
             "  serve [--config FILE] [--data DIR] [--listen ADDR:PORT]\n"
             "        [--console-listen ADDR:PORT]\n"
+            "        run the S3 gateway (defaults: --data ./coffer-data\n"
+            "        --listen 127.0.0.1:9000)\n"
             "  version\n");
     return out == stdout ? 0 : 2;
+}
+
+static void on_signal(int sig)
+{
+    if (the_server) gw_server_stop(the_server);
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t i, n = strlen(path);
+
+    if (n >= sizeof(buf)) return -1;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+/* Access keys are 20 upper-case letters and digits, secrets 40 base64-ish
+ * characters, as AWS issues them. */
+static void random_key(char *out, size_t n, const char *alphabet)
+{
+    unsigned char r[64];
+    size_t i, an = strlen(alphabet);
+    cf_random_bytes(r, n);
+    for (i = 0; i < n; i++) out[i] = alphabet[r[i] % an];
+    out[n] = '\0';
+}
+
+/* Root credentials: the environment wins; else the saved file; else new
+ * ones are generated, saved with mode 0600 and printed once. */
+static int root_credentials(const char *data_dir, char *ak, size_t akcap,
+                            char *sk, size_t skcap)
+{
+    const char *eak = getenv("COFFER_ROOT_ACCESS_KEY");
+    const char *esk = getenv("COFFER_ROOT_SECRET_KEY");
+    char path[4096], line[512];
+    FILE *f;
+    int fd;
+
+    if (eak && esk && *eak && *esk) {
+        snprintf(ak, akcap, "%s", eak);
+        snprintf(sk, skcap, "%s", esk);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/%s", data_dir, ROOT_CRED_FILE);
+    f = fopen(path, "r");
+    if (f) {
+        ak[0] = sk[0] = '\0';
+        while (fgets(line, sizeof(line), f)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (strncmp(line, "access_key=", 11) == 0)
+                snprintf(ak, akcap, "%s", line + 11);
+            else if (strncmp(line, "secret_key=", 11) == 0)
+                snprintf(sk, skcap, "%s", line + 11);
+        }
+        fclose(f);
+        if (ak[0] && sk[0]) return 0;
+        fprintf(stderr, "coffer: %s: missing access_key or secret_key\n",
+                path);
+        return -1;
+    }
+    random_key(ak, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+    random_key(sk, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                       "0123456789");
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "coffer: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    dprintf(fd, "access_key=%s\nsecret_key=%s\n", ak, sk);
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        fprintf(stderr, "coffer: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    printf("\nRoot credentials (shown once; saved in %s, mode 0600):\n"
+           "  access key: %s\n  secret key: %s\n\n",
+           path, ak, sk);
+    return 0;
+}
+
+static enum cf_log_level parse_level(const char *s)
+{
+    if (s == NULL) return CF_LOG_NOTICE;
+    if (strcmp(s, "err") == 0) return CF_LOG_ERR;
+    if (strcmp(s, "warn") == 0) return CF_LOG_WARN;
+    if (strcmp(s, "info") == 0) return CF_LOG_INFO;
+    if (strcmp(s, "debug") == 0) return CF_LOG_DEBUG;
+    return CF_LOG_NOTICE;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct conf c;
+    char err[CONF_ERR_MAX];
+    const char *config = NULL, *data = NULL, *listen = NULL, *console = NULL;
+    char ak[512], sk[512];
+    struct meta_db *db = NULL;
+    struct ec_set *set = NULL;
+    struct ec_config ecc;
+    struct gw_user *users = NULL;
+    enum ec_status est;
+    enum meta_status mst;
+    int i, rc = 1, nusers;
+
+    for (i = 2; i < argc; i++) {
+        const char **slot = NULL;
+        if (strcmp(argv[i], "--config") == 0) slot = &config;
+        else if (strcmp(argv[i], "--data") == 0) slot = &data;
+        else if (strcmp(argv[i], "--listen") == 0) slot = &listen;
+        else if (strcmp(argv[i], "--console-listen") == 0) slot = &console;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return usage(stdout);
+        else {
+            fprintf(stderr, "coffer serve: unknown option '%s'\n", argv[i]);
+            return usage(stderr);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "coffer serve: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        *slot = argv[++i];
+    }
+
+    if (conf_init_defaults(&c) != CONF_OK) return 1;
+    if (config && conf_load_file(&c, config, err, sizeof(err)) != CONF_OK) {
+        fprintf(stderr, "coffer: %s\n", err);
+        goto out;
+    }
+    if ((data && conf_set_str(&c.data_dir, data) != CONF_OK) ||
+        (listen && conf_set_str(&c.listen, listen) != CONF_OK) ||
+        (console && conf_set_str(&c.console_listen, console) != CONF_OK))
+        goto out;
+    if (conf_finalize(&c, err, sizeof(err)) != CONF_OK) {
+        fprintf(stderr, "coffer: %s\n", err);
+        goto out;
+    }
+    cf_log_set_level(parse_level(c.log_level));
+    if (mkdir_p(c.data_dir) != 0) {
+        fprintf(stderr, "coffer: cannot create %s: %s\n", c.data_dir,
+                strerror(errno));
+        goto out;
+    }
+    if (root_credentials(c.data_dir, ak, sizeof(ak), sk, sizeof(sk)) != 0)
+        goto out;
+
+    ecc.disks = (const char *const *)c.disks;
+    ecc.ndisks = c.ndisks;
+    ecc.data = c.ec_data;
+    ecc.parity = c.ec_parity;
+    ecc.stripe_size = c.stripe_size;
+    est = ec_set_open(&ecc, &set);
+    if (est != EC_OK) {
+        fprintf(stderr, "coffer: cannot open the disks: %s\n",
+                ec_strerror(est));
+        goto out;
+    }
+    mst = meta_open(c.meta_dir, &db);
+    if (mst != META_OK) {
+        fprintf(stderr, "coffer: cannot open the catalog in %s: %s\n",
+                c.meta_dir, meta_strerror(mst));
+        goto out;
+    }
+
+    nusers = c.nusers + 1;
+    users = calloc((size_t)nusers, sizeof(*users));
+    if (users == NULL) goto out;
+    users[0].access_key = ak;
+    users[0].secret_key = sk;
+    users[0].admin = 1;
+    for (i = 0; i < c.nusers; i++) {
+        if (strcmp(c.users[i].access_key, ak) == 0) {
+            fprintf(stderr, "coffer: %s: user %s clashes with the root "
+                    "access key\n", c.path ? c.path : "config",
+                    c.users[i].access_key);
+            goto out;
+        }
+        users[i + 1].access_key = c.users[i].access_key;
+        users[i + 1].secret_key = c.users[i].secret_key;
+        users[i + 1].admin = c.users[i].admin;
+    }
+    if (gw_server_new(&c, db, set, users, nusers, &the_server) != GW_OK)
+        goto out;
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    printf("coffer %s serving S3 on http://%s\n"
+           "  data:    %s (%d disks, %d data + %d parity)\n"
+           "  catalog: %s\n",
+           COFFER_VERSION, c.listen, c.data_dir, c.ndisks, c.ec_data,
+           c.ec_parity, c.meta_dir);
+    fflush(stdout);
+    cf_log(CF_LOG_NOTICE, "listening on %s with %d loop threads, %d io "
+           "threads", c.listen, c.max_threads, c.io_threads);
+    gw_server_run(the_server);
+    cf_log(CF_LOG_NOTICE, "stopping");
+    rc = 0;
+out:
+    gw_server_free(the_server);
+    the_server = NULL;
+    meta_close(db);
+    ec_set_free(set);
+    free(users);
+    conf_cleanup(&c);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage(stderr);
+    if (strcmp(argv[1], "serve") == 0) return cmd_serve(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);
         return 0;

@@ -1,0 +1,78 @@
+/* conf.h: coffer's configuration: built-in defaults, the YAML file (libyaml),
+ * command-line overrides, and validation. Every error names the file, line
+ * and key: "coffer.yaml:12: erasure.parity: must be between 0 and 16".
+ *
+ * Threads: a struct conf is built once at start by one thread, then read-only
+ * and shared by every thread.
+ * Ownership: conf_cleanup() frees every heap field; the caller owns the
+ * struct itself. */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum conf_status { CONF_OK = 0, CONF_EINVAL, CONF_EIO, CONF_ENOMEM };
+
+#define CONF_MAX_DISKS 32
+#define CONF_ERR_MAX 512
+
+struct conf_user {
+    char *access_key;      /* 3..128 chars [A-Za-z0-9_.-] */
+    char *secret_key;      /* 8..128 chars */
+    int admin;             /* may use the admin API, bypass governance */
+};
+
+struct conf {
+    char *path;            /* config file read, or NULL */
+    char *listen;          /* "127.0.0.1:9000" */
+    char *console_listen;  /* "127.0.0.1:8443" */
+    char *data_dir;        /* "./coffer-data" */
+    char **disks;          /* ndisks paths; default data_dir/disk1..N */
+    int ndisks;
+    char *meta_dir;        /* default data_dir/meta */
+    int ec_data;           /* K, default 4 */
+    int ec_parity;         /* M, default 2 */
+    size_t stripe_size;    /* erasure.block_size: data bytes per stripe,
+                              default 1 MiB, 64 KiB..16 MiB, multiple of
+                              64*K */
+    int max_threads;       /* event-loop threads, default = online cores */
+    int io_threads;        /* disk worker threads, default 8 */
+    size_t buffer_size;    /* socket read/write high watermark, default
+                              256 KiB */
+    char *region;          /* "us-east-1" */
+    char *domain;          /* virtual-host base, e.g. "s3.example.com";
+                              NULL: path-style only */
+    char *log_level;       /* err|warn|notice|info|debug, default notice */
+    /* limits */
+    size_t max_header_bytes;   /* 64 KiB */
+    size_t max_xml_bytes;      /* 1 MiB */
+    uint64_t max_object_bytes; /* single PUT, 5 GiB */
+    int max_connections;       /* 1024 */
+    int idle_timeout_s;        /* keep-alive idle, 60 */
+    int header_timeout_s;      /* whole request head must arrive, 30 */
+    int body_timeout_s;        /* no body byte for this long, 60 */
+    struct conf_user *users;   /* from the file; root is added by cmd/ */
+    int nusers;
+};
+
+/* Fills every field with the built-in default (data_dir "./coffer-data";
+ * disks, meta_dir left NULL until conf_finalize()). */
+enum conf_status conf_init_defaults(struct conf *c);
+/* Reads a YAML file over the current values. On error writes
+ * "file:line: key: reason" into err (errlen bytes) and returns CONF_EINVAL
+ * (or CONF_EIO if the file cannot be read). */
+enum conf_status conf_load_file(struct conf *c, const char *path, char *err,
+                                size_t errlen);
+/* Replaces a string field (for command-line flags); takes a copy. */
+enum conf_status conf_set_str(char **field, const char *value);
+/* Derives what was left unset (disks = data_dir/disk1..K+M, meta_dir =
+ * data_dir/meta, max_threads = cores) and validates cross-field rules
+ * (ndisks == K + M, listen addresses parse). On error fills err. */
+enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen);
+void conf_cleanup(struct conf *c);
+
+/* Parses "host:port" or "[v6]:port"; host copied into host (hostcap). */
+int conf_parse_addr(const char *s, char *host, size_t hostcap, int *port);
+
+#endif /* CONF_H */

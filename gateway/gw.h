@@ -1,0 +1,40 @@
+/* gw.h: the S3 gateway. An HTTP/1.1 server on libevent bufferevents (one
+ * event_base per loop thread, listening sockets shared by SO_REUSEPORT),
+ * requests parsed incrementally with http_parser, authenticated with SigV4,
+ * routed to S3 handlers. Every blocking step (catalog, shard I/O, fsync)
+ * runs on a worker queue; loops only move bytes.
+ *
+ * Threads: gw_server_new() and gw_server_run() are called from main();
+ * gw_server_stop() may be called from any thread or a signal-safe context
+ * (it only writes to a pipe).
+ * Ownership: the server borrows conf, the catalog and the erasure set; they
+ * must outlive it. */
+#ifndef GW_H
+#define GW_H
+
+#include "conf.h"
+#include "meta.h"
+#include "ec.h"
+
+enum gw_status { GW_OK = 0, GW_EINVAL, GW_EIO, GW_ENOMEM };
+
+/* A credential the server accepts. */
+struct gw_user {
+    const char *access_key;
+    const char *secret_key;
+    int admin;
+};
+
+struct gw_server;
+/* Binds the listening sockets (so a port conflict is reported here) and
+ * starts nothing else. users is copied. */
+enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
+                             struct ec_set *set, const struct gw_user *users,
+                             int nusers, struct gw_server **out);
+/* Runs the loops until gw_server_stop(); returns after every loop thread and
+ * worker has finished. */
+enum gw_status gw_server_run(struct gw_server *srv);
+void gw_server_stop(struct gw_server *srv);
+void gw_server_free(struct gw_server *srv);
+
+#endif /* GW_H */

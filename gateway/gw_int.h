@@ -1,0 +1,339 @@
+/* gw_int.h (gateway-internal): connections, requests, responses, the job
+ * hand-off between loops and workers, and the S3 handlers.
+ *
+ * Request phases (STYLE.md §3): head → SigV4 → route → prepare (a worker job:
+ * bucket lookup, later objlock policy) → body → commit (worker job) →
+ * respond → log. At most one job per request is in flight at any time, so
+ * per-request state needs no lock: the queue mutexes order every hand-off.
+ *
+ * Threads: a gw_loop, its connections and their requests belong to that
+ * loop's thread. While req->job_busy, the fields the job's work() uses belong
+ * to the worker; the loop touches them again only in the job's done
+ * callback, which runs on the loop. */
+#ifndef GW_INT_H
+#define GW_INT_H
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
+#include <http_parser.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cf.h"
+#include "gw.h"
+#include "gw_sigv4.h"
+#include "gw_xml.h"
+
+#define GW_MAX_HEADERS 128          /* header lines per request */
+#define GW_MAX_USER_META 2048       /* x-amz-meta-* names+values, bytes */
+#define GW_PUT_BUFS 3               /* stripe blocks one upload may hold */
+#define GW_FEED_MAX (256 * 1024)    /* bytes handed to http_parser at once */
+#define GW_RESP_HDRS_MAX 64
+
+struct gw_server;
+struct gw_loop;
+struct gw_conn;
+struct gw_req;
+
+/* ---- S3 errors (gw_s3err.c holds the table) ---- */
+enum gw_err {
+    GW_E_NONE = 0,
+    GW_E_ACCESS_DENIED,
+    GW_E_AUTH_HEADER_MALFORMED,
+    GW_E_AUTH_QUERY_ERROR,
+    GW_E_BAD_DIGEST,
+    GW_E_BUCKET_EXISTS,
+    GW_E_BUCKET_OWNED,
+    GW_E_BUCKET_NOT_EMPTY,
+    GW_E_ENTITY_TOO_LARGE,
+    GW_E_INCOMPLETE_BODY,
+    GW_E_INTERNAL,
+    GW_E_INVALID_ACCESS_KEY,
+    GW_E_INVALID_ARGUMENT,
+    GW_E_INVALID_BUCKET_NAME,
+    GW_E_INVALID_DIGEST,
+    GW_E_INVALID_RANGE,
+    GW_E_INVALID_REQUEST,
+    GW_E_INVALID_URI,
+    GW_E_KEY_TOO_LONG,
+    GW_E_MALFORMED_XML,
+    GW_E_MAX_MESSAGE_LENGTH,
+    GW_E_METADATA_TOO_LARGE,
+    GW_E_METHOD_NOT_ALLOWED,
+    GW_E_MISSING_CONTENT_LENGTH,
+    GW_E_NO_SUCH_BUCKET,
+    GW_E_NO_SUCH_KEY,
+    GW_E_NOT_IMPLEMENTED,
+    GW_E_PRECONDITION_FAILED,
+    GW_E_REQUEST_TIME_SKEWED,
+    GW_E_REQUEST_TIMEOUT,
+    GW_E_SIGNATURE_MISMATCH,
+    GW_E_SERVICE_UNAVAILABLE,
+    GW_E_SLOW_DOWN,
+    GW_E_CONTENT_SHA256_MISMATCH,
+    GW_E_HEADER_TOO_LARGE,
+    GW_E_INSUFFICIENT_STORAGE,
+    GW_E_INVALID_LOCATION,
+    GW_E_BAD_REQUEST,
+    GW_E_NO_SUCH_VERSION,
+    GW_E__COUNT
+};
+int gw_err_status(enum gw_err e);
+const char *gw_err_code(enum gw_err e);
+const char *gw_err_default_msg(enum gw_err e);
+/* Maps a module status to the S3 error a client should see. */
+enum gw_err gw_err_from_meta(enum meta_status st);
+enum gw_err gw_err_from_ec(enum ec_status st);
+
+/* ---- responses ---- */
+struct gw_resp {
+    int status;              /* HTTP status; 0 until decided */
+    enum gw_err err;         /* error to render instead of body, or NONE */
+    char err_msg[256];       /* Message override, "" for the default */
+    struct gw_xbuf hdrs;     /* extra "Name: value\r\n" lines */
+    struct gw_xbuf body;     /* small bodies (XML) */
+    uint64_t stream_len;     /* GET: Content-Length of a streamed body */
+    int streamed;            /* 1: body comes from read jobs */
+    int no_body;             /* HEAD / 304 / 204: never send a body */
+};
+void gw_resp_header(struct gw_resp *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void gw_resp_error(struct gw_resp *r, enum gw_err e, const char *msg);
+void gw_resp_cleanup(struct gw_resp *r);
+
+/* ---- jobs ---- */
+typedef void (*gw_job_fn)(struct gw_req *req);
+struct gw_job {
+    struct cf_job base;      /* must be first */
+    struct gw_req *req;      /* the request the job belongs to */
+    gw_job_fn work;          /* runs on a worker */
+    gw_job_fn done;          /* runs on req's loop afterwards */
+    struct gw_job *next_done;/* link on the loop's done queue */
+};
+
+/* ---- operations ---- */
+enum gw_op {
+    GW_OP_NONE = 0,
+    GW_OP_LIST_BUCKETS,
+    GW_OP_CREATE_BUCKET,
+    GW_OP_HEAD_BUCKET,
+    GW_OP_DELETE_BUCKET,
+    GW_OP_GET_BUCKET_LOCATION,
+    GW_OP_LIST_OBJECTS,
+    GW_OP_LIST_OBJECTS_V2,
+    GW_OP_DELETE_OBJECTS,
+    GW_OP_PUT_OBJECT,
+    GW_OP_GET_OBJECT,
+    GW_OP_HEAD_OBJECT,
+    GW_OP_DELETE_OBJECT,
+    GW_OP_NOT_IMPLEMENTED,
+};
+
+/* How the request body is consumed. */
+enum gw_body_kind {
+    GW_BODY_DISCARD = 0, /* ignored (must be small) */
+    GW_BODY_XML,         /* collected up to max_xml_bytes, then one job */
+    GW_BODY_STREAM,      /* PutObject: stripes through worker jobs */
+};
+
+/* A decoded query parameter. */
+struct gw_qparam {
+    char *name;              /* owned */
+    char *value;             /* owned, "" when absent */
+    size_t value_len;
+    int has_value;
+};
+
+/* An S3 flexible checksum being computed (gw_object.c). */
+enum gw_csum_algo { GW_CSUM_NONE = 0, GW_CSUM_CRC32, GW_CSUM_CRC32C,
+                    GW_CSUM_SHA1, GW_CSUM_SHA256, GW_CSUM_CRC64NVME };
+struct gw_csum {
+    enum gw_csum_algo algo;
+    uint32_t crc;                 /* CRC32 / CRC32C running value */
+    EVP_MD_CTX *md;               /* SHA1 / SHA256, owned */
+};
+
+/* PutObject state (gw_object.c). */
+struct gw_put {
+    struct ec_writer *writer;     /* worker-owned while a job runs */
+    EVP_MD_CTX *md5;              /* ETag */
+    EVP_MD_CTX *sha256;           /* signed payload, or NULL */
+    struct gw_csum cs;            /* the requested S3 checksum */
+    char cs_expect[64];           /* base64 from the header, or "" */
+    int cs_trailer;               /* expected value comes as a trailer */
+    char *ready[GW_PUT_BUFS + 1]; /* full blocks waiting for a job, FIFO */
+    size_t ready_len[GW_PUT_BUFS + 1];
+    int nready;
+    char *cur;                    /* block being filled, or NULL */
+    size_t cur_len;
+    int held;                     /* blocks held: ready + cur + in job */
+    char *job_buf;                /* block the running job consumes */
+    size_t job_len;
+    uint64_t received;            /* decoded payload bytes so far */
+    uint64_t expected;            /* Content-Length or decoded length */
+    int body_done;                /* the whole body has been received */
+    int finishing;                /* the finish job was posted */
+    struct gw_chunked *chunked;   /* aws-chunked decoder, or NULL */
+    struct meta_version ver;      /* the record to commit */
+    char content_md5[16];         /* Content-MD5 when given */
+    int has_content_md5;
+    enum gw_err fail;             /* first error seen by a job */
+    char fail_msg[200];
+};
+
+/* GetObject state (gw_object.c). */
+struct gw_get {
+    struct ec_reader *reader;     /* worker-owned while a job runs */
+    struct meta_version ver;
+    uint64_t off, end;            /* next byte to read, one past the last */
+    char *buf;                    /* block read by the running job */
+    size_t buf_len;
+    int eof;                      /* all bytes handed to the socket */
+};
+
+enum gw_req_state {
+    GW_RS_HEAD = 0,  /* reading the request head */
+    GW_RS_PREPARE,   /* prepare job running; input paused */
+    GW_RS_BODY,      /* consuming the body */
+    GW_RS_COMMIT,    /* body done, commit job(s) running */
+    GW_RS_RESPOND,   /* response being written */
+    GW_RS_DONE,
+};
+
+struct gw_req {
+    struct gw_conn *conn;         /* owner; NULL once the client went away */
+    struct gw_server *srv;
+    char id[17];                  /* x-amz-request-id */
+    int64_t start_ms;             /* monotonic, for the access log */
+    enum gw_req_state state;
+    /* head, copied out of the socket into one bounded buffer */
+    struct gw_xbuf head;          /* url, then header names/values */
+    size_t url_off, url_len;
+    struct { size_t noff, nlen, voff, vlen; } hoff[GW_MAX_HEADERS];
+    int nhdrs;
+    int last_was_value;           /* http_parser header state */
+    int too_many_headers;
+    int head_overflow;            /* head exceeded max_header_bytes */
+    struct gw_hdr hdrs[GW_MAX_HEADERS]; /* slices into head, after parse */
+    enum http_method method;
+    struct cf_str path, query;    /* raw, into head */
+    struct gw_qparam *qp;         /* decoded query parameters */
+    int nqp;
+    /* routing */
+    char bucket[64];              /* "" for service-level requests */
+    char *key;                    /* decoded key, NUL-terminated, or NULL */
+    size_t key_len;
+    enum gw_op op;
+    struct gw_sigv4_auth auth;
+    const char *principal;        /* access key (borrowed from srv users) */
+    int is_admin;
+    /* body */
+    enum gw_body_kind body_kind;
+    uint64_t content_length;      /* or UINT64_MAX when chunked/absent */
+    int expect_continue;
+    struct gw_xbuf xml;           /* GW_BODY_XML */
+    uint64_t discarded;
+    int started;                  /* req_start ran */
+    int message_complete;         /* http_parser saw the end of the body */
+    int body_error;               /* stop consuming: answer and close */
+    /* one job at a time */
+    struct gw_job job;
+    int job_busy;
+    /* handler state */
+    struct gw_put put;
+    struct gw_get get;
+    struct gw_resp resp;
+    uint64_t bytes_out;           /* body bytes sent, for the access log */
+    int close_after;              /* Connection: close after this response */
+};
+
+struct gw_conn {
+    struct gw_loop *loop;
+    struct bufferevent *bev;      /* NULL after close */
+    http_parser parser;
+    uint64_t id;                  /* connection number, for logs */
+    struct gw_req *req;           /* current request or NULL */
+    struct event *timer;          /* header deadline / retry timer */
+    int paused;                   /* parser paused at a request boundary */
+    int closing;                  /* close once output drains */
+    int refs;                     /* 1 for the socket + 1 per busy job */
+    int in_read;                  /* guard against re-entrant reads */
+};
+
+struct gw_loop {
+    struct gw_server *srv;
+    int index;
+    pthread_t thread;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct event *wake;           /* activated by workers: done queue */
+    pthread_mutex_t done_lock;    /* guards done_head/tail */
+    struct gw_job *done_head, *done_tail;
+    struct event *stop_ev;
+};
+
+struct gw_server {
+    const struct conf *conf;
+    struct meta_db *db;
+    struct ec_set *set;
+    struct gw_user *users;        /* owned copies */
+    int nusers;
+    struct gw_loop *loops;
+    int nloops;
+    struct cf_workq *workq;
+    struct cf_pool *pool;         /* stripe-size blocks */
+    atomic_int nconns;
+    atomic_ulong next_conn_id;
+    atomic_int stopping;
+    int stop_pipe[2];
+};
+
+/* gw_server.c */
+void gw_req_post(struct gw_req *req, gw_job_fn work, gw_job_fn done);
+void gw_done_respond(struct gw_req *req);      /* done: just respond */
+/* 1 if the principal may use the bucket (owner, or an admin). */
+int gw_may_access(const struct gw_req *req, const struct meta_bucket *b);
+void gw_owner_xml(const struct gw_req *req, struct gw_xbuf *x,
+                  const char *owner);
+void gw_req_respond(struct gw_req *req);       /* send resp head (+body) */
+void gw_req_stream_end(struct gw_req *req);    /* GET: all data queued */
+void gw_req_body_resume(struct gw_req *req);   /* PUT: room for more input */
+void gw_req_continue_body(struct gw_req *req); /* after prepare: read body */
+struct bufferevent *gw_req_bev(struct gw_req *req);
+void gw_conn_timer(struct gw_conn *conn,
+                   void (*cb)(evutil_socket_t, short, void *), long ms);
+const char *gw_req_header(const struct gw_req *req, const char *name,
+                          size_t *len);
+const struct gw_qparam *gw_req_qparam(const struct gw_req *req,
+                                      const char *name);
+void gw_log_req(const struct gw_req *req, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* gw_route.c */
+int gw_route(struct gw_req *req);              /* 0 or sets resp error */
+int gw_bucket_name_valid(const char *name, size_t len);
+int gw_url_decode(const char *in, size_t len, char **out, size_t *outlen,
+                  int plus_is_space);
+
+/* handlers: gw_bucket.c, gw_list.c, gw_object.c. Each start function runs
+ * on the loop after authentication; it posts jobs or responds. */
+void gw_h_list_buckets(struct gw_req *req);
+void gw_h_create_bucket(struct gw_req *req);   /* after XML body */
+void gw_h_head_bucket(struct gw_req *req);
+void gw_h_delete_bucket(struct gw_req *req);
+void gw_h_get_bucket_location(struct gw_req *req);
+void gw_h_list_objects(struct gw_req *req);
+void gw_h_delete_objects(struct gw_req *req);  /* after XML body */
+void gw_h_put_prepare(struct gw_req *req);     /* before the body */
+int gw_put_body(struct gw_req *req, const char *p, size_t n);
+void gw_put_body_end(struct gw_req *req);
+void gw_put_kick(struct gw_req *req);
+void gw_h_get_object(struct gw_req *req);      /* GET and HEAD */
+void gw_get_next(struct gw_req *req);          /* post the next read */
+void gw_h_delete_object(struct gw_req *req);
+void gw_req_handler_cleanup(struct gw_req *req);
+
+#endif /* GW_INT_H */

@@ -1,0 +1,1069 @@
+/* gw_server.c: loops, connections, the HTTP/1.1 request cycle and the job
+ * hand-off between loops and workers.
+ *
+ * One event_base per loop thread; each loop has its own listening socket on
+ * the same address (SO_REUSEPORT) so the kernel spreads connections. Bytes
+ * are parsed with http_parser, which is paused at two points of every
+ * request: when the head is complete (so authentication, routing and the
+ * prepare job run before any body byte is consumed) and when the message is
+ * complete (so a pipelined next request waits for this response).
+ *
+ * Invariants:
+ * - At most one job per request is in flight (req->job_busy); while it is,
+ *   the request and its connection are not freed: a connection closed under
+ *   a running job is only marked dead and freed by the job's done callback.
+ * - Memory per connection is bounded: the input evbuffer by the read high
+ *   watermark (buffer_size), the head by max_header_bytes, an upload by
+ *   GW_PUT_BUFS pool blocks, a download by one block plus the output high
+ *   watermark. Nothing grows with object size. */
+#include "gw_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <event2/thread.h>
+
+static void conn_process(struct gw_conn *conn);
+static void conn_close(struct gw_conn *conn);
+static void req_finish(struct gw_req *req);
+static void req_free(struct gw_req *req);
+static void req_start(struct gw_req *req);
+
+/* ---- responses ---- */
+
+void gw_resp_header(struct gw_resp *r, const char *name, const char *fmt, ...)
+{
+    char val[2048];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(val, sizeof(val), fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    gw_xbuf_str(&r->hdrs, name);
+    gw_xbuf_raw(&r->hdrs, ": ", 2);
+    gw_xbuf_raw(&r->hdrs, val, (size_t)n < sizeof(val) ? (size_t)n
+                                                        : sizeof(val) - 1);
+    gw_xbuf_raw(&r->hdrs, "\r\n", 2);
+}
+
+void gw_resp_error(struct gw_resp *r, enum gw_err e, const char *msg)
+{
+    r->err = e;
+    r->status = gw_err_status(e);
+    snprintf(r->err_msg, sizeof(r->err_msg), "%s", msg ? msg : "");
+}
+
+void gw_resp_cleanup(struct gw_resp *r)
+{
+    gw_xbuf_cleanup(&r->hdrs);
+    gw_xbuf_cleanup(&r->body);
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 416: return "Requested Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
+    default: return "Unknown";
+    }
+}
+
+/* Renders the S3 error document for resp->err into resp->body. */
+static void render_error(struct gw_req *req)
+{
+    struct gw_resp *r = &req->resp;
+    const char *msg = r->err_msg[0] ? r->err_msg : gw_err_default_msg(r->err);
+
+    r->body.len = 0;
+    gw_xbuf_str(&r->body, GW_XML_DECL "<Error><Code>");
+    gw_xbuf_str(&r->body, gw_err_code(r->err));
+    gw_xbuf_str(&r->body, "</Code>");
+    gw_xbuf_elem(&r->body, "Message", msg, strlen(msg));
+    if (req->bucket[0]) gw_xbuf_elem(&r->body, "BucketName", req->bucket,
+                                     strlen(req->bucket));
+    if (req->key) gw_xbuf_elem(&r->body, "Key", req->key, req->key_len);
+    if (req->path.len) gw_xbuf_elem(&r->body, "Resource", req->path.p,
+                                    req->path.len);
+    else gw_xbuf_elem(&r->body, "Resource", "/", 1);
+    gw_xbuf_elem(&r->body, "RequestId", req->id, strlen(req->id));
+    gw_xbuf_elem(&r->body, "HostId", req->id, strlen(req->id));
+    gw_xbuf_str(&r->body, "</Error>");
+}
+
+struct bufferevent *gw_req_bev(struct gw_req *req)
+{
+    return req->conn ? req->conn->bev : NULL;
+}
+
+void gw_req_respond(struct gw_req *req)
+{
+    struct gw_resp *r = &req->resp;
+    struct bufferevent *bev = gw_req_bev(req);
+    struct evbuffer *out;
+    char date[CF_ISO8601_LEN];
+    uint64_t clen;
+
+    if (r->err != GW_E_NONE) {
+        r->streamed = 0;
+        render_error(req);
+        if (req->method == HTTP_HEAD) r->no_body = 1;
+        /* Anything left of the request body would be read as the next
+         * request: close instead. */
+        if (req->state < GW_RS_COMMIT && !req->message_complete)
+            req->close_after = 1;
+    }
+    if (r->status == 0) r->status = 200;
+    req->state = GW_RS_RESPOND;
+    if (bev == NULL) return;
+    out = bufferevent_get_output(bev);
+    cf_fmt_http_date(cf_now_ms() / 1000, date);
+    clen = r->streamed ? r->stream_len : r->body.len;
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\n"
+                        "Server: coffer\r\n"
+                        "Date: %s\r\n"
+                        "x-amz-request-id: %s\r\n"
+                        "x-amz-id-2: %s\r\n",
+                        r->status, status_text(r->status), date, req->id,
+                        req->id);
+    if (r->err != GW_E_NONE || (r->body.len && !r->streamed))
+        evbuffer_add_printf(out, "Content-Type: application/xml\r\n");
+    if (r->hdrs.len) evbuffer_add(out, r->hdrs.p, r->hdrs.len);
+    if (r->err != GW_E_NONE && req->method == HTTP_HEAD) clen = 0;
+    if (r->status != 204 && r->status != 304)
+        evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+                            (unsigned long long)clen);
+    if (req->close_after) evbuffer_add_printf(out, "Connection: close\r\n");
+    evbuffer_add(out, "\r\n", 2);
+    if (!r->no_body && !r->streamed && r->body.len && req->method != HTTP_HEAD)
+        evbuffer_add(out, r->body.p, r->body.len);
+    req->bytes_out = r->streamed ? 0 : r->body.len;
+    if (!r->streamed || r->no_body || req->method == HTTP_HEAD)
+        req_finish(req);
+}
+
+void gw_req_stream_end(struct gw_req *req)
+{
+    req_finish(req);
+}
+
+/* ---- access log ---- */
+
+void gw_log_req(const struct gw_req *req, int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    if (level > cf_log_verbosity) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cf_log_raw(level, "conn=%llu req=%s %s",
+               req->conn ? (unsigned long long)req->conn->id : 0ULL, req->id,
+               msg);
+}
+
+static void log_access(const struct gw_req *req)
+{
+    const char *m = http_method_str(req->method);
+    int64_t ms = cf_monotonic_ms() - req->start_ms;
+    gw_log_req(req, CF_LOG_INFO, "%s /%s%s%.*s %d %llu %lldms", m,
+               req->bucket, req->key ? "/" : "",
+               req->key ? (int)(req->key_len > 200 ? 200 : req->key_len) : 0,
+               req->key ? req->key : "", req->resp.status,
+               (unsigned long long)req->bytes_out, (long long)ms);
+}
+
+/* (Re)arms the connection's one timer. An event must not be re-assigned
+ * while pending, hence the del. */
+void gw_conn_timer(struct gw_conn *conn, void (*cb)(evutil_socket_t, short,
+                                                    void *),
+                   long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_del(conn->timer);
+    evtimer_assign(conn->timer, conn->loop->base, cb, conn);
+    evtimer_add(conn->timer, &tv);
+}
+
+/* ---- jobs ---- */
+
+static void job_work(struct cf_job *cj)
+{
+    struct gw_job *j = (struct gw_job *)cj;
+    j->work(j->req);
+}
+
+/* Worker side: hand the job back to its loop. */
+static void job_complete(struct cf_job *cj)
+{
+    struct gw_job *j = (struct gw_job *)cj;
+    /* The conn is not freed while the job is busy (see invariants). */
+    struct gw_loop *loop = j->req->conn->loop;
+    pthread_mutex_lock(&loop->done_lock);
+    j->next_done = NULL;
+    if (loop->done_tail) loop->done_tail->next_done = j;
+    else loop->done_head = j;
+    loop->done_tail = j;
+    pthread_mutex_unlock(&loop->done_lock);
+    event_active(loop->wake, EV_READ, 0);
+}
+
+static void retry_post_cb(evutil_socket_t fd, short what, void *arg);
+
+void gw_req_post(struct gw_req *req, gw_job_fn work, gw_job_fn done)
+{
+    cf_check(!req->job_busy);
+    req->job.req = req;
+    req->job.work = work;
+    req->job.done = done;
+    req->job.base.work = job_work;
+    req->job.base.complete = job_complete;
+    req->job_busy = 1;
+    if (cf_workq_post(req->srv->workq, &req->job.base) != 0) {
+        /* Queue full: retry shortly; the request keeps its input paused. */
+        gw_conn_timer(req->conn, retry_post_cb, 2);
+    }
+}
+
+static void retry_post_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *conn = arg;
+    struct gw_req *req = conn->req;
+    if (req == NULL || !req->job_busy) return;
+    if (cf_workq_post(req->srv->workq, &req->job.base) != 0)
+        gw_conn_timer(conn, retry_post_cb, 2);
+}
+
+static void conn_maybe_free(struct gw_conn *conn);
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_loop *loop = arg;
+    struct gw_job *j, *next;
+
+    pthread_mutex_lock(&loop->done_lock);
+    j = loop->done_head;
+    loop->done_head = loop->done_tail = NULL;
+    pthread_mutex_unlock(&loop->done_lock);
+    for (; j != NULL; j = next) {
+        struct gw_req *req = j->req;
+        struct gw_conn *conn = req->conn;
+        next = j->next_done;
+        req->job_busy = 0;
+        if (conn->bev == NULL) {
+            /* The client went away while the job ran. */
+            gw_req_handler_cleanup(req);
+            if (req->job_busy) continue; /* cleanup posted an abort job */
+            conn->req = NULL;
+            req_free(req);
+            conn_maybe_free(conn);
+            continue;
+        }
+        j->done(req);
+    }
+}
+
+/* ---- request lifecycle ---- */
+
+static void make_request_id(char id[17])
+{
+    unsigned char r[8];
+    cf_random_bytes(r, sizeof(r));
+    cf_hex_encode(r, sizeof(r), id);
+    for (int i = 0; i < 16; i++)
+        if (id[i] >= 'a') id[i] = (char)(id[i] - 'a' + 'A');
+}
+
+static struct gw_req *req_new(struct gw_conn *conn)
+{
+    struct gw_req *req = calloc(1, sizeof(*req));
+    if (req == NULL) return NULL;
+    req->conn = conn;
+    req->srv = conn->loop->srv;
+    req->start_ms = cf_monotonic_ms();
+    req->content_length = UINT64_MAX;
+    make_request_id(req->id);
+    return req;
+}
+
+static void req_free(struct gw_req *req)
+{
+    int i;
+    if (req == NULL) return;
+    cf_check(!req->job_busy);
+    gw_req_handler_cleanup(req);
+    gw_xbuf_cleanup(&req->head);
+    gw_xbuf_cleanup(&req->xml);
+    for (i = 0; i < req->nqp; i++) {
+        free(req->qp[i].name);
+        free(req->qp[i].value);
+    }
+    free(req->qp);
+    free(req->key);
+    gw_resp_cleanup(&req->resp);
+    free(req);
+}
+
+/* The response is fully queued: log, free, and go on with the connection. */
+static void req_finish(struct gw_req *req)
+{
+    struct gw_conn *conn = req->conn;
+
+    log_access(req);
+    req->state = GW_RS_DONE;
+    if (req->job_busy) return; /* freed by the job's done callback */
+    if (conn == NULL) {
+        req_free(req);
+        return;
+    }
+    if (req->close_after) conn->closing = 1;
+    conn->req = NULL;
+    req_free(req);
+    if (conn->closing) {
+        if (conn->bev &&
+            evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+            conn_close(conn);
+        else if (conn->bev)
+            bufferevent_disable(conn->bev, EV_READ);
+        return;
+    }
+    http_parser_pause(&conn->parser, 0);
+    conn->paused = 0;
+    /* Idle until the next request: the idle timeout applies. */
+    if (!conn->in_read) conn_process(conn);
+}
+
+/* ---- http_parser callbacks ---- */
+
+static int on_message_begin(http_parser *p)
+{
+    return 0;
+}
+
+static int head_append(struct gw_req *req, const char *at, size_t len)
+{
+    size_t max = req->srv->conf->max_header_bytes;
+    if (req->head.len + len > max) {
+        req->head_overflow = 1;
+        return -1;
+    }
+    gw_xbuf_raw(&req->head, at, len);
+    return req->head.oom ? -1 : 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct gw_conn *conn = p->data;
+    struct gw_req *req = conn->req;
+    if (req->url_len == 0) req->url_off = req->head.len;
+    if (head_append(req, at, len) != 0) return -1;
+    req->url_len += len;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct gw_conn *conn = p->data;
+    struct gw_req *req = conn->req;
+    if (req->nhdrs == 0 || req->last_was_value) {
+        if (req->nhdrs == GW_MAX_HEADERS) {
+            req->too_many_headers = 1;
+            return -1;
+        }
+        req->hoff[req->nhdrs].noff = req->head.len;
+        req->hoff[req->nhdrs].nlen = 0;
+        req->hoff[req->nhdrs].voff = 0;
+        req->hoff[req->nhdrs].vlen = 0;
+        req->nhdrs++;
+        req->last_was_value = 0;
+    }
+    if (head_append(req, at, len) != 0) return -1;
+    req->hoff[req->nhdrs - 1].nlen += len;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct gw_conn *conn = p->data;
+    struct gw_req *req = conn->req;
+    if (req->nhdrs == 0) return -1;
+    if (!req->last_was_value) {
+        req->hoff[req->nhdrs - 1].voff = req->head.len;
+        req->last_was_value = 1;
+    }
+    if (head_append(req, at, len) != 0) return -1;
+    req->hoff[req->nhdrs - 1].vlen += len;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct gw_conn *conn = p->data;
+    struct gw_req *req = conn->req;
+    int i;
+
+    for (i = 0; i < req->nhdrs; i++) {
+        req->hdrs[i].name.p = req->head.p + req->hoff[i].noff;
+        req->hdrs[i].name.len = req->hoff[i].nlen;
+        req->hdrs[i].value.p = req->hoff[i].vlen
+                                   ? req->head.p + req->hoff[i].voff
+                                   : "";
+        req->hdrs[i].value.len = req->hoff[i].vlen;
+    }
+    req->method = (enum http_method)p->method;
+    if (p->flags & F_CHUNKED) req->content_length = UINT64_MAX;
+    else if (p->content_length != ULLONG_MAX)
+        req->content_length = p->content_length;
+    else req->content_length = 0;
+    if (!http_should_keep_alive(p)) req->close_after = 1;
+    /* Stop here: nothing of the body is consumed until the request has been
+     * authenticated and prepared. */
+    http_parser_pause(p, 1);
+    conn->paused = 1;
+    req->state = GW_RS_PREPARE;
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct gw_conn *conn = p->data;
+    struct gw_req *req = conn->req;
+
+    switch (req->body_kind) {
+    case GW_BODY_STREAM:
+        return gw_put_body(req, at, len) == 0 ? 0 : -1;
+    case GW_BODY_XML:
+        if (req->xml.len + len > req->srv->conf->max_xml_bytes) {
+            gw_resp_error(&req->resp, GW_E_MAX_MESSAGE_LENGTH, NULL);
+            req->body_error = 1;
+            return -1;
+        }
+        gw_xbuf_raw(&req->xml, at, len);
+        return 0;
+    case GW_BODY_DISCARD:
+    default:
+        req->discarded += len;
+        return 0;
+    }
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct gw_conn *conn = p->data;
+    struct gw_req *req = conn->req;
+    req->message_complete = 1;
+    http_parser_pause(p, 1);
+    conn->paused = 1;
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- lookup helpers ---- */
+
+const char *gw_req_header(const struct gw_req *req, const char *name,
+                          size_t *len)
+{
+    int i;
+    for (i = 0; i < req->nhdrs; i++)
+        if (cf_str_caseeq(req->hdrs[i].name, name)) {
+            if (len) *len = req->hdrs[i].value.len;
+            return req->hdrs[i].value.p;
+        }
+    return NULL;
+}
+
+const struct gw_qparam *gw_req_qparam(const struct gw_req *req,
+                                      const char *name)
+{
+    int i;
+    for (i = 0; i < req->nqp; i++)
+        if (strcmp(req->qp[i].name, name) == 0) return &req->qp[i];
+    return NULL;
+}
+
+/* ---- the request cycle ---- */
+
+static const char *secret_lookup(const char *access_key, void *arg)
+{
+    struct gw_server *srv = arg;
+    int i;
+    for (i = 0; i < srv->nusers; i++)
+        if (strcmp(srv->users[i].access_key, access_key) == 0)
+            return srv->users[i].secret_key;
+    return NULL;
+}
+
+static enum gw_err auth_error(enum gw_auth_result r)
+{
+    switch (r) {
+    case GW_AUTH_OK: return GW_E_NONE;
+    case GW_AUTH_ANONYMOUS: return GW_E_ACCESS_DENIED;
+    case GW_AUTH_MALFORMED: return GW_E_AUTH_HEADER_MALFORMED;
+    case GW_AUTH_UNSUPPORTED: return GW_E_INVALID_REQUEST;
+    case GW_AUTH_BAD_ACCESS_KEY: return GW_E_INVALID_ACCESS_KEY;
+    case GW_AUTH_BAD_SIGNATURE: return GW_E_SIGNATURE_MISMATCH;
+    case GW_AUTH_SKEWED: return GW_E_REQUEST_TIME_SKEWED;
+    case GW_AUTH_EXPIRED: return GW_E_ACCESS_DENIED;
+    case GW_AUTH_BAD_DATE: return GW_E_ACCESS_DENIED;
+    case GW_AUTH_BAD_CONTENT_SHA: return GW_E_INVALID_ARGUMENT;
+    }
+    return GW_E_ACCESS_DENIED;
+}
+
+/* The head is complete: authenticate, route, start the handler. */
+static void req_start(struct gw_req *req)
+{
+    struct gw_sigv4_req sreq;
+    enum gw_auth_result ar;
+    char msg[256] = "";
+    const char *v;
+    size_t vlen;
+    int i;
+
+    /* Cancel the header deadline; the body has its own read timeout. */
+    evtimer_del(req->conn->timer);
+
+    if (gw_route(req) != 0) {
+        gw_req_respond(req);
+        return;
+    }
+    v = gw_req_header(req, "expect", &vlen);
+    if (v && vlen == 12 && strncasecmp(v, "100-continue", 12) == 0)
+        req->expect_continue = 1;
+
+    sreq.method = (struct cf_str){ http_method_str(req->method),
+                                   strlen(http_method_str(req->method)) };
+    sreq.path = req->path;
+    sreq.query = req->query;
+    sreq.hdrs = req->hdrs;
+    sreq.nhdrs = (size_t)req->nhdrs;
+    ar = gw_sigv4_verify(&sreq, cf_now_ms() / 1000, secret_lookup, req->srv,
+                         &req->auth, msg, sizeof(msg));
+    if (ar != GW_AUTH_OK) {
+        enum gw_err e = auth_error(ar);
+        if (ar == GW_AUTH_MALFORMED && req->auth.presigned)
+            e = GW_E_AUTH_QUERY_ERROR;
+        if (ar == GW_AUTH_MALFORMED && gw_req_header(req, "authorization",
+                                                     NULL) == NULL)
+            e = GW_E_AUTH_QUERY_ERROR;
+        gw_resp_error(&req->resp, e, msg[0] ? msg : NULL);
+        gw_req_respond(req);
+        return;
+    }
+    for (i = 0; i < req->srv->nusers; i++)
+        if (strcmp(req->srv->users[i].access_key, req->auth.access_key) == 0) {
+            req->principal = req->srv->users[i].access_key;
+            req->is_admin = req->srv->users[i].admin;
+        }
+
+    switch (req->op) {
+    case GW_OP_CREATE_BUCKET:
+    case GW_OP_DELETE_OBJECTS:
+        req->body_kind = GW_BODY_XML;
+        if (req->content_length != UINT64_MAX &&
+            req->content_length > req->srv->conf->max_xml_bytes) {
+            gw_resp_error(&req->resp, GW_E_MAX_MESSAGE_LENGTH, NULL);
+            gw_req_respond(req);
+            return;
+        }
+        gw_req_continue_body(req);
+        break;
+    case GW_OP_PUT_OBJECT:
+        req->body_kind = GW_BODY_STREAM;
+        gw_h_put_prepare(req);
+        break;
+    case GW_OP_NONE:
+    case GW_OP_NOT_IMPLEMENTED:
+        gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED, NULL);
+        gw_req_respond(req);
+        break;
+    default:
+        /* Body-less operations: read to the end of the message (any body
+         * is discarded), then run the handler. */
+        req->body_kind = GW_BODY_DISCARD;
+        gw_req_continue_body(req);
+        break;
+    }
+}
+
+/* The whole request message has been received. */
+static void req_body_complete(struct gw_req *req)
+{
+    req->state = GW_RS_COMMIT;
+    switch (req->op) {
+    case GW_OP_LIST_BUCKETS: gw_h_list_buckets(req); break;
+    case GW_OP_HEAD_BUCKET: gw_h_head_bucket(req); break;
+    case GW_OP_DELETE_BUCKET: gw_h_delete_bucket(req); break;
+    case GW_OP_GET_BUCKET_LOCATION: gw_h_get_bucket_location(req); break;
+    case GW_OP_LIST_OBJECTS:
+    case GW_OP_LIST_OBJECTS_V2: gw_h_list_objects(req); break;
+    case GW_OP_CREATE_BUCKET: gw_h_create_bucket(req); break;
+    case GW_OP_DELETE_OBJECTS: gw_h_delete_objects(req); break;
+    case GW_OP_PUT_OBJECT: gw_put_body_end(req); break;
+    case GW_OP_GET_OBJECT:
+    case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
+    case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;
+    default:
+        gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED, NULL);
+        gw_req_respond(req);
+        break;
+    }
+}
+
+/* The request may consume its body now: 100-continue, then read. Called
+ * from req_start or from a prepare job's done callback. */
+void gw_req_continue_body(struct gw_req *req)
+{
+    struct gw_conn *conn = req->conn;
+    struct timeval tv = { req->srv->conf->body_timeout_s, 0 };
+
+    if (conn == NULL || conn->bev == NULL) return;
+    req->state = GW_RS_BODY;
+    if (req->expect_continue && !req->message_complete)
+        evbuffer_add_printf(bufferevent_get_output(conn->bev),
+                            "HTTP/1.1 100 Continue\r\n\r\n");
+    bufferevent_set_timeouts(conn->bev, &tv, NULL);
+    http_parser_pause(&conn->parser, 0);
+    conn->paused = 0;
+    if (!conn->in_read) conn_process(conn);
+}
+
+void gw_req_body_resume(struct gw_req *req)
+{
+    if (req->conn && req->state == GW_RS_BODY && !req->conn->in_read)
+        conn_process(req->conn);
+}
+
+/* How many raw body bytes may be handed to the parser now. */
+static size_t body_room(struct gw_req *req)
+{
+    struct gw_put *pu = &req->put;
+    size_t bs;
+
+    if (req->body_kind != GW_BODY_STREAM) return GW_FEED_MAX;
+    bs = cf_pool_block_size(req->srv->pool);
+    if (pu->cur == NULL) {
+        if (pu->held >= GW_PUT_BUFS) return 0;
+        pu->cur = cf_pool_get(req->srv->pool);
+        if (pu->cur == NULL) return 0;
+        pu->cur_len = 0;
+        pu->held++;
+    }
+    return bs - pu->cur_len;
+}
+
+static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *conn = arg;
+    if (conn->req) gw_req_body_resume(conn->req);
+}
+
+static void header_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *conn = arg;
+    cf_log(CF_LOG_INFO, "conn=%llu request head not complete in %ds: closing",
+           (unsigned long long)conn->id,
+           conn->loop->srv->conf->header_timeout_s);
+    if (conn->req && conn->req->job_busy) return;
+    conn_close(conn);
+}
+
+/* Feeds buffered input to the parser as far as the current state allows. */
+static void conn_process(struct gw_conn *conn)
+{
+    struct evbuffer *in;
+
+    if (conn->bev == NULL || conn->closing) return;
+    in = bufferevent_get_input(conn->bev);
+    conn->in_read = 1;
+    while (conn->bev != NULL && !conn->closing) {
+        struct gw_req *req = conn->req;
+        size_t avail = evbuffer_get_length(in), room, n, parsed;
+        struct evbuffer_iovec vec;
+        enum http_errno herr;
+
+        if (req == NULL) {
+            struct timeval idle = { conn->loop->srv->conf->idle_timeout_s, 0 };
+            if (avail == 0) {
+                bufferevent_set_timeouts(conn->bev, &idle, &idle);
+                break;
+            }
+            req = conn->req = req_new(conn);
+            if (req == NULL) {
+                conn_close(conn);
+                break;
+            }
+            gw_conn_timer(conn, header_timeout_cb,
+                          conn->loop->srv->conf->header_timeout_s * 1000L);
+        }
+        if (req->state == GW_RS_PREPARE || req->state >= GW_RS_COMMIT ||
+            (req->job_busy && req->state != GW_RS_BODY))
+            break;
+        if (avail == 0) break;
+        if (conn->paused) break;
+        room = req->state == GW_RS_BODY ? body_room(req) : GW_FEED_MAX;
+        if (room == 0) {
+            /* Pool exhausted: retry shortly (a block may come back from any
+             * loop). Per-upload caps resume from the job's done. */
+            if (req->put.held < GW_PUT_BUFS)
+                gw_conn_timer(conn, pool_retry_cb, 5);
+            break;
+        }
+        if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1) break;
+        n = vec.iov_len < room ? vec.iov_len : room;
+        parsed = http_parser_execute(&conn->parser, &parser_settings,
+                                     vec.iov_base, n);
+        herr = HTTP_PARSER_ERRNO(&conn->parser);
+        if (herr == HPE_PAUSED) {
+            /* Paused by on_headers_complete or on_message_complete. */
+            evbuffer_drain(in, parsed);
+            if (req->state == GW_RS_PREPARE && !req->started) {
+                req->started = 1;
+                req_start(req);
+            } else if (req->message_complete && req->state == GW_RS_BODY) {
+                req_body_complete(req);
+            }
+            continue;
+        }
+        if (herr != HPE_OK) {
+            if (req->body_error || req->resp.err != GW_E_NONE) {
+                /* A handler refused the body (limits, bad framing). */
+            } else if (req->head_overflow) {
+                gw_resp_error(&req->resp, GW_E_HEADER_TOO_LARGE, NULL);
+            } else if (req->too_many_headers) {
+                gw_resp_error(&req->resp, GW_E_HEADER_TOO_LARGE,
+                              "Too many request headers.");
+            } else if (herr == HPE_HEADER_OVERFLOW) {
+                gw_resp_error(&req->resp, GW_E_HEADER_TOO_LARGE, NULL);
+            } else if (req->state == GW_RS_BODY) {
+                gw_resp_error(&req->resp, GW_E_INCOMPLETE_BODY,
+                              http_errno_description(herr));
+            } else {
+                gw_resp_error(&req->resp, GW_E_BAD_REQUEST,
+                              http_errno_description(herr));
+            }
+            req->close_after = 1;
+            evbuffer_drain(in, evbuffer_get_length(in));
+            if (req->job_busy) {
+                /* Answer once the running job is back (put done checks). */
+                req->put.fail = req->resp.err;
+                break;
+            }
+            gw_req_respond(req);
+            break;
+        }
+        evbuffer_drain(in, parsed);
+        if (parsed < n) break; /* should not happen without an error */
+    }
+    conn->in_read = 0;
+    if (conn->bev == NULL) conn_maybe_free(conn); /* closed while parsing */
+}
+
+/* ---- connection events ---- */
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+    conn_process(arg);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct gw_conn *conn = arg;
+    struct gw_req *req = conn->req;
+
+    if (req && req->resp.streamed && req->state == GW_RS_RESPOND &&
+        !req->job_busy)
+        gw_get_next(req);
+    if (conn->closing && (conn->req == NULL) &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        conn_close(conn);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct gw_conn *conn = arg;
+    if (what & BEV_EVENT_TIMEOUT)
+        cf_log(CF_LOG_INFO, "conn=%llu %s timeout: closing",
+               (unsigned long long)conn->id,
+               (what & BEV_EVENT_READING) ? "read" : "write");
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        conn_close(conn);
+}
+
+static void conn_maybe_free(struct gw_conn *conn)
+{
+    if (conn->bev != NULL) return;
+    if (conn->req != NULL) {
+        if (conn->req->job_busy) return;
+        req_free(conn->req);
+        conn->req = NULL;
+    }
+    if (conn->timer) {
+        event_free(conn->timer);
+        conn->timer = NULL;
+    }
+    atomic_fetch_sub(&conn->loop->srv->nconns, 1);
+    free(conn);
+}
+
+static void conn_close(struct gw_conn *conn)
+{
+    if (conn->bev) {
+        bufferevent_free(conn->bev);
+        conn->bev = NULL;
+    }
+    if (conn->timer) evtimer_del(conn->timer);
+    if (conn->req && !conn->req->job_busy) {
+        gw_req_handler_cleanup(conn->req);
+        if (conn->req->job_busy) return; /* an abort job was posted */
+    }
+    /* When conn_process is on the stack it sees bev == NULL, stops, and
+     * frees the connection itself. */
+    if (!conn->in_read) conn_maybe_free(conn);
+}
+
+static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    struct gw_loop *loop = arg;
+    struct gw_server *srv = loop->srv;
+    struct gw_conn *conn;
+    int one = 1;
+    struct timeval idle = { srv->conf->idle_timeout_s, 0 };
+
+    if (atomic_fetch_add(&srv->nconns, 1) >= srv->conf->max_connections) {
+        atomic_fetch_sub(&srv->nconns, 1);
+        cf_log(CF_LOG_WARN, "max_connections (%d) reached: refusing",
+               srv->conf->max_connections);
+        evutil_closesocket(fd);
+        return;
+    }
+    conn = calloc(1, sizeof(*conn));
+    if (conn == NULL) goto out_close;
+    conn->loop = loop;
+    conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
+    conn->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    conn->timer = evtimer_new(loop->base, header_timeout_cb, conn);
+    if (conn->bev == NULL || conn->timer == NULL) goto out_free;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    http_parser_init(&conn->parser, HTTP_REQUEST);
+    conn->parser.data = conn;
+    bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+                      conn);
+    bufferevent_setwatermark(conn->bev, EV_READ, 0, srv->conf->buffer_size);
+    bufferevent_setwatermark(conn->bev, EV_WRITE, srv->conf->buffer_size / 2,
+                             0);
+    bufferevent_set_timeouts(conn->bev, &idle, &idle);
+    bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+    return;
+out_free:
+    if (conn->bev) bufferevent_free(conn->bev);
+    else evutil_closesocket(fd);
+    if (conn->timer) event_free(conn->timer);
+    free(conn);
+    atomic_fetch_sub(&srv->nconns, 1);
+    return;
+out_close:
+    evutil_closesocket(fd);
+    atomic_fetch_sub(&srv->nconns, 1);
+}
+
+/* ---- server ---- */
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_loop *loop = arg;
+    event_base_loopbreak(loop->base);
+}
+
+static void *loop_main(void *arg)
+{
+    struct gw_loop *loop = arg;
+    event_base_dispatch(loop->base);
+    return NULL;
+}
+
+static int resolve(const char *addr, struct sockaddr_storage *ss, int *sslen)
+{
+    char host[256];
+    int port;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+    if (conf_parse_addr(addr, host, sizeof(host), &port) != 0) return -1;
+    memset(ss, 0, sizeof(*ss));
+    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof(host), "%s",
+                                                 "127.0.0.1");
+    if (host[0] == '\0' || strcmp(host, "*") == 0) snprintf(host, sizeof(host),
+                                                            "%s", "0.0.0.0");
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *sslen = sizeof(*in4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *sslen = sizeof(*in6);
+        return 0;
+    }
+    return -1;
+}
+
+enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
+                             struct ec_set *set, const struct gw_user *users,
+                             int nusers, struct gw_server **out)
+{
+    struct gw_server *srv;
+    struct sockaddr_storage ss;
+    int sslen, i;
+    size_t nblocks;
+
+    if (evthread_use_pthreads() != 0) return GW_EIO;
+    gw_xml_init();
+    signal(SIGPIPE, SIG_IGN);
+    if (resolve(conf->listen, &ss, &sslen) != 0) {
+        cf_log(CF_LOG_ERR, "gw: cannot use listen address '%s'",
+               conf->listen);
+        return GW_EINVAL;
+    }
+    srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) return GW_ENOMEM;
+    srv->conf = conf;
+    srv->db = db;
+    srv->set = set;
+    srv->users = calloc((size_t)nusers, sizeof(*srv->users));
+    srv->nusers = nusers;
+    for (i = 0; i < nusers; i++) {
+        srv->users[i].access_key = strdup(users[i].access_key);
+        srv->users[i].secret_key = strdup(users[i].secret_key);
+        srv->users[i].admin = users[i].admin;
+    }
+    /* Blocks for stripes: enough for every loop to run several uploads and
+     * downloads at once; RSS only grows by the blocks actually touched. */
+    nblocks = (size_t)conf->io_threads * 4 + (size_t)conf->max_threads * 8;
+    if (nblocks < 32) nblocks = 32;
+    srv->pool = cf_pool_new(ec_set_stripe_size(set), nblocks);
+    srv->workq = cf_workq_new(conf->io_threads, 4096);
+    srv->nloops = conf->max_threads;
+    srv->loops = calloc((size_t)srv->nloops, sizeof(*srv->loops));
+    if (srv->pool == NULL || srv->workq == NULL || srv->loops == NULL)
+        goto out_free;
+    for (i = 0; i < srv->nloops; i++) {
+        struct gw_loop *loop = &srv->loops[i];
+        loop->srv = srv;
+        loop->index = i;
+        pthread_mutex_init(&loop->done_lock, NULL);
+        loop->base = event_base_new();
+        if (loop->base == NULL) goto out_free;
+        loop->wake = event_new(loop->base, -1, EV_PERSIST, wake_cb, loop);
+        loop->listener = evconnlistener_new_bind(
+            loop->base, accept_cb, loop,
+            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+            1024, (struct sockaddr *)&ss, sslen);
+        if (loop->listener == NULL) {
+            char err[128];
+            strerror_r(errno, err, sizeof(err));
+            cf_log(CF_LOG_ERR, "gw: cannot listen on %s: %s", conf->listen,
+                   err);
+            goto out_free;
+        }
+    }
+    if (pipe(srv->stop_pipe) != 0) goto out_free;
+    for (i = 0; i < srv->nloops; i++) {
+        srv->loops[i].stop_ev = event_new(srv->loops[i].base,
+                                          srv->stop_pipe[0], EV_READ, stop_cb,
+                                          &srv->loops[i]);
+        event_add(srv->loops[i].stop_ev, NULL);
+    }
+    *out = srv;
+    return GW_OK;
+out_free:
+    gw_server_free(srv);
+    return GW_EIO;
+}
+
+enum gw_status gw_server_run(struct gw_server *srv)
+{
+    int i;
+    for (i = 1; i < srv->nloops; i++)
+        pthread_create(&srv->loops[i].thread, NULL, loop_main,
+                       &srv->loops[i]);
+    loop_main(&srv->loops[0]);
+    for (i = 1; i < srv->nloops; i++) pthread_join(srv->loops[i].thread, NULL);
+    return GW_OK;
+}
+
+void gw_server_stop(struct gw_server *srv)
+{
+    char c = 'x';
+    atomic_store(&srv->stopping, 1);
+    /* Async-signal-safe: a byte on the pipe wakes every loop. */
+    if (write(srv->stop_pipe[1], &c, 1) < 0) return;
+}
+
+void gw_server_free(struct gw_server *srv)
+{
+    int i;
+    if (srv == NULL) return;
+    if (srv->workq) cf_workq_free(srv->workq);
+    for (i = 0; srv->loops && i < srv->nloops; i++) {
+        struct gw_loop *loop = &srv->loops[i];
+        if (loop->listener) evconnlistener_free(loop->listener);
+        if (loop->wake) event_free(loop->wake);
+        if (loop->stop_ev) event_free(loop->stop_ev);
+        if (loop->base) event_base_free(loop->base);
+        pthread_mutex_destroy(&loop->done_lock);
+    }
+    free(srv->loops);
+    for (i = 0; srv->users && i < srv->nusers; i++) {
+        free((char *)srv->users[i].access_key);
+        free((char *)srv->users[i].secret_key);
+    }
+    free(srv->users);
+    if (srv->stop_pipe[0]) {
+        close(srv->stop_pipe[0]);
+        close(srv->stop_pipe[1]);
+    }
+    /* Blocks still referenced by open connections at exit are not
+     * returned; the pool is released with the process. */
+    free(srv);
+}

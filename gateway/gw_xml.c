@@ -1,0 +1,371 @@
+/* gw_xml.c: XML out (an escaping growable buffer) and in (libxml2 with no
+ * network, no entity expansion and no DTDs; documents with a DOCTYPE are
+ * refused, which stops entity-expansion bombs before they start). */
+#include "gw_xml.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+void gw_xbuf_cleanup(struct gw_xbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+static int grow(struct gw_xbuf *b, size_t more)
+{
+    size_t need, cap;
+    char *p;
+
+    if (b->oom) return -1;
+    need = b->len + more + 1;
+    if (need <= b->cap) return 0;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need) cap *= 2;
+    p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void gw_xbuf_raw(struct gw_xbuf *b, const char *s, size_t n)
+{
+    if (grow(b, n) != 0) return;
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void gw_xbuf_str(struct gw_xbuf *b, const char *s)
+{
+    gw_xbuf_raw(b, s, strlen(s));
+}
+
+void gw_xbuf_printf(struct gw_xbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || grow(b, (size_t)n) != 0) return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Length of a valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    size_t len, i;
+
+    if (s[0] < 0x80) return 1;
+    if ((s[0] & 0xe0) == 0xc0) len = 2, cp = s[0] & 0x1f;
+    else if ((s[0] & 0xf0) == 0xe0) len = 3, cp = s[0] & 0x0f;
+    else if ((s[0] & 0xf8) == 0xf0) len = 4, cp = s[0] & 0x07;
+    else return 0;
+    if (len > n) return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+        return 0;
+    return len;
+}
+
+void gw_xbuf_esc(struct gw_xbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+
+    while (i < n) {
+        unsigned char c = u[i];
+        const char *rep = NULL;
+        char num[16];
+        size_t l;
+
+        switch (c) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&apos;"; break;
+        default:
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                /* As S3 does; strict XML 1.0 parsers reject these, but
+                 * they are the only faithful rendering of such keys. */
+                snprintf(num, sizeof(num), "&#x%X;", c);
+                rep = num;
+            } else if (c == '\r') {
+                rep = "&#xD;";
+            } else if (c >= 0x80) {
+                l = utf8_len(u + i, n - i);
+                if (l == 0) {
+                    /* Not UTF-8: keep the document well-formed. */
+                    rep = "\xef\xbf\xbd"; /* U+FFFD */
+                } else {
+                    i += l;
+                    run += l;
+                    continue;
+                }
+            }
+        }
+        if (rep) {
+            gw_xbuf_raw(b, s + i - run, run);
+            run = 0;
+            gw_xbuf_str(b, rep);
+            i++;
+            continue;
+        }
+        i++;
+        run++;
+    }
+    gw_xbuf_raw(b, s + n - run, run);
+}
+
+void gw_xbuf_elem(struct gw_xbuf *b, const char *name, const char *s,
+                  size_t n)
+{
+    gw_xbuf_printf(b, "<%s>", name);
+    gw_xbuf_esc(b, s, n);
+    gw_xbuf_printf(b, "</%s>", name);
+}
+
+void gw_xbuf_urlenc(struct gw_xbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+            c == '~' || c == '/') {
+            gw_xbuf_raw(b, (const char *)&c, 1);
+        } else {
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            gw_xbuf_raw(b, e, 3);
+        }
+    }
+}
+
+/* ---- parsing ---- */
+
+void gw_xml_init(void)
+{
+    xmlInitParser();
+}
+
+static void silent(void *ctx, const char *msg, ...)
+{
+}
+
+static xmlDocPtr parse(const char *body, size_t len)
+{
+    xmlDocPtr doc;
+
+    if (len == 0 || len > INT32_MAX) return NULL;
+    xmlSetGenericErrorFunc(NULL, silent);
+    doc = xmlReadMemory(body, (int)len, "body.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR |
+                            XML_PARSE_NOWARNING);
+    if (doc == NULL) return NULL;
+    if (doc->intSubset != NULL || doc->extSubset != NULL) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static int is_elem(xmlNodePtr n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE &&
+           strcmp((const char *)n->name, name) == 0;
+}
+
+/* An element that holds only text: its text, exactly (no trimming). Child
+ * elements make it malformed. Returns a malloc'd copy or NULL. */
+static char *text_of(xmlNodePtr n, size_t *len, int *bad)
+{
+    xmlNodePtr c;
+    struct gw_xbuf b = { 0 };
+
+    for (c = n->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            gw_xbuf_str(&b, (const char *)c->content);
+        } else if (c->type == XML_ELEMENT_NODE) {
+            *bad = 1;
+        }
+    }
+    if (b.oom) {
+        *bad = 1;
+        gw_xbuf_cleanup(&b);
+        return NULL;
+    }
+    if (b.p == NULL) {
+        b.p = calloc(1, 1);
+        if (b.p == NULL) *bad = 1;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+static int blank(const char *s)
+{
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
+    return 1;
+}
+
+/* Rejects stray non-blank text between elements. */
+static int only_elements(xmlNodePtr parent)
+{
+    xmlNodePtr c;
+    for (c = parent->children; c; c = c->next)
+        if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) &&
+            !blank((const char *)c->content))
+            return 0;
+    return 1;
+}
+
+enum gw_xml_status gw_xml_parse_location(const char *body, size_t len,
+                                         char *region, size_t regioncap)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c;
+    enum gw_xml_status st = GW_XML_MALFORMED;
+
+    region[0] = '\0';
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "CreateBucketConfiguration") ||
+        !only_elements(root))
+        goto out;
+    st = GW_XML_OK;
+    for (c = root->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, "LocationConstraint")) {
+            size_t n;
+            int bad = 0;
+            char *t = text_of(c, &n, &bad);
+            if (bad || n >= regioncap) st = GW_XML_MALFORMED;
+            else memcpy(region, t, n + 1);
+            free(t);
+        }
+        /* Other elements (Bucket, Location) are accepted and ignored. */
+    }
+out:
+    xmlFreeDoc(doc);
+    return st;
+}
+
+void gw_xml_delete_cleanup(struct gw_xml_delete *d)
+{
+    size_t i;
+    for (i = 0; i < d->nobjs; i++) {
+        free(d->objs[i].key);
+        free(d->objs[i].version_id);
+    }
+    free(d->objs);
+    memset(d, 0, sizeof(*d));
+}
+
+enum gw_xml_status gw_xml_parse_delete(const char *body, size_t len,
+                                       struct gw_xml_delete *out)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c, f;
+    size_t cap = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "Delete") || !only_elements(root))
+        goto bad;
+    for (c = root->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, "Quiet")) {
+            size_t n;
+            int b = 0;
+            char *t = text_of(c, &n, &b);
+            if (b) {
+                free(t);
+                goto bad;
+            }
+            if (strcasecmp(t, "true") == 0) out->quiet = 1;
+            else if (strcasecmp(t, "false") != 0) {
+                free(t);
+                goto bad;
+            }
+            free(t);
+        } else if (is_elem(c, "Object")) {
+            struct gw_xml_del_obj o = { 0 };
+            int b = 0, have_key = 0;
+            if (out->nobjs == GW_XML_DELETE_MAX) goto bad;
+            if (!only_elements(c)) goto bad;
+            for (f = c->children; f; f = f->next) {
+                size_t n;
+                if (f->type != XML_ELEMENT_NODE) continue;
+                if (is_elem(f, "Key") && !have_key) {
+                    o.key = text_of(f, &o.key_len, &b);
+                    have_key = 1;
+                } else if (is_elem(f, "VersionId") && !o.version_id) {
+                    o.version_id = text_of(f, &n, &b);
+                    if (o.version_id && n == 0) {
+                        free(o.version_id);
+                        o.version_id = NULL;
+                    }
+                } else if (is_elem(f, "ETag") ||
+                           is_elem(f, "LastModifiedTime") ||
+                           is_elem(f, "Size")) {
+                    /* conditional-delete fields: not supported, ignored */
+                } else {
+                    b = 1;
+                }
+            }
+            if (b || !have_key || o.key == NULL || o.key_len == 0) {
+                free(o.key);
+                free(o.version_id);
+                goto bad;
+            }
+            if (out->nobjs == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                void *np = realloc(out->objs, ncap * sizeof(*out->objs));
+                if (np == NULL) {
+                    free(o.key);
+                    free(o.version_id);
+                    xmlFreeDoc(doc);
+                    gw_xml_delete_cleanup(out);
+                    return GW_XML_ENOMEM;
+                }
+                out->objs = np;
+                cap = ncap;
+            }
+            out->objs[out->nobjs++] = o;
+        } else {
+            goto bad;
+        }
+    }
+    if (out->nobjs == 0) goto bad;
+    xmlFreeDoc(doc);
+    return GW_XML_OK;
+bad:
+    xmlFreeDoc(doc);
+    gw_xml_delete_cleanup(out);
+    return GW_XML_MALFORMED;
+}

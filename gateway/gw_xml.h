@@ -1,0 +1,73 @@
+/* gw_xml.h (gateway-internal): S3 XML in and out. Request bodies are parsed
+ * with libxml2 (no network, no entities, no DTD), bounded by the caller's
+ * size limit before parsing; responses are built into a growable buffer with
+ * escaping, never by pasting unescaped client bytes.
+ * Thread-safe; call gw_xml_init() once at start (libxml2's xmlInitParser). */
+#ifndef GW_XML_H
+#define GW_XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable output buffer. Zero-initialise, append, then take p/len.
+ * After an allocation failure every later append is a no-op and oom stays
+ * set: check it once at the end. */
+struct gw_xbuf {
+    char *p;       /* owned, NUL-terminated when len > 0 */
+    size_t len;
+    size_t cap;
+    int oom;
+};
+void gw_xbuf_cleanup(struct gw_xbuf *b);
+void gw_xbuf_raw(struct gw_xbuf *b, const char *s, size_t n);
+void gw_xbuf_str(struct gw_xbuf *b, const char *s); /* raw, NUL-terminated */
+void gw_xbuf_printf(struct gw_xbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends s XML-escaped (& < > " ' and control characters as &#xN;; bytes
+ * that are not valid UTF-8 are escaped too so the document stays
+ * well-formed). */
+void gw_xbuf_esc(struct gw_xbuf *b, const char *s, size_t n);
+/* <name>escaped value</name> */
+void gw_xbuf_elem(struct gw_xbuf *b, const char *name, const char *s,
+                  size_t n);
+/* Appends s with S3 encoding-type=url rules (URL-encode everything except
+ * unreserved characters and '/'), then XML-escaped. */
+void gw_xbuf_urlenc(struct gw_xbuf *b, const char *s, size_t n);
+/* The standard declaration line. */
+#define GW_XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+
+enum gw_xml_status {
+    GW_XML_OK = 0,
+    GW_XML_MALFORMED,   /* not well-formed or wrong structure: MalformedXML */
+    GW_XML_ENOMEM,
+};
+
+void gw_xml_init(void);
+
+/* <CreateBucketConfiguration><LocationConstraint>r</LocationConstraint>
+ * </CreateBucketConfiguration>. An empty body is not handled here. Copies the
+ * constraint (possibly empty) into region. Constraint longer than regioncap-1
+ * → MALFORMED. */
+enum gw_xml_status gw_xml_parse_location(const char *body, size_t len,
+                                         char *region, size_t regioncap);
+
+/* DeleteObjects request: <Delete><Quiet>true</Quiet><Object><Key>k</Key>
+ * <VersionId>v</VersionId></Object>...</Delete>. */
+#define GW_XML_DELETE_MAX 1000
+struct gw_xml_del_obj {
+    char *key;          /* owned, key_len bytes + NUL */
+    size_t key_len;
+    char *version_id;   /* owned or NULL */
+};
+struct gw_xml_delete {
+    int quiet;
+    struct gw_xml_del_obj *objs; /* owned array */
+    size_t nobjs;                /* 1..GW_XML_DELETE_MAX */
+};
+/* No <Object>, more than GW_XML_DELETE_MAX objects, an Object without Key,
+ * an empty key, or unknown structure → MALFORMED. */
+enum gw_xml_status gw_xml_parse_delete(const char *body, size_t len,
+                                       struct gw_xml_delete *out);
+void gw_xml_delete_cleanup(struct gw_xml_delete *d);
+
+#endif /* GW_XML_H */

@@ -1,0 +1,147 @@
+/* meta.h: the RocksDB catalog. Buckets, object versions, current-version
+ * pointers and the listings built from them. A version exists iff its V/
+ * record is committed: every write here is one RocksDB write batch with a
+ * synced WAL, so when a call returns META_OK the change is durable.
+ * Concurrent writers share WAL fsyncs (RocksDB group commit).
+ *
+ * Threads: a meta_db is shared by all threads after meta_open(); every call
+ * is thread-safe. Calls block on disk: use them from worker threads.
+ *
+ * Ownership: structs passed in are borrowed for the call. Structs filled by
+ * meta_* own their heap fields and are released with the matching
+ * meta_*_cleanup(); cleanup of a zeroed struct is a no-op.
+ *
+ * Key schema: see meta/meta_int.h. */
+#ifndef META_H
+#define META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum meta_status {
+    META_OK = 0,
+    META_ENOTFOUND, /* no such bucket / key / version */
+    META_EEXIST,    /* bucket already exists */
+    META_ENOTEMPTY, /* bucket still holds versions */
+    META_EIO,       /* RocksDB error (logged with its message) */
+    META_ECORRUPT,  /* a record failed to decode (logged) */
+    META_EINVAL,
+    META_ENOMEM,
+};
+const char *meta_strerror(enum meta_status st);
+
+#define META_BUCKET_NAME_MAX 63
+#define META_KEY_MAX 1024
+#define META_VERSION_ID_MAX 64
+
+struct meta_db;
+/* Opens or creates the catalog in dir (created if missing). */
+enum meta_status meta_open(const char *dir, struct meta_db **out);
+void meta_close(struct meta_db *db); /* NULL is a no-op */
+
+/* ---- buckets ---- */
+
+enum meta_versioning { META_VERSIONING_OFF = 0, META_VERSIONING_ENABLED,
+                       META_VERSIONING_SUSPENDED };
+
+struct meta_bucket {
+    char name[META_BUCKET_NAME_MAX + 1];
+    char owner[128];      /* access key of the creating user */
+    char region[32];      /* LocationConstraint; "" means us-east-1 */
+    int64_t created_ms;   /* wall clock at creation */
+    enum meta_versioning versioning;
+};
+
+/* META_EEXIST (and *existing filled, if non-NULL) if the name is taken. */
+enum meta_status meta_bucket_create(struct meta_db *db,
+                                    const struct meta_bucket *b,
+                                    struct meta_bucket *existing);
+enum meta_status meta_bucket_get(struct meta_db *db, const char *name,
+                                 struct meta_bucket *out);
+/* Replaces the stored record (versioning changes etc.). */
+enum meta_status meta_bucket_update(struct meta_db *db,
+                                    const struct meta_bucket *b);
+/* META_ENOTEMPTY while any version (or upload) of the bucket exists. */
+enum meta_status meta_bucket_delete(struct meta_db *db, const char *name);
+/* Calls fn for each bucket in name order; fn returns non-zero to stop. */
+enum meta_status meta_bucket_foreach(struct meta_db *db,
+                                     int (*fn)(const struct meta_bucket *b,
+                                               void *arg),
+                                     void *arg);
+
+/* ---- object versions ---- */
+
+/* One stored header of a version (Content-Type, x-amz-meta-*, ...): names
+ * are stored lower-case as the gateway gives them. */
+struct meta_kv {
+    char *name;
+    char *value;
+};
+
+struct meta_version {
+    char version_id[META_VERSION_ID_MAX + 1];
+    char *key;             /* owned; key_len bytes + NUL */
+    size_t key_len;
+    uint64_t size;         /* object bytes */
+    int64_t mtime_ms;      /* Last-Modified, wall clock at commit */
+    char etag[72];         /* without quotes: 32 hex, or "<hex>-<n>" */
+    int delete_marker;     /* 1: a delete marker, no data */
+    int ec_data, ec_parity;/* layout when written */
+    uint32_t stripe_size;
+    struct meta_kv *headers; /* owned array of nheaders stored headers */
+    size_t nheaders;
+};
+void meta_version_cleanup(struct meta_version *v);
+
+/* Commits v as the newest version of (bucket, key) and makes it current,
+ * in one synced batch. If the bucket is unversioned (OFF), the previous
+ * current version is removed in the same batch and copied to *replaced
+ * (replaced->version_id[0] == 0 when there was none) so the caller can
+ * delete its data after the commit; *replaced may be NULL only for
+ * versioned buckets. META_ENOTFOUND if the bucket does not exist. */
+enum meta_status meta_object_put(struct meta_db *db, const char *bucket,
+                                 const struct meta_version *v,
+                                 struct meta_version *replaced);
+/* version_id NULL → the current version (META_ENOTFOUND if none). */
+enum meta_status meta_object_get(struct meta_db *db, const char *bucket,
+                                 const char *key, size_t key_len,
+                                 const char *version_id,
+                                 struct meta_version *out);
+/* Removes one version (version_id NULL → the current one) and repoints the
+ * current pointer to the next newest version if it was current. The removed
+ * record is copied to *removed (may be NULL). META_ENOTFOUND if absent. */
+enum meta_status meta_object_delete(struct meta_db *db, const char *bucket,
+                                    const char *key, size_t key_len,
+                                    const char *version_id,
+                                    struct meta_version *removed);
+
+/* ---- listings (ListObjects v1 / v2 semantics, current versions only) ---- */
+
+struct meta_list_params {
+    const char *prefix;     size_t prefix_len;     /* may be empty */
+    const char *delimiter;  size_t delimiter_len;  /* empty: no grouping */
+    const char *start_after; size_t start_after_len; /* exclusive; marker */
+    size_t max_keys;        /* 0..1000; 0 returns nothing, not truncated */
+};
+struct meta_list_entry {
+    char *key; size_t key_len;   /* owned */
+    int is_prefix;               /* 1: a CommonPrefix (key holds it) */
+    uint64_t size;
+    int64_t mtime_ms;
+    char etag[72];
+    char version_id[META_VERSION_ID_MAX + 1];
+};
+struct meta_list_result {
+    struct meta_list_entry *entries; /* keys and prefixes, in byte order */
+    size_t nentries;                 /* <= max_keys (prefixes count too) */
+    int truncated;
+    /* When truncated: the last key or prefix returned; listing resumes after
+     * it (and after everything that shares the prefix). */
+    char *next_marker; size_t next_marker_len;
+};
+enum meta_status meta_list_objects(struct meta_db *db, const char *bucket,
+                                   const struct meta_list_params *p,
+                                   struct meta_list_result *out);
+void meta_list_result_cleanup(struct meta_list_result *r);
+
+#endif /* META_H */
