@@ -259,6 +259,7 @@ struct gw_conn {
     struct event *timer;          /* header deadline / retry timer */
     int paused;                   /* parser paused at a request boundary */
     int closing;                  /* close once output drains */
+    int lingering;                /* FIN sent, discarding input */
     int refs;                     /* 1 for the socket + 1 per busy job */
     int in_read;                  /* guard against re-entrant reads */
 };

@@ -32,6 +32,7 @@
 
 static void conn_process(struct gw_conn *conn);
 static void conn_close(struct gw_conn *conn);
+static void conn_linger(struct gw_conn *conn);
 static void req_finish(struct gw_req *req);
 static void req_free(struct gw_req *req);
 static void req_start(struct gw_req *req);
@@ -349,7 +350,7 @@ static void req_finish(struct gw_req *req)
     if (conn->closing) {
         if (conn->bev &&
             evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
-            conn_close(conn);
+            conn_linger(conn);
         else if (conn->bev)
             bufferevent_disable(conn->bev, EV_READ);
         return;
@@ -546,6 +547,19 @@ static enum gw_err auth_error(enum gw_auth_result r)
     return GW_E_ACCESS_DENIED;
 }
 
+/* An error decided from the head alone. A body-less request is read to
+ * its end first so the connection stays usable; otherwise the unread body
+ * forces a close after the answer. */
+static void req_fail_early(struct gw_req *req)
+{
+    if (req->content_length == 0) {
+        req->body_kind = GW_BODY_DISCARD;
+        gw_req_continue_body(req);
+        return;
+    }
+    gw_req_respond(req);
+}
+
 /* The head is complete: authenticate, route, start the handler. */
 static void req_start(struct gw_req *req)
 {
@@ -560,7 +574,7 @@ static void req_start(struct gw_req *req)
     evtimer_del(req->conn->timer);
 
     if (gw_route(req) != 0) {
-        gw_req_respond(req);
+        req_fail_early(req);
         return;
     }
     v = gw_req_header(req, "expect", &vlen);
@@ -583,7 +597,7 @@ static void req_start(struct gw_req *req)
                                                      NULL) == NULL)
             e = GW_E_AUTH_QUERY_ERROR;
         gw_resp_error(&req->resp, e, msg[0] ? msg : NULL);
-        gw_req_respond(req);
+        req_fail_early(req);
         return;
     }
     for (i = 0; i < req->srv->nusers; i++)
@@ -611,7 +625,7 @@ static void req_start(struct gw_req *req)
     case GW_OP_NONE:
     case GW_OP_NOT_IMPLEMENTED:
         gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED, NULL);
-        gw_req_respond(req);
+        req_fail_early(req);
         break;
     default:
         /* Body-less operations: read to the end of the message (any body
@@ -626,6 +640,10 @@ static void req_start(struct gw_req *req)
 static void req_body_complete(struct gw_req *req)
 {
     req->state = GW_RS_COMMIT;
+    if (req->resp.err != GW_E_NONE) { /* decided early, see above */
+        gw_req_respond(req);
+        return;
+    }
     switch (req->op) {
     case GW_OP_LIST_BUCKETS: gw_h_list_buckets(req); break;
     case GW_OP_HEAD_BUCKET: gw_h_head_bucket(req); break;
@@ -797,9 +815,35 @@ static void conn_process(struct gw_conn *conn)
 
 /* ---- connection events ---- */
 
+/* Closing with unread input makes the kernel send RST, which can destroy
+ * the response the client has not read yet. So: send FIN, read and discard
+ * for a short while, then close (Apache's "lingering close"). */
+#define GW_LINGER_S 2
+static void conn_linger(struct gw_conn *conn)
+{
+    struct timeval tv = { GW_LINGER_S, 0 };
+    struct evbuffer *in;
+
+    if (conn->bev == NULL) return;
+    if (conn->lingering) return;
+    conn->lingering = 1;
+    shutdown(bufferevent_getfd(conn->bev), SHUT_WR);
+    in = bufferevent_get_input(conn->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_set_timeouts(conn->bev, &tv, NULL);
+    bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
+    bufferevent_enable(conn->bev, EV_READ);
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
-    conn_process(arg);
+    struct gw_conn *conn = arg;
+    if (conn->lingering) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    conn_process(conn);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -812,7 +856,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
         gw_get_next(req);
     if (conn->closing && (conn->req == NULL) &&
         evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        conn_close(conn);
+        conn_linger(conn);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
