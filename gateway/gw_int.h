@@ -192,6 +192,7 @@ struct gw_get {
     char *buf;                    /* block read by the running job */
     size_t buf_len;
     int eof;                      /* all bytes handed to the socket */
+    int degraded;                 /* a stripe was rebuilt from parity */
 };
 
 enum gw_req_state {

@@ -942,7 +942,8 @@ static void get_read_work(struct gw_req *req)
                req->bucket, req->key, g->ver.version_id,
                (unsigned long long)g->off, ec_strerror(st));
         g->buf_len = 0;
-    } else if (degraded) {
+    } else if (degraded && !g->degraded) {
+        g->degraded = 1; /* once per request, not per stripe */
         cf_log(CF_LOG_WARN, "gw: degraded read of version %s (needs heal)",
                g->ver.version_id);
     }

@@ -1,0 +1,847 @@
+/* ec.c: an erasure set over N disk directories: opening it (format.json),
+ * writing shard files stripe by stripe, reading them back with bitrot
+ * verification and decoding through parity when up to M shards are missing
+ * or corrupt. Formats: ec_int.h.
+ *
+ * Invariants:
+ * - A shard file under obj/ is complete (header, every block, trailer) and
+ *   was fdatasync'ed before its rename; files in tmp/ are never read.
+ * - A block is served only after its XXH3 matched; a shard that fails any
+ *   check is treated as missing for that read. */
+#include "ec_int.h"
+#include "cf.h"
+
+#include <erasurecode.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+const char *ec_strerror(enum ec_status st)
+{
+    switch (st) {
+    case EC_OK: return "ok";
+    case EC_EIO: return "disk I/O error";
+    case EC_ENOSPC: return "disk full";
+    case EC_ECORRUPT: return "shard corrupt";
+    case EC_ETOOFEW: return "too few shards readable";
+    case EC_ENOTFOUND: return "no shard found";
+    case EC_EINVAL: return "invalid erasure configuration";
+    case EC_ENOMEM: return "out of memory";
+    }
+    return "unknown";
+}
+
+static void log_errno(const char *what, const char *path, int err)
+{
+    char e[128];
+    strerror_r(err, e, sizeof(e));
+    cf_log(CF_LOG_ERR, "ec: %s %s: %s", what, path, e);
+}
+
+static enum ec_status errno_status(int err)
+{
+    return err == ENOSPC || err == EDQUOT ? EC_ENOSPC : EC_EIO;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t i, n = strlen(path);
+    if (n >= sizeof(buf)) return -1;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+            buf[i] = c;
+        }
+    return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    int rc;
+    if (fd < 0) return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* ---- the set ---- */
+
+/* Reads <disk>/.coffer/format.json; 1 if present (fields filled), 0 if
+ * absent, -1 if unreadable or malformed. */
+static int format_read(const char *disk, char dep[33], int *idx, int *k,
+                       int *m)
+{
+    char path[4200];
+    json_error_t jerr;
+    json_t *j;
+    const char *d;
+
+    snprintf(path, sizeof(path), "%s/.coffer/format.json", disk);
+    if (access(path, F_OK) != 0) return 0;
+    j = json_load_file(path, 0, &jerr);
+    if (j == NULL) {
+        cf_log(CF_LOG_ERR, "ec: %s:%d: %s", path, jerr.line, jerr.text);
+        return -1;
+    }
+    d = json_string_value(json_object_get(j, "deployment"));
+    if (d == NULL || strlen(d) != 32 ||
+        !json_is_integer(json_object_get(j, "disk")) ||
+        !json_is_integer(json_object_get(j, "data")) ||
+        !json_is_integer(json_object_get(j, "parity"))) {
+        cf_log(CF_LOG_ERR, "ec: %s: missing or invalid fields", path);
+        json_decref(j);
+        return -1;
+    }
+    memcpy(dep, d, 33);
+    *idx = (int)json_integer_value(json_object_get(j, "disk"));
+    *k = (int)json_integer_value(json_object_get(j, "data"));
+    *m = (int)json_integer_value(json_object_get(j, "parity"));
+    json_decref(j);
+    return 1;
+}
+
+static int format_write(const char *disk, const char *dep, int idx, int k,
+                        int m)
+{
+    char dir[4200], tmp[4300], path[4300];
+    int fd, n;
+    char body[256];
+
+    snprintf(dir, sizeof(dir), "%s/.coffer", disk);
+    if (mkdir_p(dir) != 0) {
+        log_errno("mkdir", dir, errno);
+        return -1;
+    }
+    snprintf(tmp, sizeof(tmp), "%s/format.json.tmp", dir);
+    snprintf(path, sizeof(path), "%s/format.json", dir);
+    n = snprintf(body, sizeof(body),
+                 "{\"version\":1,\"deployment\":\"%s\",\"disk\":%d,"
+                 "\"data\":%d,\"parity\":%d}\n",
+                 dep, idx, k, m);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        log_errno("create", tmp, errno);
+        return -1;
+    }
+    if (write(fd, body, (size_t)n) != n || fdatasync(fd) != 0) {
+        log_errno("write", tmp, errno);
+        close(fd);
+        return -1;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
+        log_errno("publish", path, errno);
+        return -1;
+    }
+    return 0;
+}
+
+enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
+{
+    struct ec_set *s;
+    char dep[33] = "";
+    int i, have[EC_MAX_DISKS] = { 0 };
+
+    if (cfg->ndisks != cfg->data + cfg->parity || cfg->data < 1 ||
+        cfg->parity < 0 || cfg->ndisks > EC_MAX_DISKS ||
+        cfg->stripe_size == 0 ||
+        cfg->stripe_size % (64 * (size_t)cfg->data) != 0) {
+        cf_log(CF_LOG_ERR, "ec: invalid layout: %d disks, %d+%d, stripe %zu",
+               cfg->ndisks, cfg->data, cfg->parity, cfg->stripe_size);
+        return EC_EINVAL;
+    }
+    /* liberasurecode's fragments are large mallocs: keep them out of
+     * mmap so every stripe does not page-fault fresh memory. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) return EC_ENOMEM;
+    s->n = cfg->ndisks;
+    s->k = cfg->data;
+    s->m = cfg->parity;
+    s->stripe_size = cfg->stripe_size;
+    s->desc = -1;
+    s->disks = calloc((size_t)s->n, sizeof(char *));
+    if (s->disks == NULL) goto out_nomem;
+    for (i = 0; i < s->n; i++) {
+        s->disks[i] = strdup(cfg->disks[i]);
+        if (s->disks[i] == NULL) goto out_nomem;
+    }
+
+    /* Every existing format.json must agree on deployment, layout and its
+     * own position; missing ones (new or replaced disks) are written. */
+    for (i = 0; i < s->n; i++) {
+        char d[33];
+        int idx, k, m, r = format_read(s->disks[i], d, &idx, &k, &m);
+        if (r < 0) goto out_inval;
+        if (r == 0) continue;
+        if (k != s->k || m != s->m) {
+            cf_log(CF_LOG_ERR, "ec: %s was formatted for %d+%d, the "
+                   "configuration says %d+%d: refusing to mix layouts",
+                   s->disks[i], k, m, s->k, s->m);
+            goto out_inval;
+        }
+        if (idx != i) {
+            cf_log(CF_LOG_ERR, "ec: %s is disk %d of its set but is listed "
+                   "at position %d: keep the disks in their order",
+                   s->disks[i], idx + 1, i + 1);
+            goto out_inval;
+        }
+        if (dep[0] && strcmp(dep, d) != 0) {
+            cf_log(CF_LOG_ERR, "ec: %s belongs to deployment %s, not %s",
+                   s->disks[i], d, dep);
+            goto out_inval;
+        }
+        memcpy(dep, d, 33);
+        have[i] = 1;
+    }
+    if (dep[0] == '\0') {
+        unsigned char r[16];
+        cf_random_bytes(r, sizeof(r));
+        cf_hex_encode(r, sizeof(r), dep);
+    }
+    memcpy(s->deployment, dep, 33);
+    for (i = 0; i < s->n; i++) {
+        char p[4200];
+        static const char *const sub[] = { "tmp", "obj" };
+        int j;
+        for (j = 0; j < 2; j++) {
+            snprintf(p, sizeof(p), "%s/%s", s->disks[i], sub[j]);
+            if (mkdir_p(p) != 0) {
+                log_errno("mkdir", p, errno);
+                goto out_inval;
+            }
+        }
+        if (!have[i] && format_write(s->disks[i], dep, i, s->k, s->m) != 0)
+            goto out_inval;
+    }
+
+    if (s->m > 0) {
+        struct ec_args args;
+        memset(&args, 0, sizeof(args));
+        args.k = s->k;
+        args.m = s->m;
+        args.hd = s->m;
+        args.w = 8;
+        args.ct = CHKSUM_NONE;
+        s->desc = liberasurecode_instance_create(EC_BACKEND_ISA_L_RS_VAND,
+                                                 &args);
+        if (s->desc < 0) {
+            cf_log(CF_LOG_WARN, "ec: the ISA-L backend (isa_l_rs_vand) is "
+                   "not available; falling back to liberasurecode_rs_vand, "
+                   "which is about 15 times slower");
+            s->desc = liberasurecode_instance_create(
+                EC_BACKEND_LIBERASURECODE_RS_VAND, &args);
+        }
+        if (s->desc < 0) {
+            cf_log(CF_LOG_ERR, "ec: no Reed-Solomon backend for %d+%d", s->k,
+                   s->m);
+            goto out_inval;
+        }
+        {
+            /* The fragment length of a full stripe, learnt from the
+             * library itself (payload plus its fragment header). */
+            char *zero = calloc(1, s->stripe_size), **d = NULL, **p = NULL;
+            uint64_t fl = 0;
+            int rc = zero ? liberasurecode_encode(s->desc, zero,
+                                                  s->stripe_size, &d, &p, &fl)
+                          : -1;
+            free(zero);
+            if (rc != 0) {
+                cf_log(CF_LOG_ERR, "ec: trial encode failed (%d)", rc);
+                goto out_inval;
+            }
+            liberasurecode_encode_cleanup(s->desc, d, p);
+            s->block_len = (size_t)fl;
+        }
+    } else {
+        s->block_len = s->stripe_size / (size_t)s->k;
+    }
+    *out = s;
+    return EC_OK;
+out_nomem:
+    ec_set_free(s);
+    return EC_ENOMEM;
+out_inval:
+    ec_set_free(s);
+    return EC_EINVAL;
+}
+
+void ec_set_free(struct ec_set *s)
+{
+    int i;
+    if (s == NULL) return;
+    if (s->desc >= 0) liberasurecode_instance_destroy(s->desc);
+    for (i = 0; s->disks && i < s->n; i++) free(s->disks[i]);
+    free(s->disks);
+    free(s);
+}
+
+size_t ec_set_stripe_size(const struct ec_set *s) { return s->stripe_size; }
+int ec_set_data_shards(const struct ec_set *s) { return s->k; }
+int ec_set_parity_shards(const struct ec_set *s) { return s->m; }
+
+int ec_set_disks_online(const struct ec_set *s)
+{
+    int i, n = 0;
+    for (i = 0; i < s->n; i++) {
+        char p[4200];
+        snprintf(p, sizeof(p), "%s/obj", s->disks[i]);
+        if (access(p, W_OK) == 0) n++;
+    }
+    return n;
+}
+
+/* ---- paths ---- */
+
+static int valid_id(const char *id)
+{
+    size_t i, n = strlen(id);
+    if (n == 0 || n >= EC_VERSION_ID_MAX) return 0;
+    for (i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return id[0] != '.';
+}
+
+static int disk_of(const struct ec_set *s, const char *id, int shard)
+{
+    uint64_t rot = XXH3_64bits(id, strlen(id)) % (uint64_t)s->n;
+    return (int)(((uint64_t)shard + rot) % (uint64_t)s->n);
+}
+
+static void obj_dir(const struct ec_set *s, const char *id, int shard,
+                    char *out, size_t cap)
+{
+    char h[17];
+    uint64_t x = XXH3_64bits(id, strlen(id));
+    snprintf(h, sizeof(h), "%016llx", (unsigned long long)x);
+    snprintf(out, cap, "%s/obj/%.2s/%.2s", s->disks[disk_of(s, id, shard)], h,
+             h + 2);
+}
+
+static void obj_path(const struct ec_set *s, const char *id, int shard,
+                     char *out, size_t cap)
+{
+    char d[4200];
+    obj_dir(s, id, shard, d, sizeof(d));
+    snprintf(out, cap, "%s/%s.%d", d, id, shard);
+}
+
+/* ---- writer ---- */
+
+struct ec_writer {
+    struct ec_set *set;                 /* borrowed */
+    char id[EC_VERSION_ID_MAX];
+    int fds[EC_MAX_DISKS];              /* -1 once closed */
+    char *tmp[EC_MAX_DISKS];            /* tmp paths, owned */
+    char *stripe;                       /* stripe_size bytes, owned */
+    size_t fill;                        /* bytes in stripe */
+    uint64_t size;                      /* object bytes appended */
+    uint64_t nstripes;
+    int dead;                           /* an error happened */
+    int published;                      /* renamed into obj/ */
+};
+
+static enum ec_status write_all(struct ec_writer *w, int i,
+                                const struct iovec *iov, int n)
+{
+    size_t want = 0;
+    ssize_t got;
+    int k;
+    for (k = 0; k < n; k++) want += iov[k].iov_len;
+    got = writev(w->fds[i], iov, n);
+    if (got != (ssize_t)want) {
+        int e = got < 0 ? errno : ENOSPC;
+        log_errno("write", w->tmp[i], e);
+        return errno_status(e);
+    }
+    return EC_OK;
+}
+
+enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
+                             struct ec_writer **out)
+{
+    struct ec_writer *w;
+    unsigned char hdr[EC_HEADER_SIZE];
+    size_t bl = strlen(in->bucket), vl = strlen(in->version_id);
+    unsigned char rnd[8];
+    char rhex[17];
+    enum ec_status st = EC_OK;
+    int i;
+
+    if (!valid_id(in->version_id) || bl > 255 || in->key_len > 2048 ||
+        40 + bl + vl + in->key_len > EC_HEADER_SIZE - 8)
+        return EC_EINVAL;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) return EC_ENOMEM;
+    w->set = set;
+    snprintf(w->id, sizeof(w->id), "%s", in->version_id);
+    for (i = 0; i < EC_MAX_DISKS; i++) w->fds[i] = -1;
+    w->stripe = malloc(set->stripe_size);
+    if (w->stripe == NULL) {
+        free(w);
+        return EC_ENOMEM;
+    }
+    memset(hdr, 0, sizeof(hdr));
+    memcpy(hdr, EC_MAGIC, 8);
+    put_le(hdr + 8, 1, 4);
+    hdr[12] = (unsigned char)set->k;
+    hdr[13] = (unsigned char)set->m;
+    hdr[15] = EC_HASH_XXH3;
+    put_le(hdr + 16, set->stripe_size, 4);
+    put_le(hdr + 20, set->block_len, 4);
+    put_le(hdr + 24, (uint64_t)in->mtime_ms, 8);
+    put_le(hdr + 32, bl, 2);
+    put_le(hdr + 34, vl, 2);
+    put_le(hdr + 36, in->key_len, 2);
+    memcpy(hdr + 40, in->bucket, bl);
+    memcpy(hdr + 40 + bl, in->version_id, vl);
+    memcpy(hdr + 40 + bl + vl, in->key, in->key_len);
+    cf_random_bytes(rnd, sizeof(rnd));
+    cf_hex_encode(rnd, sizeof(rnd), rhex);
+    for (i = 0; i < set->n; i++) {
+        char p[4300];
+        struct iovec iov;
+        hdr[14] = (unsigned char)i;
+        put_le(hdr + EC_HEADER_SIZE - 8,
+               XXH3_64bits(hdr, EC_HEADER_SIZE - 8), 8);
+        snprintf(p, sizeof(p), "%s/tmp/%s.%d.%s",
+                 set->disks[disk_of(set, w->id, i)], w->id, i, rhex);
+        w->tmp[i] = strdup(p);
+        if (w->tmp[i] == NULL) {
+            st = EC_ENOMEM;
+            break;
+        }
+        w->fds[i] = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (w->fds[i] < 0) {
+            log_errno("create", p, errno);
+            st = errno_status(errno);
+            break;
+        }
+        iov.iov_base = hdr;
+        iov.iov_len = sizeof(hdr);
+        st = write_all(w, i, &iov, 1);
+        if (st != EC_OK) break;
+    }
+    if (st != EC_OK) {
+        ec_writer_free(w);
+        return st;
+    }
+    *out = w;
+    return EC_OK;
+}
+
+/* Encodes the (full, padded) stripe buffer and appends one block to every
+ * shard. */
+static enum ec_status flush_stripe(struct ec_writer *w)
+{
+    struct ec_set *s = w->set;
+    char **data = NULL, **parity = NULL;
+    uint64_t flen = 0;
+    enum ec_status st = EC_OK;
+    int i, rc;
+
+    if (s->m == 0) {
+        for (i = 0; i < s->k && st == EC_OK; i++) {
+            char *b = w->stripe + (size_t)i * s->block_len;
+            unsigned char h[8];
+            struct iovec iov[2];
+            put_le(h, XXH3_64bits(b, s->block_len), 8);
+            iov[0].iov_base = b;
+            iov[0].iov_len = s->block_len;
+            iov[1].iov_base = h;
+            iov[1].iov_len = 8;
+            st = write_all(w, i, iov, 2);
+        }
+        w->nstripes++;
+        return st;
+    }
+    rc = liberasurecode_encode(s->desc, w->stripe, s->stripe_size, &data,
+                               &parity, &flen);
+    if (rc != 0 || flen != s->block_len) {
+        cf_log(CF_LOG_ERR, "ec: encode failed (%d, fragment %llu)", rc,
+               (unsigned long long)flen);
+        if (rc == 0) liberasurecode_encode_cleanup(s->desc, data, parity);
+        return EC_EIO;
+    }
+    for (i = 0; i < s->n && st == EC_OK; i++) {
+        char *b = i < s->k ? data[i] : parity[i - s->k];
+        unsigned char h[8];
+        struct iovec iov[2];
+        put_le(h, XXH3_64bits(b, flen), 8);
+        iov[0].iov_base = b;
+        iov[0].iov_len = flen;
+        iov[1].iov_base = h;
+        iov[1].iov_len = 8;
+        st = write_all(w, i, iov, 2);
+    }
+    liberasurecode_encode_cleanup(s->desc, data, parity);
+    w->nstripes++;
+    return st;
+}
+
+enum ec_status ec_writer_append(struct ec_writer *w, const void *p,
+                                size_t len)
+{
+    const char *c = p;
+    if (w->dead) return EC_EIO;
+    while (len > 0) {
+        size_t k = w->set->stripe_size - w->fill;
+        if (k > len) k = len;
+        memcpy(w->stripe + w->fill, c, k);
+        w->fill += k;
+        w->size += k;
+        c += k;
+        len -= k;
+        if (w->fill == w->set->stripe_size) {
+            enum ec_status st = flush_stripe(w);
+            w->fill = 0;
+            if (st != EC_OK) {
+                w->dead = 1;
+                return st;
+            }
+        }
+    }
+    return EC_OK;
+}
+
+enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
+{
+    struct ec_set *s = w->set;
+    unsigned char tr[EC_TRAILER_SIZE];
+    enum ec_status st;
+    int i;
+
+    if (w->dead) return EC_EIO;
+    if (w->fill > 0) {
+        memset(w->stripe + w->fill, 0, s->stripe_size - w->fill);
+        st = flush_stripe(w);
+        w->fill = 0;
+        if (st != EC_OK) goto out_dead;
+    }
+    memcpy(tr, EC_TRAILER_MAGIC, 8);
+    put_le(tr + 8, w->size, 8);
+    put_le(tr + 16, w->nstripes, 8);
+    put_le(tr + 24, XXH3_64bits(tr, 24), 8);
+    for (i = 0; i < s->n; i++) {
+        struct iovec iov = { tr, sizeof(tr) };
+        st = write_all(w, i, &iov, 1);
+        if (st != EC_OK) goto out_dead;
+    }
+    /* Durable before visible: data first, then the names. */
+    for (i = 0; i < s->n; i++) {
+        if (fdatasync(w->fds[i]) != 0) {
+            log_errno("fdatasync", w->tmp[i], errno);
+            st = errno_status(errno);
+            goto out_dead;
+        }
+        if (close(w->fds[i]) != 0) {
+            log_errno("close", w->tmp[i], errno);
+            w->fds[i] = -1;
+            st = EC_EIO;
+            goto out_dead;
+        }
+        w->fds[i] = -1;
+    }
+    for (i = 0; i < s->n; i++) {
+        char d[4200], p[4300];
+        obj_dir(s, w->id, i, d, sizeof(d));
+        obj_path(s, w->id, i, p, sizeof(p));
+        if (mkdir_p(d) != 0) {
+            log_errno("mkdir", d, errno);
+            st = errno_status(errno);
+            goto out_dead;
+        }
+        if (rename(w->tmp[i], p) != 0) {
+            log_errno("rename", w->tmp[i], errno);
+            st = EC_EIO;
+            goto out_dead;
+        }
+        free(w->tmp[i]);
+        w->tmp[i] = NULL;
+        if (fsync_dir(d) != 0) {
+            log_errno("fsync", d, errno);
+            st = EC_EIO;
+            goto out_dead;
+        }
+    }
+    w->published = 1;
+    *size_out = w->size;
+    return EC_OK;
+out_dead:
+    w->dead = 1;
+    if (!w->published) ec_remove(s, w->id);
+    return st;
+}
+
+void ec_writer_free(struct ec_writer *w)
+{
+    int i;
+    if (w == NULL) return;
+    for (i = 0; i < EC_MAX_DISKS; i++) {
+        if (w->fds[i] >= 0) close(w->fds[i]);
+        if (w->tmp[i]) {
+            unlink(w->tmp[i]);
+            free(w->tmp[i]);
+        }
+    }
+    free(w->stripe);
+    free(w);
+}
+
+enum ec_status ec_remove(struct ec_set *s, const char *id)
+{
+    int i, found = 0;
+    if (!valid_id(id)) return EC_EINVAL;
+    for (i = 0; i < s->n; i++) {
+        char p[4300];
+        obj_path(s, id, i, p, sizeof(p));
+        if (unlink(p) == 0) found++;
+        else if (errno != ENOENT) log_errno("unlink", p, errno);
+    }
+    return found ? EC_OK : EC_ENOTFOUND;
+}
+
+/* ---- reader ---- */
+
+struct ec_reader {
+    struct ec_set *set;
+    char id[EC_VERSION_ID_MAX];
+    uint64_t size, nstripes;
+    int fds[EC_MAX_DISKS];   /* -1: missing or failed a check */
+    char *blocks;            /* n * block_len scratch, owned */
+};
+
+static void shard_drop(struct ec_reader *r, int i, const char *why)
+{
+    char p[4300];
+    obj_path(r->set, r->id, i, p, sizeof(p));
+    cf_log(CF_LOG_WARN, "ec: shard %s: %s (reading through parity)", p, why);
+    if (r->fds[i] >= 0) close(r->fds[i]);
+    r->fds[i] = -1;
+}
+
+static int shard_check(struct ec_reader *r, int i)
+{
+    struct ec_set *s = r->set;
+    unsigned char hdr[EC_HEADER_SIZE], tr[EC_TRAILER_SIZE];
+    struct stat st;
+    size_t vl, bl;
+    uint64_t want;
+
+    if (pread(r->fds[i], hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+        return -1;
+    if (memcmp(hdr, EC_MAGIC, 8) != 0 ||
+        get_le(hdr + EC_HEADER_SIZE - 8, 8) !=
+            XXH3_64bits(hdr, EC_HEADER_SIZE - 8) ||
+        hdr[12] != s->k || hdr[13] != s->m || hdr[14] != i ||
+        get_le(hdr + 16, 4) != s->stripe_size ||
+        get_le(hdr + 20, 4) != s->block_len)
+        return -1;
+    bl = (size_t)get_le(hdr + 32, 2);
+    vl = (size_t)get_le(hdr + 34, 2);
+    if (vl != strlen(r->id) || memcmp(hdr + 40 + bl, r->id, vl) != 0)
+        return -1;
+    if (fstat(r->fds[i], &st) != 0) return -1;
+    want = EC_HEADER_SIZE + r->nstripes * (s->block_len + EC_HASH_SIZE) +
+           EC_TRAILER_SIZE;
+    if ((uint64_t)st.st_size != want) return -1;
+    if (pread(r->fds[i], tr, sizeof(tr), (off_t)(want - EC_TRAILER_SIZE)) !=
+        (ssize_t)sizeof(tr))
+        return -1;
+    if (memcmp(tr, EC_TRAILER_MAGIC, 8) != 0 ||
+        get_le(tr + 24, 8) != XXH3_64bits(tr, 24) ||
+        get_le(tr + 8, 8) != r->size || get_le(tr + 16, 8) != r->nstripes)
+        return -1;
+    return 0;
+}
+
+enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
+                              struct ec_reader **out)
+{
+    struct ec_reader *r;
+    int i, good = 0, present = 0;
+
+    if (!valid_id(id)) return EC_EINVAL;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) return EC_ENOMEM;
+    r->set = s;
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    r->size = size;
+    r->nstripes = (size + s->stripe_size - 1) / s->stripe_size;
+    r->blocks = malloc((size_t)s->n * s->block_len);
+    if (r->blocks == NULL) {
+        free(r);
+        return EC_ENOMEM;
+    }
+    for (i = 0; i < s->n; i++) {
+        char p[4300];
+        obj_path(s, id, i, p, sizeof(p));
+        r->fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+        if (r->fds[i] < 0) {
+            if (errno != ENOENT) {
+                present++;
+                log_errno("open", p, errno);
+            }
+            continue;
+        }
+        present++;
+        if (shard_check(r, i) != 0) {
+            shard_drop(r, i, "header, length or trailer check failed");
+            continue;
+        }
+        good++;
+    }
+    if (present == 0) {
+        ec_reader_free(r);
+        return EC_ENOTFOUND;
+    }
+    if (good < s->k) {
+        cf_log(CF_LOG_ERR, "ec: version %s: only %d of %d shards usable, "
+               "%d needed", id, good, s->n, s->k);
+        ec_reader_free(r);
+        return EC_ETOOFEW;
+    }
+    *out = r;
+    return EC_OK;
+}
+
+/* Reads and verifies block `stripe` of shard i into dst. */
+static int read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
+{
+    struct ec_set *s = r->set;
+    unsigned char h[8];
+    struct iovec iov[2] = { { dst, s->block_len }, { h, 8 } };
+    off_t off = (off_t)(EC_HEADER_SIZE +
+                        stripe * (s->block_len + EC_HASH_SIZE));
+    ssize_t n = preadv(r->fds[i], iov, 2, off);
+    if (n != (ssize_t)(s->block_len + 8)) {
+        shard_drop(r, i, n < 0 ? "read error" : "short read");
+        return -1;
+    }
+    if (get_le(h, 8) != XXH3_64bits(dst, s->block_len)) {
+        shard_drop(r, i, "block failed its bitrot hash");
+        return -1;
+    }
+    return 0;
+}
+
+/* Decodes stripe `stripe` and copies [from, from + n) of it to out. */
+static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
+                                  size_t from, size_t n, char *out,
+                                  int *degraded)
+{
+    struct ec_set *s = r->set;
+    char *frags[EC_MAX_DISKS];
+    int nf = 0, i;
+
+    for (i = 0; i < s->n && nf < s->k; i++) {
+        char *dst = r->blocks + (size_t)i * s->block_len;
+        if (r->fds[i] < 0) {
+            if (i < s->k) *degraded = 1;
+            continue;
+        }
+        if (read_block(r, i, stripe, dst) != 0) {
+            *degraded = 1;
+            continue;
+        }
+        frags[nf++] = dst;
+    }
+    if (nf < s->k) {
+        cf_log(CF_LOG_ERR, "ec: version %s stripe %llu: too few good shards",
+               r->id, (unsigned long long)stripe);
+        return EC_ETOOFEW;
+    }
+    if (s->m == 0) {
+        /* Plain striping: blocks are the data, in order. */
+        size_t done = 0;
+        while (done < n) {
+            size_t pos = from + done, b = pos / s->block_len,
+                   o = pos % s->block_len, k = s->block_len - o;
+            if (k > n - done) k = n - done;
+            memcpy(out + done, r->blocks + b * s->block_len + o, k);
+            done += k;
+        }
+        return EC_OK;
+    }
+    {
+        char *data = NULL;
+        uint64_t dlen = 0;
+        int rc = liberasurecode_decode(s->desc, frags, nf, s->block_len, 0,
+                                       &data, &dlen);
+        if (rc != 0 || dlen < from + n) {
+            cf_log(CF_LOG_ERR, "ec: version %s stripe %llu: decode failed "
+                   "(%d)", r->id, (unsigned long long)stripe, rc);
+            if (rc == 0) liberasurecode_decode_cleanup(s->desc, data);
+            return EC_ECORRUPT;
+        }
+        memcpy(out, data + from, n);
+        liberasurecode_decode_cleanup(s->desc, data);
+    }
+    return EC_OK;
+}
+
+enum ec_status ec_reader_read(struct ec_reader *r, uint64_t off, void *buf,
+                              size_t len, int *degraded)
+{
+    struct ec_set *s = r->set;
+    char *out = buf;
+    int deg = 0;
+
+    if (off > r->size || len > r->size - off) return EC_EINVAL;
+    while (len > 0) {
+        uint64_t stripe = off / s->stripe_size;
+        size_t from = (size_t)(off % s->stripe_size);
+        size_t n = s->stripe_size - from;
+        enum ec_status st;
+        if (n > len) n = len;
+        st = read_stripe(r, stripe, from, n, out, &deg);
+        if (st != EC_OK) return st;
+        out += n;
+        off += n;
+        len -= n;
+    }
+    if (degraded) *degraded = deg;
+    return EC_OK;
+}
+
+void ec_reader_free(struct ec_reader *r)
+{
+    int i;
+    if (r == NULL) return;
+    for (i = 0; i < r->set->n; i++)
+        if (r->fds[i] >= 0) close(r->fds[i]);
+    free(r->blocks);
+    free(r);
+}

@@ -1,0 +1,105 @@
+/* ec.h: stripe object versions over the N = K + M shard files of one erasure
+ * set (Reed–Solomon through liberasurecode, ISA-L backend), each shard block
+ * followed by its XXH3-64 bitrot hash; systematic reads, degraded reads that
+ * decode through parity when up to M shards are missing or corrupt.
+ *
+ * Threads: an ec_set is immutable after ec_set_open() and may be shared by
+ * all threads. An ec_writer or ec_reader is used by one thread at a time
+ * (it may move between threads with a happens-before, e.g. a queue mutex).
+ * Everything here blocks on disks: call it from worker threads, not loops.
+ *
+ * Ownership: a writer or reader borrows its ec_set, which must outlive it.
+ * A writer owns its shard files in <disk>/tmp/ until ec_writer_finish()
+ * renames them into <disk>/obj/ or ec_writer_free() unlinks them.
+ *
+ * Layout (see erasure/ec_int.h for the byte-level tables):
+ *   <disk>/.coffer/format.json   deployment id, disk index, K, M, written once
+ *   <disk>/tmp/                  shards being written
+ *   <disk>/obj/<2hex>/<2hex>/<version-id>.<shard-index>
+ * Object keys never become paths: only version ids (hex) do. */
+#ifndef EC_H
+#define EC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ec_status {
+    EC_OK = 0,
+    EC_EIO,       /* a disk operation failed (logged with path and errno) */
+    EC_ENOSPC,    /* a disk is full */
+    EC_ECORRUPT,  /* a shard failed its bitrot hash or header check */
+    EC_ETOOFEW,   /* more than M shards missing/corrupt: data unavailable */
+    EC_ENOTFOUND, /* no shard of that version exists at all */
+    EC_EINVAL,    /* bad argument or configuration (logged) */
+    EC_ENOMEM,
+};
+const char *ec_strerror(enum ec_status st);
+
+#define EC_MAX_DISKS 32
+#define EC_VERSION_ID_MAX 64 /* version ids are [0-9a-zA-Z._-], < 64 bytes */
+
+struct ec_config {
+    const char *const *disks; /* N directory paths, created if missing */
+    int ndisks;               /* must equal data + parity */
+    int data;                 /* K, >= 1 */
+    int parity;               /* M, >= 0 */
+    size_t stripe_size;       /* data bytes per stripe; multiple of K*64 */
+};
+
+struct ec_set;
+/* Opens (creating on first use) every disk directory with its tmp/, obj/ and
+ * .coffer/format.json; checks that existing format.json files agree on K and
+ * M and on the deployment id. Loads liberasurecode's isa_l_rs_vand backend
+ * and warns loudly if only the slow built-in backend loads. */
+enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out);
+void ec_set_free(struct ec_set *set);
+size_t ec_set_stripe_size(const struct ec_set *set);
+int ec_set_data_shards(const struct ec_set *set);
+int ec_set_parity_shards(const struct ec_set *set);
+/* Number of disks currently believed usable (for health reporting). */
+int ec_set_disks_online(const struct ec_set *set);
+
+/* What a writer records in each shard header so the catalog can be rebuilt
+ * from shards alone. Strings are borrowed for the call. */
+struct ec_obj_info {
+    const char *bucket;
+    const char *key;        /* any bytes up to 1024, not NUL-containing */
+    size_t key_len;
+    const char *version_id; /* NUL-terminated, see EC_VERSION_ID_MAX */
+    int64_t mtime_ms;
+};
+
+struct ec_writer;
+/* Creates the N tmp shard files. On error nothing is left behind. */
+enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *info,
+                             struct ec_writer **out);
+/* Append len bytes. Whole stripes are encoded and written as they fill; the
+ * writer holds at most one partial stripe internally. Callers get the best
+ * throughput appending exactly ec_set_stripe_size() bytes at a time. After an
+ * error the writer is dead: only ec_writer_free() may be called. */
+enum ec_status ec_writer_append(struct ec_writer *w, const void *p, size_t len);
+/* Encodes the final partial stripe, writes the trailer with the total size,
+ * fdatasyncs every shard, renames each into obj/ and fsyncs the directories.
+ * On EC_OK the shards are durable under their final names (the caller then
+ * commits the catalog; if that fails it calls ec_remove()). */
+enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out);
+/* Unlinks whatever tmp files remain and frees. NULL is a no-op. */
+void ec_writer_free(struct ec_writer *w);
+
+struct ec_reader;
+/* Opens a committed version of the given size. Missing shards (up to M) are
+ * tolerated here and at read time. */
+enum ec_status ec_reader_open(struct ec_set *set, const char *version_id,
+                              uint64_t size, struct ec_reader **out);
+/* Reads exactly len bytes at offset off (off + len <= size) into buf,
+ * verifying every block's hash; corrupt or missing shards are reconstructed
+ * from parity. *degraded is set to 1 if any shard had to be reconstructed
+ * (the caller may queue the version for healing); may be NULL. */
+enum ec_status ec_reader_read(struct ec_reader *r, uint64_t off, void *buf,
+                              size_t len, int *degraded);
+void ec_reader_free(struct ec_reader *r);
+
+/* Removes every shard file of a version (best effort; logs failures). */
+enum ec_status ec_remove(struct ec_set *set, const char *version_id);
+
+#endif /* EC_H */
