@@ -53,7 +53,8 @@ int gw_url_decode(const char *in, size_t len, char **out, size_t *outlen,
 
 /* AWS bucket naming rules (general purpose buckets): 3-63 chars of a-z 0-9
  * . -, begins and ends with a letter or digit, no "..", not an IPv4
- * address, no "xn--" prefix, no "-s3alias" / "--ol-s3" suffix. */
+ * address, no "xn--", "sthree-" or "amzn-s3-demo-" prefix, no
+ * "-s3alias" / "--ol-s3" suffix. */
 int gw_bucket_name_valid(const char *name, size_t len)
 {
     size_t i;
@@ -81,6 +82,8 @@ int gw_bucket_name_valid(const char *name, size_t len)
         return 0;
     if (digits_dots && dots == 3) return 0; /* looks like an IP address */
     if (len >= 4 && memcmp(name, "xn--", 4) == 0) return 0;
+    if (len >= 7 && memcmp(name, "sthree-", 7) == 0) return 0;
+    if (len >= 13 && memcmp(name, "amzn-s3-demo-", 13) == 0) return 0;
     if (len >= 8 && memcmp(name + len - 8, "-s3alias", 8) == 0) return 0;
     if (len >= 7 && memcmp(name + len - 7, "--ol-s3", 7) == 0) return 0;
     return 1;

@@ -543,6 +543,7 @@ static enum gw_err auth_error(enum gw_auth_result r)
     case GW_AUTH_EXPIRED: return GW_E_ACCESS_DENIED;
     case GW_AUTH_BAD_DATE: return GW_E_ACCESS_DENIED;
     case GW_AUTH_BAD_CONTENT_SHA: return GW_E_INVALID_ARGUMENT;
+    case GW_AUTH_MISSING_CONTENT_SHA: return GW_E_INVALID_REQUEST;
     }
     return GW_E_ACCESS_DENIED;
 }
@@ -597,6 +598,18 @@ static void req_start(struct gw_req *req)
                                                      NULL) == NULL)
             e = GW_E_AUTH_QUERY_ERROR;
         gw_resp_error(&req->resp, e, msg[0] ? msg : NULL);
+        req_fail_early(req);
+        return;
+    }
+    if (strcmp(req->auth.region, req->srv->conf->region) != 0) {
+        /* As AWS: a credential scoped to another region is refused. */
+        snprintf(msg, sizeof(msg), "The authorization header is malformed; "
+                 "the region '%s' is wrong; expecting '%s'", req->auth.region,
+                 req->srv->conf->region);
+        gw_resp_error(&req->resp, req->auth.presigned
+                                      ? GW_E_AUTH_QUERY_ERROR
+                                      : GW_E_AUTH_HEADER_MALFORMED,
+                      msg);
         req_fail_early(req);
         return;
     }

@@ -466,7 +466,7 @@ static enum gw_auth_result payload_mode(const struct gw_sigv4_req *r,
         }
         snprintf(msg, msglen, "Missing required header for this request: "
                  "x-amz-content-sha256");
-        return GW_AUTH_BAD_CONTENT_SHA;
+        return GW_AUTH_MISSING_CONTENT_SHA;
     }
     for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
         if (cf_str_eq(h->value, modes[i].v)) {

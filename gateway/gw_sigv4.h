@@ -47,6 +47,8 @@ enum gw_auth_result {
                                  403 AccessDenied */
     GW_AUTH_BAD_CONTENT_SHA,  /* x-amz-content-sha256 not a valid value:
                                  InvalidArgument */
+    GW_AUTH_MISSING_CONTENT_SHA, /* header auth without x-amz-content-sha256:
+                                 InvalidRequest */
 };
 
 /* How the body is protected. */
