@@ -79,6 +79,11 @@ enum gw_err {
     GW_E_INVALID_LOCATION,
     GW_E_BAD_REQUEST,
     GW_E_NO_SUCH_VERSION,
+    GW_E_NO_SUCH_UPLOAD,
+    GW_E_INVALID_PART,
+    GW_E_INVALID_PART_ORDER,
+    GW_E_ENTITY_TOO_SMALL,
+    GW_E_INVALID_PART_NUMBER,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -129,6 +134,12 @@ enum gw_op {
     GW_OP_GET_OBJECT,
     GW_OP_HEAD_OBJECT,
     GW_OP_DELETE_OBJECT,
+    GW_OP_CREATE_MPU,
+    GW_OP_UPLOAD_PART,
+    GW_OP_COMPLETE_MPU,
+    GW_OP_ABORT_MPU,
+    GW_OP_LIST_PARTS,
+    GW_OP_LIST_UPLOADS,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -189,6 +200,8 @@ struct gw_get {
     struct ec_reader *reader;     /* worker-owned while a job runs */
     struct meta_version ver;
     uint64_t off, end;            /* next byte to read, one past the last */
+    size_t part;                  /* multipart: part the reader is open on */
+    uint64_t part_start;          /* object offset where that part starts */
     char *buf;                    /* block read by the running job */
     size_t buf_len;
     int eof;                      /* all bytes handed to the socket */
@@ -337,5 +350,17 @@ void gw_h_get_object(struct gw_req *req);      /* GET and HEAD */
 void gw_get_next(struct gw_req *req);          /* post the next read */
 void gw_h_delete_object(struct gw_req *req);
 void gw_req_handler_cleanup(struct gw_req *req);
+/* gw_multipart.c */
+void gw_h_create_mpu(struct gw_req *req);
+void gw_h_complete_mpu(struct gw_req *req);    /* after XML body */
+void gw_h_abort_mpu(struct gw_req *req);
+void gw_h_list_parts(struct gw_req *req);
+void gw_h_list_uploads(struct gw_req *req);
+/* Removes the stored data of a version (every part of a multipart one). */
+void gw_remove_data(struct gw_server *srv, const struct meta_version *v);
+/* Collects the headers a PUT or CreateMultipartUpload stores with the
+ * object into v (content-type etc., x-amz-meta-*); 0 or sets an error. */
+int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v);
+int gw_bucket_check(struct gw_req *req, struct meta_bucket *b);
 
 #endif /* GW_INT_H */

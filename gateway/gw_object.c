@@ -109,7 +109,7 @@ static enum gw_csum_algo csum_lookup(const char *s, size_t n)
 
 /* ---- shared ---- */
 
-static int bucket_check(struct gw_req *req, struct meta_bucket *b)
+int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
 {
     enum meta_status st = meta_bucket_get(req->srv->db, req->bucket, b);
     if (st != META_OK) {
@@ -218,10 +218,86 @@ static int store_content_encoding(struct meta_version *v, const char *val,
     return o ? add_stored_header(v, "content-encoding", buf, o) : 0;
 }
 
+int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v)
+{
+    size_t meta_bytes = 0;
+    int i;
+
+    for (i = 0; i < req->nhdrs; i++) {
+        const struct gw_hdr *h = &req->hdrs[i];
+        char name[128];
+        size_t k;
+        int std = 0;
+
+        if (h->name.len >= sizeof(name)) {
+            if (h->name.len > 11 && strncasecmp(h->name.p, "x-amz-meta-",
+                                                11) == 0) {
+                gw_resp_error(&req->resp, GW_E_METADATA_TOO_LARGE, NULL);
+                return -1;
+            }
+            continue;
+        }
+        for (k = 0; k < h->name.len; k++) {
+            char c = h->name.p[k];
+            name[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+        }
+        name[k] = '\0';
+        if (strncmp(name, "x-amz-meta-", 11) == 0) {
+            meta_bytes += h->name.len - 11 + h->value.len;
+            if (meta_bytes > GW_MAX_USER_META) {
+                gw_resp_error(&req->resp, GW_E_METADATA_TOO_LARGE, NULL);
+                return -1;
+            }
+            if (add_stored_header(v, name, h->value.p, h->value.len))
+                goto out_oom;
+            continue;
+        }
+        if (strcmp(name, "content-encoding") == 0) {
+            if (store_content_encoding(v, h->value.p, h->value.len))
+                goto out_oom;
+            continue;
+        }
+        for (k = 0; stored_std[k]; k++)
+            if (strcmp(name, stored_std[k]) == 0) std = 1;
+        if (std && add_stored_header(v, name, h->value.p,
+                                     h->value.len))
+            goto out_oom;
+    }
+
+    return 0;
+out_oom:
+    gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+    return -1;
+}
+
 static void put_prepare_work(struct gw_req *req)
 {
     struct meta_bucket b;
-    bucket_check(req, &b);
+    if (gw_bucket_check(req, &b) != 0) return;
+    if (req->op == GW_OP_UPLOAD_PART) {
+        struct meta_upload u;
+        enum meta_status st = meta_upload_get(
+            req->srv->db, req->bucket, req->key, req->key_len,
+            gw_req_qparam(req, "uploadId")->value, &u);
+        meta_upload_cleanup(&u);
+        if (st != META_OK)
+            gw_resp_error(&req->resp, st == META_ENOTFOUND
+                                          ? GW_E_NO_SUCH_UPLOAD
+                                          : gw_err_from_meta(st),
+                          NULL);
+    }
+}
+
+/* partNumber as AWS accepts it: an integer 1..10000, else 0. */
+static uint32_t part_number(const struct gw_req *req)
+{
+    const struct gw_qparam *q = gw_req_qparam(req, "partNumber");
+    char *end;
+    long n;
+    if (q == NULL || q->value_len == 0 || q->value_len > 5) return 0;
+    n = strtol(q->value, &end, 10);
+    if (*end != '\0' || n < 1 || n > META_MAX_PARTS) return 0;
+    return (uint32_t)n;
 }
 
 static void put_prepare_done(struct gw_req *req)
@@ -239,11 +315,17 @@ void gw_h_put_prepare(struct gw_req *req)
 {
     struct gw_put *pu = &req->put;
     const struct conf *cf = req->srv->conf;
-    size_t meta_bytes = 0, vlen;
+    size_t vlen;
     const char *v;
     unsigned char rnd[16];
     int i;
 
+    if (req->op == GW_OP_UPLOAD_PART && part_number(req) == 0) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "Part number must be an integer between 1 and 10000, "
+                      "inclusive");
+        goto out_respond;
+    }
     pu->expected = req->content_length;
     if (req->auth.payload >= GW_PAYLOAD_STREAMING_SIGNED) {
         char tmp[32] = "";
@@ -294,46 +376,9 @@ void gw_h_put_prepare(struct gw_req *req)
     if (pu->ver.key == NULL) goto out_oom;
     memcpy(pu->ver.key, req->key, req->key_len + 1);
     pu->ver.key_len = req->key_len;
-    for (i = 0; i < req->nhdrs; i++) {
-        const struct gw_hdr *h = &req->hdrs[i];
-        char name[128];
-        size_t k;
-        int std = 0;
-
-        if (h->name.len >= sizeof(name)) {
-            if (h->name.len > 11 && strncasecmp(h->name.p, "x-amz-meta-",
-                                                11) == 0) {
-                gw_resp_error(&req->resp, GW_E_METADATA_TOO_LARGE, NULL);
-                goto out_respond;
-            }
-            continue;
-        }
-        for (k = 0; k < h->name.len; k++) {
-            char c = h->name.p[k];
-            name[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-        }
-        name[k] = '\0';
-        if (strncmp(name, "x-amz-meta-", 11) == 0) {
-            meta_bytes += h->name.len - 11 + h->value.len;
-            if (meta_bytes > GW_MAX_USER_META) {
-                gw_resp_error(&req->resp, GW_E_METADATA_TOO_LARGE, NULL);
-                goto out_respond;
-            }
-            if (add_stored_header(&pu->ver, name, h->value.p, h->value.len))
-                goto out_oom;
-            continue;
-        }
-        if (strcmp(name, "content-encoding") == 0) {
-            if (store_content_encoding(&pu->ver, h->value.p, h->value.len))
-                goto out_oom;
-            continue;
-        }
-        for (k = 0; stored_std[k]; k++)
-            if (strcmp(name, stored_std[k]) == 0) std = 1;
-        if (std && add_stored_header(&pu->ver, name, h->value.p,
-                                     h->value.len))
-            goto out_oom;
-    }
+    if (req->op == GW_OP_PUT_OBJECT &&
+        gw_collect_stored_headers(req, &pu->ver) != 0)
+        goto out_respond;
 
     /* Flexible checksum: a header with the value, or a trailer named by
      * x-amz-trailer. */
@@ -684,6 +729,32 @@ static void put_finish_work(struct gw_req *req)
     }
     ec_writer_free(pu->writer);
     pu->writer = NULL;
+    if (req->op == GW_OP_UPLOAD_PART) {
+        /* The part's data is durable; record it in the upload. */
+        struct meta_part part, old;
+        memset(&part, 0, sizeof(part));
+        part.number = part_number(req);
+        part.size = size;
+        part.mtime_ms = cf_now_ms();
+        memcpy(part.etag, pu->ver.etag, 33);
+        memcpy(part.data_id, pu->ver.version_id, sizeof(part.data_id));
+        mst = meta_upload_put_part(req->srv->db, req->bucket, req->key,
+                                   req->key_len,
+                                   gw_req_qparam(req, "uploadId")->value,
+                                   &part, &old);
+        if (mst != META_OK) {
+            ec_remove(req->srv->set, part.data_id);
+            put_fail(req, mst == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
+                                                : gw_err_from_meta(mst),
+                     NULL);
+            goto out;
+        }
+        if (old.data_id[0]) ec_remove(req->srv->set, old.data_id);
+        gw_resp_header(&req->resp, "ETag", "\"%s\"", pu->ver.etag);
+        if (pu->cs.algo != GW_CSUM_NONE)
+            gw_resp_header(&req->resp, csum_hdr[pu->cs.algo], "%s", got);
+        goto out;
+    }
     /* The shards are durable under their final names; now the version
      * comes into existence with one synced catalog batch. */
     pu->ver.size = size;
@@ -699,8 +770,7 @@ static void put_finish_work(struct gw_req *req)
                  NULL);
         goto out;
     }
-    if (replaced.version_id[0] && !replaced.delete_marker)
-        ec_remove(req->srv->set, replaced.version_id);
+    if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
     gw_resp_header(&req->resp, "ETag", "\"%s\"", pu->ver.etag);
     if (pu->cs.algo != GW_CSUM_NONE)
         gw_resp_header(&req->resp, csum_hdr[pu->cs.algo], "%s", got);
@@ -793,6 +863,33 @@ static int parse_range(const char *h, size_t n, uint64_t size, uint64_t *off,
     return 1;
 }
 
+/* Makes g->reader the reader of the part holding g->off (the whole object
+ * for single-part versions). Runs on a worker. */
+static enum ec_status get_open_for(struct gw_req *req)
+{
+    struct gw_get *g = &req->get;
+    size_t i;
+    uint64_t start = 0;
+
+    if (g->ver.nparts == 0) {
+        if (g->reader) return EC_OK;
+        return ec_reader_open(req->srv->set, g->ver.version_id, g->ver.size,
+                              &g->reader);
+    }
+    for (i = 0; i < g->ver.nparts; i++) {
+        if (g->off < start + g->ver.parts[i].size) break;
+        start += g->ver.parts[i].size;
+    }
+    if (i == g->ver.nparts) return EC_EINVAL;
+    if (g->reader && g->part == i) return EC_OK;
+    ec_reader_free(g->reader);
+    g->reader = NULL;
+    g->part = i;
+    g->part_start = start;
+    return ec_reader_open(req->srv->set, g->ver.parts[i].data_id,
+                          g->ver.parts[i].size, &g->reader);
+}
+
 static void get_prepare_work(struct gw_req *req)
 {
     struct gw_get *g = &req->get;
@@ -813,7 +910,7 @@ static void get_prepare_work(struct gw_req *req)
         { "response-content-encoding", "Content-Encoding" },
     };
 
-    if (bucket_check(req, &b) != 0) return;
+    if (gw_bucket_check(req, &b) != 0) return;
     if (vid && (vid->value_len == 0 || vid->value_len > META_VERSION_ID_MAX)) {
         gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT, "Invalid version id "
                       "specified");
@@ -867,6 +964,32 @@ static void get_prepare_work(struct gw_req *req)
     g->end = g->ver.size;
     h = gw_req_header(req, "range", &hl);
     r = h ? parse_range(h, hl, g->ver.size, &g->off, &g->end) : 0;
+    if (gw_req_qparam(req, "partNumber")) {
+        uint32_t pn = part_number(req);
+        size_t np = g->ver.nparts ? g->ver.nparts : 1;
+        if (pn == 0) {
+            gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                          "Part number must be an integer between 1 and "
+                          "10000, inclusive");
+            return;
+        }
+        if (h) {
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                          "Cannot specify both Range header and partNumber "
+                          "query parameter");
+            return;
+        }
+        if (pn > np) {
+            gw_resp_error(&req->resp, GW_E_INVALID_PART_NUMBER, NULL);
+            return;
+        }
+        if (g->ver.nparts) {
+            for (i = 0; i + 1 < pn; i++) g->off += g->ver.parts[i].size;
+            g->end = g->off + g->ver.parts[pn - 1].size;
+        }
+        gw_resp_header(&req->resp, "x-amz-mp-parts-count", "%zu", np);
+        r = 1;
+    }
     if (r < 0) {
         gw_resp_header(&req->resp, "Content-Range", "bytes */%llu",
                        (unsigned long long)g->ver.size);
@@ -910,8 +1033,7 @@ static void get_prepare_work(struct gw_req *req)
     req->resp.streamed = 1;
     req->resp.stream_len = g->end - g->off;
     if (req->method == HTTP_GET && g->end > g->off) {
-        enum ec_status est = ec_reader_open(req->srv->set, g->ver.version_id,
-                                            g->ver.size, &g->reader);
+        enum ec_status est = get_open_for(req);
         if (est != EC_OK) {
             gw_resp_error(&req->resp, gw_err_from_ec(est), ec_strerror(est));
             return;
@@ -935,8 +1057,10 @@ static void get_read_work(struct gw_req *req)
 {
     struct gw_get *g = &req->get;
     int degraded = 0;
-    enum ec_status st = ec_reader_read(g->reader, g->off, g->buf, g->buf_len,
-                                       &degraded);
+    enum ec_status st = get_open_for(req);
+    if (st == EC_OK)
+        st = ec_reader_read(g->reader, g->off - g->part_start, g->buf,
+                            g->buf_len, &degraded);
     if (st != EC_OK) {
         cf_log(CF_LOG_ERR, "gw: read %s/%s version %s at %llu: %s",
                req->bucket, req->key, g->ver.version_id,
@@ -1002,9 +1126,23 @@ void gw_get_next(struct gw_req *req)
         gw_conn_timer(req->conn, get_retry_cb, 5); /* pool exhausted */
         return;
     }
-    /* Stripe-aligned reads: the erasure reader's fast path. */
-    n = bs - g->off % bs;
-    if (n > g->end - g->off) n = g->end - g->off;
+    /* Stripe-aligned reads within one part: the reader's fast path. */
+    {
+        uint64_t in_part = g->off, part_end = g->end;
+        if (g->ver.nparts) {
+            size_t i;
+            uint64_t start = 0;
+            for (i = 0; i < g->ver.nparts; i++) {
+                if (g->off < start + g->ver.parts[i].size) break;
+                start += g->ver.parts[i].size;
+            }
+            in_part = g->off - start;
+            if (i < g->ver.nparts && start + g->ver.parts[i].size < part_end)
+                part_end = start + g->ver.parts[i].size;
+        }
+        n = bs - in_part % bs;
+        if (n > part_end - g->off) n = part_end - g->off;
+    }
     g->buf_len = (size_t)n;
     gw_req_post(req, get_read_work, get_read_done);
 }
@@ -1023,12 +1161,12 @@ static void delete_work(struct gw_req *req)
     const struct gw_qparam *vid = gw_req_qparam(req, "versionId");
     enum meta_status st;
 
-    if (bucket_check(req, &b) != 0) return;
+    if (gw_bucket_check(req, &b) != 0) return;
     memset(&removed, 0, sizeof(removed));
     st = meta_object_delete(req->srv->db, req->bucket, req->key, req->key_len,
                             vid ? vid->value : NULL, &removed);
-    if (st == META_OK && removed.version_id[0] && !removed.delete_marker)
-        ec_remove(req->srv->set, removed.version_id);
+    if (st == META_OK && removed.version_id[0])
+        gw_remove_data(req->srv, &removed);
     meta_version_cleanup(&removed);
     if (st != META_OK && st != META_ENOTFOUND) {
         gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
@@ -1053,7 +1191,7 @@ static void delete_objects_work(struct gw_req *req)
     size_t hl, i;
 
     memset(&d, 0, sizeof(d));
-    if (bucket_check(req, &b) != 0) return;
+    if (gw_bucket_check(req, &b) != 0) return;
     /* AWS requires an integrity header on DeleteObjects. */
     h = gw_req_header(req, "content-md5", &hl);
     if (h) {
@@ -1118,8 +1256,8 @@ static void delete_objects_work(struct gw_req *req)
         }
         st = meta_object_delete(req->srv->db, req->bucket, o->key,
                                 o->key_len, o->version_id, &removed);
-        if (st == META_OK && removed.version_id[0] && !removed.delete_marker)
-            ec_remove(req->srv->set, removed.version_id);
+        if (st == META_OK && removed.version_id[0])
+            gw_remove_data(req->srv, &removed);
         meta_version_cleanup(&removed);
         if (st == META_OK || st == META_ENOTFOUND) {
             if (d.quiet) continue;

@@ -155,9 +155,52 @@ static const char *first_subresource(const struct gw_req *req)
     return NULL;
 }
 
+static int has(const struct gw_req *req, const char *name)
+{
+    return gw_req_qparam(req, name) != NULL;
+}
+
 static void pick_op(struct gw_req *req)
 {
     const char *sub = first_subresource(req);
+    int copy = gw_req_header(req, "x-amz-copy-source", NULL) != NULL;
+
+    /* Multipart sub-resources first: they combine with partNumber. */
+    if (req->key != NULL && has(req, "uploadId")) {
+        switch (req->method) {
+        case HTTP_PUT:
+            req->op = has(req, "partNumber") && !copy ? GW_OP_UPLOAD_PART
+                                                      : GW_OP_NOT_IMPLEMENTED;
+            return;
+        case HTTP_POST: req->op = GW_OP_COMPLETE_MPU; return;
+        case HTTP_DELETE: req->op = GW_OP_ABORT_MPU; return;
+        case HTTP_GET: req->op = GW_OP_LIST_PARTS; return;
+        default: req->op = GW_OP_NOT_IMPLEMENTED; return;
+        }
+    }
+    if (req->key != NULL && req->method == HTTP_POST && has(req, "uploads")) {
+        req->op = GW_OP_CREATE_MPU;
+        return;
+    }
+    if (req->key == NULL && req->bucket[0] && req->method == HTTP_GET &&
+        has(req, "uploads")) {
+        req->op = GW_OP_LIST_UPLOADS;
+        return;
+    }
+    if (req->key != NULL &&
+        (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+        sub != NULL && strcmp(sub, "partNumber") == 0) {
+        /* partNumber alone is a plain GET/HEAD of one part */
+        int i, other = 0;
+        for (i = 0; i < req->nqp; i++) {
+            int k;
+            for (k = 0; subresources[k]; k++)
+                if (strcmp(req->qp[i].name, subresources[k]) == 0 &&
+                    strcmp(subresources[k], "partNumber") != 0)
+                    other = 1;
+        }
+        if (!other) sub = NULL;
+    }
     int is_key = req->key != NULL;
 
     if (req->bucket[0] == '\0') {

@@ -91,6 +91,22 @@ static const struct {
         "The request could not be parsed." },
     [GW_E_NO_SUCH_VERSION] = { 404, "NoSuchVersion",
         "The specified version does not exist." },
+    [GW_E_NO_SUCH_UPLOAD] = { 404, "NoSuchUpload",
+        "The specified multipart upload does not exist. The upload ID might "
+        "be invalid, or the multipart upload might have been aborted or "
+        "completed." },
+    [GW_E_INVALID_PART] = { 400, "InvalidPart",
+        "One or more of the specified parts could not be found. The part "
+        "might not have been uploaded, or the specified entity tag might not "
+        "have matched the part's entity tag." },
+    [GW_E_INVALID_PART_ORDER] = { 400, "InvalidPartOrder",
+        "The list of parts was not in ascending order. The parts list must be "
+        "specified in order by part number." },
+    [GW_E_INVALID_PART_NUMBER] = { 416, "InvalidPartNumber",
+        "The requested partnumber is not satisfiable" },
+    [GW_E_ENTITY_TOO_SMALL] = { 400, "EntityTooSmall",
+        "Your proposed upload is smaller than the minimum allowed object "
+        "size." },
 };
 
 int gw_err_status(enum gw_err e)

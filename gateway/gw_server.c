@@ -622,6 +622,7 @@ static void req_start(struct gw_req *req)
     switch (req->op) {
     case GW_OP_CREATE_BUCKET:
     case GW_OP_DELETE_OBJECTS:
+    case GW_OP_COMPLETE_MPU:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -632,6 +633,7 @@ static void req_start(struct gw_req *req)
         gw_req_continue_body(req);
         break;
     case GW_OP_PUT_OBJECT:
+    case GW_OP_UPLOAD_PART:
         req->body_kind = GW_BODY_STREAM;
         gw_h_put_prepare(req);
         break;
@@ -666,7 +668,13 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_LIST_OBJECTS_V2: gw_h_list_objects(req); break;
     case GW_OP_CREATE_BUCKET: gw_h_create_bucket(req); break;
     case GW_OP_DELETE_OBJECTS: gw_h_delete_objects(req); break;
-    case GW_OP_PUT_OBJECT: gw_put_body_end(req); break;
+    case GW_OP_PUT_OBJECT:
+    case GW_OP_UPLOAD_PART: gw_put_body_end(req); break;
+    case GW_OP_CREATE_MPU: gw_h_create_mpu(req); break;
+    case GW_OP_COMPLETE_MPU: gw_h_complete_mpu(req); break;
+    case GW_OP_ABORT_MPU: gw_h_abort_mpu(req); break;
+    case GW_OP_LIST_PARTS: gw_h_list_parts(req); break;
+    case GW_OP_LIST_UPLOADS: gw_h_list_uploads(req); break;
     case GW_OP_GET_OBJECT:
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;

@@ -369,3 +369,81 @@ bad:
     gw_xml_delete_cleanup(out);
     return GW_XML_MALFORMED;
 }
+
+void gw_xml_complete_cleanup(struct gw_xml_complete *c)
+{
+    free(c->parts);
+    memset(c, 0, sizeof(*c));
+}
+
+enum gw_xml_status gw_xml_parse_complete(const char *body, size_t len,
+                                         struct gw_xml_complete *out)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c, f;
+    size_t cap = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "CompleteMultipartUpload") ||
+        !only_elements(root))
+        goto bad;
+    for (c = root->children; c; c = c->next) {
+        struct gw_xml_part p;
+        int have_n = 0, have_e = 0;
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (!is_elem(c, "Part")) goto bad;
+        if (out->nparts == GW_XML_PARTS_MAX || !only_elements(c)) goto bad;
+        memset(&p, 0, sizeof(p));
+        for (f = c->children; f; f = f->next) {
+            size_t n;
+            int b = 0;
+            char *t;
+            if (f->type != XML_ELEMENT_NODE) continue;
+            t = text_of(f, &n, &b);
+            if (b) {
+                free(t);
+                goto bad;
+            }
+            if (is_elem(f, "PartNumber")) {
+                char *end;
+                p.number = strtol(t, &end, 10);
+                if (n == 0 || *end != '\0') p.number = -1;
+                have_n = 1;
+            } else if (is_elem(f, "ETag")) {
+                const char *e = t;
+                size_t el = n;
+                while (el && (*e == ' ' || *e == '\n')) e++, el--;
+                while (el && (e[el - 1] == ' ' || e[el - 1] == '\n')) el--;
+                if (el >= 2 && e[0] == '"' && e[el - 1] == '"') e++, el -= 2;
+                if (el >= sizeof(p.etag)) el = sizeof(p.etag) - 1;
+                memcpy(p.etag, e, el);
+                p.etag[el] = '\0';
+                have_e = 1;
+            }
+            /* Checksum* elements: accepted, verified per part later */
+            free(t);
+        }
+        if (!have_n || !have_e) goto bad;
+        if (out->nparts == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            void *np = realloc(out->parts, nc * sizeof(*out->parts));
+            if (np == NULL) {
+                xmlFreeDoc(doc);
+                gw_xml_complete_cleanup(out);
+                return GW_XML_ENOMEM;
+            }
+            out->parts = np;
+            cap = nc;
+        }
+        out->parts[out->nparts++] = p;
+    }
+    if (out->nparts == 0) goto bad;
+    xmlFreeDoc(doc);
+    return GW_XML_OK;
+bad:
+    xmlFreeDoc(doc);
+    gw_xml_complete_cleanup(out);
+    return GW_XML_MALFORMED;
+}

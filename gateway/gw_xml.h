@@ -70,4 +70,22 @@ enum gw_xml_status gw_xml_parse_delete(const char *body, size_t len,
                                        struct gw_xml_delete *out);
 void gw_xml_delete_cleanup(struct gw_xml_delete *d);
 
+/* CompleteMultipartUpload: <CompleteMultipartUpload><Part><PartNumber>1
+ * </PartNumber><ETag>"hex"</ETag>[<ChecksumXXX>..]</Part>...
+ * </CompleteMultipartUpload>. ETags are stored without quotes. No parts,
+ * more than GW_XML_PARTS_MAX, or a part without number or ETag →
+ * MALFORMED. Order is kept as sent (the caller checks it). */
+#define GW_XML_PARTS_MAX 10000
+struct gw_xml_part {
+    long number;        /* as sent; may be out of range (caller checks) */
+    char etag[80];      /* unquoted */
+};
+struct gw_xml_complete {
+    struct gw_xml_part *parts; /* owned */
+    size_t nparts;
+};
+enum gw_xml_status gw_xml_parse_complete(const char *body, size_t len,
+                                         struct gw_xml_complete *out);
+void gw_xml_complete_cleanup(struct gw_xml_complete *c);
+
 #endif /* GW_XML_H */

@@ -78,6 +78,16 @@ struct meta_kv {
     char *value;
 };
 
+/* One part of a multipart object (or of an upload in progress). Its data
+ * is stored by the erasure layer under data_id. */
+struct meta_part {
+    uint32_t number;       /* 1..10000 */
+    uint64_t size;
+    int64_t mtime_ms;
+    char etag[33];         /* hex MD5 of the part */
+    char data_id[META_VERSION_ID_MAX + 1];
+};
+
 struct meta_version {
     char version_id[META_VERSION_ID_MAX + 1];
     char *key;             /* owned; key_len bytes + NUL */
@@ -90,6 +100,10 @@ struct meta_version {
     uint32_t stripe_size;
     struct meta_kv *headers; /* owned array of nheaders stored headers */
     size_t nheaders;
+    /* Multipart objects: the parts in order (owned); their data lives under
+     * each part's data_id. nparts == 0: the data lives under version_id. */
+    struct meta_part *parts;
+    size_t nparts;
 };
 void meta_version_cleanup(struct meta_version *v);
 
@@ -114,6 +128,71 @@ enum meta_status meta_object_delete(struct meta_db *db, const char *bucket,
                                     const char *key, size_t key_len,
                                     const char *version_id,
                                     struct meta_version *removed);
+
+/* ---- multipart uploads ---- */
+
+#define META_UPLOAD_ID_MAX 64
+#define META_MAX_PARTS 10000
+
+struct meta_upload {
+    char upload_id[META_UPLOAD_ID_MAX + 1];
+    char *key;             /* owned; key_len bytes + NUL */
+    size_t key_len;
+    int64_t initiated_ms;
+    char owner[128];
+    struct meta_kv *headers; /* owned: headers given at creation */
+    size_t nheaders;
+};
+void meta_upload_cleanup(struct meta_upload *u);
+
+/* META_ENOTFOUND if the bucket does not exist. */
+enum meta_status meta_upload_create(struct meta_db *db, const char *bucket,
+                                    const struct meta_upload *u);
+/* META_ENOTFOUND if no such upload for that key. */
+enum meta_status meta_upload_get(struct meta_db *db, const char *bucket,
+                                 const char *key, size_t key_len,
+                                 const char *upload_id,
+                                 struct meta_upload *out);
+/* Records a part (replacing one with the same number, copied to *replaced,
+ * whose data the caller removes). META_ENOTFOUND if the upload is gone. */
+enum meta_status meta_upload_put_part(struct meta_db *db, const char *bucket,
+                                      const char *key, size_t key_len,
+                                      const char *upload_id,
+                                      const struct meta_part *p,
+                                      struct meta_part *replaced);
+/* Parts with number > after, ascending, at most max; *truncated set when
+ * more follow. *parts is malloc'ed (free it). */
+enum meta_status meta_upload_parts(struct meta_db *db, const char *upload_id,
+                                   uint32_t after, size_t max,
+                                   struct meta_part **parts, size_t *nparts,
+                                   int *truncated);
+/* Completes: in one batch removes the upload and its part records and
+ * commits v (whose parts[] must be a subset of the recorded parts) as
+ * meta_object_put does. Parts not used are copied to *unused / *nunused
+ * (malloc'ed) so the caller removes their data. */
+enum meta_status meta_upload_complete(struct meta_db *db, const char *bucket,
+                                      const char *upload_id,
+                                      const struct meta_version *v,
+                                      struct meta_version *replaced,
+                                      struct meta_part **unused,
+                                      size_t *nunused);
+/* Aborts: removes the upload and its parts; the parts are returned. */
+enum meta_status meta_upload_abort(struct meta_db *db, const char *bucket,
+                                   const char *key, size_t key_len,
+                                   const char *upload_id,
+                                   struct meta_part **parts, size_t *nparts);
+/* Uploads of a bucket in (key, upload id) order after the markers. */
+struct meta_upload_list {
+    struct meta_upload *uploads; /* owned */
+    size_t n;
+    int truncated;
+};
+enum meta_status meta_upload_list(struct meta_db *db, const char *bucket,
+                                  const char *prefix, size_t prefix_len,
+                                  const char *key_marker, size_t km_len,
+                                  const char *id_marker, size_t max,
+                                  struct meta_upload_list *out);
+void meta_upload_list_cleanup(struct meta_upload_list *l);
 
 /* ---- listings (ListObjects v1 / v2 semantics, current versions only) ---- */
 

@@ -225,6 +225,7 @@ enum meta_status meta_open(const char *dir, struct meta_db **out)
     for (i = 0; i < META_LOCK_STRIPES; i++)
         pthread_mutex_init(&m->stripes[i], NULL);
     pthread_rwlock_init(&m->buckets, NULL);
+    for (i = 0; i < 64; i++) pthread_mutex_init(&m->upload_locks[i], NULL);
     pthread_mutex_init(&m->seq_lock, NULL);
     *out = m;
     return META_OK;
@@ -386,6 +387,12 @@ enum meta_status meta_bucket_delete(struct meta_db *m, const char *name)
         st = META_ENOMEM;
         goto out;
     }
+    if (any_with_prefix(m, vp.p, vp.len)) {
+        st = META_ENOTEMPTY;
+        goto out;
+    }
+    /* Uploads in progress keep the bucket too: their parts hold data. */
+    vp.p[0] = 'U';
     if (any_with_prefix(m, vp.p, vp.len)) {
         st = META_ENOTEMPTY;
         goto out;

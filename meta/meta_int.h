@@ -8,6 +8,8 @@
  *                        UINT64_MAX - a strictly increasing counter (wall
  *                        clock microseconds, bumped past the last value), so
  *                        a key's versions sort newest first
+ *   U/<bucket>\0<key>\0<upload-id>              multipart upload in progress
+ *   P/<upload-id>\0<part:5 digits>               one uploaded part
  *   C/<bucket>\0<key>                            current version of the key,
  *                        carrying what a listing shows (one range scan lists
  *                        a bucket; no per-entry lookups)
@@ -18,7 +20,12 @@
  *   B rec := u8 1 | i64 created_ms | u8 versioning | str owner | str region
  *   V rec := u8 1 | u8 flags(1 = delete marker) | u64 size | i64 mtime_ms |
  *            u8 ec_data | u8 ec_parity | u32 stripe_size | str version_id |
- *            str etag | str key | u32 nheaders | (str name, str value)*
+ *            str etag | str key | u32 nheaders | (str name, str value)* |
+ *            u32 nparts | part*              (nparts absent in old records)
+ *   part  := u32 number | u64 size | i64 mtime_ms | str etag | str data_id
+ *   U rec := u8 1 | i64 initiated_ms | str owner | str key | u32 nheaders |
+ *            (str name, str value)*
+ *   P rec := u8 1 | part
  *   C rec := u8 1 | u8 flags | u64 size | i64 mtime_ms | str version_id |
  *            str etag | str seq (the 16 hex digits of the V key)
  *
@@ -48,6 +55,9 @@ struct meta_db {
     /* Bucket create/delete take it for writing, object writes for reading,
      * so an object cannot be written into a bucket being deleted. */
     pthread_rwlock_t buckets;
+    /* Part records and completion of one upload run under its lock
+     * (taken before `buckets` and the key stripes, never after). */
+    pthread_mutex_t upload_locks[64];
     pthread_mutex_t seq_lock;        /* guards last_seq */
     uint64_t last_seq;
 };
@@ -84,5 +94,18 @@ void meta_key_c(struct meta_buf *b, const char *bucket, const char *key,
 void meta_key_vprefix(struct meta_buf *b, const char *bucket, const char *key,
                       size_t key_len);
 enum meta_status meta_err(char *errptr, const char *what);
+
+void meta_part_encode(struct meta_buf *b, const struct meta_part *p);
+void meta_part_decode(struct meta_rd *r, struct meta_part *p);
+
+/* meta_object_put, plus extra changes added to the same batch by fn while
+ * the bucket and key locks are held; a non-OK return aborts the commit. */
+typedef enum meta_status (*meta_batch_fn)(struct meta_db *m,
+                                          rocksdb_writebatch_t *wb,
+                                          void *arg);
+enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
+                                    const struct meta_version *v,
+                                    struct meta_version *replaced,
+                                    meta_batch_fn fn, void *arg);
 
 #endif /* META_INT_H */

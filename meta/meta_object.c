@@ -20,7 +20,27 @@ void meta_version_cleanup(struct meta_version *v)
         free(v->headers[i].value);
     }
     free(v->headers);
+    free(v->parts);
     memset(v, 0, sizeof(*v));
+}
+
+void meta_part_encode(struct meta_buf *b, const struct meta_part *p)
+{
+    meta_buf_u32(b, p->number);
+    meta_buf_u64(b, p->size);
+    meta_buf_u64(b, (uint64_t)p->mtime_ms);
+    meta_buf_str(b, p->etag, strlen(p->etag));
+    meta_buf_str(b, p->data_id, strlen(p->data_id));
+}
+
+void meta_part_decode(struct meta_rd *r, struct meta_part *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->number = meta_rd_u32(r);
+    p->size = meta_rd_u64(r);
+    p->mtime_ms = (int64_t)meta_rd_u64(r);
+    meta_rd_strbuf(r, p->etag, sizeof(p->etag));
+    meta_rd_strbuf(r, p->data_id, sizeof(p->data_id));
 }
 
 static pthread_mutex_t *stripe(struct meta_db *m, const char *bucket,
@@ -67,6 +87,8 @@ static void version_encode(struct meta_buf *b, const struct meta_version *v)
         meta_buf_str(b, v->headers[i].name, strlen(v->headers[i].name));
         meta_buf_str(b, v->headers[i].value, strlen(v->headers[i].value));
     }
+    meta_buf_u32(b, (uint32_t)v->nparts);
+    for (i = 0; i < v->nparts; i++) meta_part_encode(b, &v->parts[i]);
 }
 
 static enum meta_status version_decode(const char *p, size_t n,
@@ -97,6 +119,18 @@ static enum meta_status version_decode(const char *p, size_t n,
         v->nheaders = i + 1;
     }
     if (r.bad) goto bad;
+    if (r.p < r.end) { /* parts, for multipart objects */
+        uint32_t np = meta_rd_u32(&r);
+        if (r.bad || np > META_MAX_PARTS) goto bad;
+        if (np) {
+            v->parts = calloc(np, sizeof(*v->parts));
+            if (v->parts == NULL) goto bad;
+            for (i = 0; i < np && !r.bad; i++)
+                meta_part_decode(&r, &v->parts[i]);
+            v->nparts = np;
+        }
+        if (r.bad) goto bad;
+    }
     return META_OK;
 bad:
     meta_version_cleanup(v);
@@ -231,6 +265,14 @@ enum meta_status meta_object_put(struct meta_db *m, const char *bucket,
                                  const struct meta_version *v,
                                  struct meta_version *replaced)
 {
+    return meta_object_put_ex(m, bucket, v, replaced, NULL, NULL);
+}
+
+enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
+                                    const struct meta_version *v,
+                                    struct meta_version *replaced,
+                                    meta_batch_fn extra, void *extra_arg)
+{
     struct meta_bucket b;
     struct meta_buf kv = { 0 }, kc = { 0 }, rv = { 0 }, rc = { 0 },
                     kold = { 0 };
@@ -289,6 +331,12 @@ enum meta_status meta_object_put(struct meta_db *m, const char *bucket,
     }
     rocksdb_writebatch_put(wb, kv.p, kv.len, rv.p, rv.len);
     rocksdb_writebatch_put(wb, kc.p, kc.len, rc.p, rc.len);
+    if (extra) {
+        /* More changes that must commit with this version (a completed
+         * multipart upload's records), checked under the same locks. */
+        st = extra(m, wb, extra_arg);
+        if (st != META_OK) goto out;
+    }
     rocksdb_write(m->db, m->wsync, wb, &err);
     st = meta_err(err, "commit version");
 out:

@@ -1,0 +1,434 @@
+/* gw_multipart.c: CreateMultipartUpload, CompleteMultipartUpload,
+ * AbortMultipartUpload, ListParts, ListMultipartUploads. (UploadPart is the
+ * PutObject body path in gw_object.c, committing a part record instead of a
+ * version.)
+ *
+ * Parts are erasure-coded as they arrive, each under its own data id;
+ * completion writes only catalog records — the version lists its parts — so
+ * it costs the same for 10 MiB and 10 GiB. Parts not named in the
+ * completion, and the parts of aborted uploads, are removed after the
+ * catalog commit. */
+#include "gw_int.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_MIN_PART_SIZE (5ULL << 20) /* every part but the last */
+#define GW_LIST_PARTS_MAX 1000
+
+void gw_remove_data(struct gw_server *srv, const struct meta_version *v)
+{
+    size_t i;
+    if (v->delete_marker) return;
+    if (v->nparts == 0) {
+        ec_remove(srv->set, v->version_id);
+        return;
+    }
+    for (i = 0; i < v->nparts; i++) ec_remove(srv->set, v->parts[i].data_id);
+}
+
+static const char *upload_id(const struct gw_req *req)
+{
+    const struct gw_qparam *q = gw_req_qparam(req, "uploadId");
+    return q ? q->value : "";
+}
+
+static int upload_id_ok(const char *id)
+{
+    size_t n = strlen(id), i;
+    if (n == 0 || n > META_UPLOAD_ID_MAX) return 0;
+    for (i = 0; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z')))
+            return 0;
+    return 1;
+}
+
+static void xml_open(struct gw_xbuf *x, const char *root)
+{
+    gw_xbuf_printf(x, GW_XML_DECL "<%s xmlns=\"http://s3.amazonaws.com/doc/"
+                      "2006-03-01/\">", root);
+}
+
+/* ---- CreateMultipartUpload ---- */
+
+static void create_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct meta_upload u;
+    struct meta_version hv;
+    struct gw_xbuf *x = &req->resp.body;
+    unsigned char rnd[16];
+    enum meta_status st;
+
+    memset(&u, 0, sizeof(u));
+    memset(&hv, 0, sizeof(hv));
+    if (gw_bucket_check(req, &b) != 0) return;
+    if (gw_collect_stored_headers(req, &hv) != 0) goto out;
+    cf_random_bytes(rnd, sizeof(rnd));
+    cf_hex_encode(rnd, sizeof(rnd), u.upload_id);
+    u.key = req->key;
+    u.key_len = req->key_len;
+    u.initiated_ms = cf_now_ms();
+    snprintf(u.owner, sizeof(u.owner), "%s", req->principal);
+    u.headers = hv.headers;
+    u.nheaders = hv.nheaders;
+    st = meta_upload_create(req->srv->db, req->bucket, &u);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        goto out;
+    }
+    xml_open(x, "InitiateMultipartUploadResult");
+    gw_xbuf_elem(x, "Bucket", req->bucket, strlen(req->bucket));
+    gw_xbuf_elem(x, "Key", req->key, req->key_len);
+    gw_xbuf_elem(x, "UploadId", u.upload_id, strlen(u.upload_id));
+    gw_xbuf_str(x, "</InitiateMultipartUploadResult>");
+    if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+out:
+    meta_version_cleanup(&hv);
+}
+
+void gw_h_create_mpu(struct gw_req *req)
+{
+    gw_req_post(req, create_work, gw_done_respond);
+}
+
+/* ---- CompleteMultipartUpload ---- */
+
+static void complete_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct meta_upload u;
+    struct gw_xml_complete c;
+    struct meta_part *rec = NULL, *unused = NULL;
+    size_t nrec = 0, nunused = 0, i, j;
+    struct meta_version v, replaced;
+    struct gw_xbuf *x = &req->resp.body;
+    EVP_MD_CTX *md = NULL;
+    unsigned char rnd[16], dig[16];
+    unsigned int dl;
+    enum meta_status st;
+    const char *id = upload_id(req);
+
+    memset(&u, 0, sizeof(u));
+    memset(&c, 0, sizeof(c));
+    memset(&v, 0, sizeof(v));
+    memset(&replaced, 0, sizeof(replaced));
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = upload_id_ok(id) ? meta_upload_get(req->srv->db, req->bucket,
+                                            req->key, req->key_len, id, &u)
+                          : META_ENOTFOUND;
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        goto out;
+    }
+    if (gw_xml_parse_complete(req->xml.p ? req->xml.p : "", req->xml.len,
+                              &c) != GW_XML_OK) {
+        gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
+        goto out;
+    }
+    st = meta_upload_parts(req->srv->db, id, 0, META_MAX_PARTS, &rec, &nrec,
+                           NULL);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
+        goto out;
+    }
+    v.parts = calloc(c.nparts, sizeof(*v.parts));
+    md = EVP_MD_CTX_new();
+    if (v.parts == NULL || md == NULL ||
+        !EVP_DigestInit_ex(md, EVP_md5(), NULL)) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        goto out;
+    }
+    /* AWS's checks, in its order: ascending numbers, each part uploaded
+     * with that ETag, every part but the last at least 5 MiB. */
+    for (i = 0; i < c.nparts; i++) {
+        if (c.parts[i].number < 1 || c.parts[i].number > META_MAX_PARTS) {
+            gw_resp_error(&req->resp, GW_E_INVALID_PART, NULL);
+            goto out;
+        }
+        if (i > 0 && c.parts[i].number <= c.parts[i - 1].number) {
+            gw_resp_error(&req->resp, GW_E_INVALID_PART_ORDER, NULL);
+            goto out;
+        }
+    }
+    for (i = 0; i < c.nparts; i++) {
+        unsigned char raw[16];
+        for (j = 0; j < nrec; j++)
+            if (rec[j].number == (uint32_t)c.parts[i].number) break;
+        if (j == nrec || strcasecmp(rec[j].etag, c.parts[i].etag) != 0) {
+            gw_resp_error(&req->resp, GW_E_INVALID_PART, NULL);
+            goto out;
+        }
+        if (i + 1 < c.nparts && rec[j].size < GW_MIN_PART_SIZE) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "Your proposed upload is smaller than "
+                     "the minimum allowed size (part %ld is %llu bytes)",
+                     c.parts[i].number, (unsigned long long)rec[j].size);
+            gw_resp_error(&req->resp, GW_E_ENTITY_TOO_SMALL, msg);
+            goto out;
+        }
+        v.parts[i] = rec[j];
+        v.size += rec[j].size;
+        if (cf_hex_decode(rec[j].etag, 32, raw, 16) != 0) {
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            goto out;
+        }
+        EVP_DigestUpdate(md, raw, 16);
+    }
+    v.nparts = c.nparts;
+    if (v.size > (5ULL << 40)) { /* AWS: 5 TiB per object */
+        gw_resp_error(&req->resp, GW_E_ENTITY_TOO_LARGE, NULL);
+        goto out;
+    }
+    EVP_DigestFinal_ex(md, dig, &dl);
+    cf_hex_encode(dig, 16, v.etag);
+    snprintf(v.etag + 32, sizeof(v.etag) - 32, "-%zu", c.nparts);
+    cf_random_bytes(rnd, sizeof(rnd));
+    cf_hex_encode(rnd, sizeof(rnd), v.version_id);
+    v.key = req->key;
+    v.key_len = req->key_len;
+    v.mtime_ms = cf_now_ms();
+    v.ec_data = ec_set_data_shards(req->srv->set);
+    v.ec_parity = ec_set_parity_shards(req->srv->set);
+    v.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
+    v.headers = u.headers;
+    v.nheaders = u.nheaders;
+    st = meta_upload_complete(req->srv->db, req->bucket, id, &v, &replaced,
+                              &unused, &nunused);
+    v.key = NULL;
+    v.headers = NULL;
+    v.nheaders = 0;
+    if (st == META_EINVAL) {
+        /* a part was replaced while we checked: the client retries */
+        gw_resp_error(&req->resp, GW_E_INVALID_PART, NULL);
+        goto out;
+    }
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        goto out;
+    }
+    for (i = 0; i < nunused; i++) ec_remove(req->srv->set, unused[i].data_id);
+    if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
+    xml_open(x, "CompleteMultipartUploadResult");
+    gw_xbuf_str(x, "<Location>/");
+    gw_xbuf_urlenc(x, req->bucket, strlen(req->bucket));
+    gw_xbuf_str(x, "/");
+    gw_xbuf_urlenc(x, req->key, req->key_len);
+    gw_xbuf_str(x, "</Location>");
+    gw_xbuf_elem(x, "Bucket", req->bucket, strlen(req->bucket));
+    gw_xbuf_elem(x, "Key", req->key, req->key_len);
+    gw_xbuf_printf(x, "<ETag>&quot;%s&quot;</ETag>", v.etag);
+    gw_xbuf_str(x, "</CompleteMultipartUploadResult>");
+    if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+out:
+    EVP_MD_CTX_free(md);
+    free(rec);
+    free(unused);
+    meta_version_cleanup(&v);
+    meta_version_cleanup(&replaced);
+    meta_upload_cleanup(&u);
+    gw_xml_complete_cleanup(&c);
+}
+
+void gw_h_complete_mpu(struct gw_req *req)
+{
+    gw_req_post(req, complete_work, gw_done_respond);
+}
+
+/* ---- AbortMultipartUpload ---- */
+
+static void abort_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct meta_part *parts = NULL;
+    size_t n = 0, i;
+    enum meta_status st;
+    const char *id = upload_id(req);
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = upload_id_ok(id) ? meta_upload_abort(req->srv->db, req->bucket,
+                                              req->key, req->key_len, id,
+                                              &parts, &n)
+                          : META_ENOTFOUND;
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        return;
+    }
+    for (i = 0; i < n; i++) ec_remove(req->srv->set, parts[i].data_id);
+    free(parts);
+    req->resp.status = 204;
+}
+
+void gw_h_abort_mpu(struct gw_req *req)
+{
+    gw_req_post(req, abort_work, gw_done_respond);
+}
+
+/* ---- ListParts ---- */
+
+static long int_param(const struct gw_req *req, const char *name, long dflt,
+                      long max, int *bad)
+{
+    const struct gw_qparam *q = gw_req_qparam(req, name);
+    char *end;
+    long v;
+    if (q == NULL) return dflt;
+    v = strtol(q->value, &end, 10);
+    if (q->value_len == 0 || *end != '\0' || v < 0) {
+        *bad = 1;
+        return dflt;
+    }
+    return v > max ? max : v;
+}
+
+static void list_parts_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct meta_upload u;
+    struct meta_part *parts = NULL;
+    size_t n = 0, i;
+    int truncated = 0, bad = 0;
+    struct gw_xbuf *x = &req->resp.body;
+    enum meta_status st;
+    const char *id = upload_id(req);
+    long maxp = int_param(req, "max-parts", GW_LIST_PARTS_MAX,
+                          GW_LIST_PARTS_MAX, &bad);
+    long marker = int_param(req, "part-number-marker", 0, META_MAX_PARTS,
+                            &bad);
+
+    memset(&u, 0, sizeof(u));
+    if (bad) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "max-parts and part-number-marker must be "
+                      "non-negative integers");
+        return;
+    }
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = upload_id_ok(id) ? meta_upload_get(req->srv->db, req->bucket,
+                                            req->key, req->key_len, id, &u)
+                          : META_ENOTFOUND;
+    if (st == META_OK)
+        st = meta_upload_parts(req->srv->db, id, (uint32_t)marker,
+                               (size_t)maxp, &parts, &n, &truncated);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        goto out;
+    }
+    xml_open(x, "ListPartsResult");
+    gw_xbuf_elem(x, "Bucket", req->bucket, strlen(req->bucket));
+    gw_xbuf_elem(x, "Key", req->key, req->key_len);
+    gw_xbuf_elem(x, "UploadId", id, strlen(id));
+    gw_xbuf_str(x, "<Initiator>");
+    gw_xbuf_elem(x, "ID", u.owner, strlen(u.owner));
+    gw_xbuf_elem(x, "DisplayName", u.owner, strlen(u.owner));
+    gw_xbuf_str(x, "</Initiator>");
+    gw_owner_xml(req, x, u.owner);
+    gw_xbuf_str(x, "<StorageClass>STANDARD</StorageClass>");
+    gw_xbuf_printf(x, "<PartNumberMarker>%ld</PartNumberMarker>", marker);
+    if (n)
+        gw_xbuf_printf(x, "<NextPartNumberMarker>%u</NextPartNumberMarker>",
+                       parts[n - 1].number);
+    gw_xbuf_printf(x, "<MaxParts>%ld</MaxParts><IsTruncated>%s</IsTruncated>",
+                   maxp, truncated ? "true" : "false");
+    for (i = 0; i < n; i++) {
+        char date[CF_ISO8601_LEN];
+        cf_fmt_iso8601_ms(parts[i].mtime_ms, date);
+        gw_xbuf_printf(x, "<Part><PartNumber>%u</PartNumber><LastModified>%s"
+                          "</LastModified><ETag>&quot;%s&quot;</ETag><Size>"
+                          "%llu</Size></Part>",
+                       parts[i].number, date, parts[i].etag,
+                       (unsigned long long)parts[i].size);
+    }
+    gw_xbuf_str(x, "</ListPartsResult>");
+    if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+out:
+    free(parts);
+    meta_upload_cleanup(&u);
+}
+
+void gw_h_list_parts(struct gw_req *req)
+{
+    gw_req_post(req, list_parts_work, gw_done_respond);
+}
+
+/* ---- ListMultipartUploads ---- */
+
+static void list_uploads_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct meta_upload_list l;
+    struct gw_xbuf *x = &req->resp.body;
+    const struct gw_qparam *pre = gw_req_qparam(req, "prefix");
+    const struct gw_qparam *km = gw_req_qparam(req, "key-marker");
+    const struct gw_qparam *im = gw_req_qparam(req, "upload-id-marker");
+    int bad = 0;
+    long max = int_param(req, "max-uploads", 1000, 1000, &bad);
+    enum meta_status st;
+    size_t i;
+
+    if (bad) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "max-uploads must be a non-negative integer");
+        return;
+    }
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = meta_upload_list(req->srv->db, req->bucket, pre ? pre->value : "",
+                          pre ? pre->value_len : 0, km ? km->value : "",
+                          km ? km->value_len : 0, im ? im->value : NULL,
+                          (size_t)max, &l);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
+        return;
+    }
+    xml_open(x, "ListMultipartUploadsResult");
+    gw_xbuf_elem(x, "Bucket", req->bucket, strlen(req->bucket));
+    gw_xbuf_elem(x, "KeyMarker", km ? km->value : "", km ? km->value_len : 0);
+    gw_xbuf_elem(x, "UploadIdMarker", im ? im->value : "",
+                 im ? im->value_len : 0);
+    if (l.n) {
+        gw_xbuf_elem(x, "NextKeyMarker", l.uploads[l.n - 1].key,
+                     l.uploads[l.n - 1].key_len);
+        gw_xbuf_elem(x, "NextUploadIdMarker", l.uploads[l.n - 1].upload_id,
+                     strlen(l.uploads[l.n - 1].upload_id));
+    }
+    if (pre) gw_xbuf_elem(x, "Prefix", pre->value, pre->value_len);
+    gw_xbuf_printf(x, "<MaxUploads>%ld</MaxUploads><IsTruncated>%s"
+                      "</IsTruncated>",
+                   max, l.truncated ? "true" : "false");
+    for (i = 0; i < l.n; i++) {
+        const struct meta_upload *u = &l.uploads[i];
+        char date[CF_ISO8601_LEN];
+        cf_fmt_iso8601_ms(u->initiated_ms, date);
+        gw_xbuf_str(x, "<Upload>");
+        gw_xbuf_elem(x, "Key", u->key, u->key_len);
+        gw_xbuf_elem(x, "UploadId", u->upload_id, strlen(u->upload_id));
+        gw_xbuf_str(x, "<Initiator>");
+        gw_xbuf_elem(x, "ID", u->owner, strlen(u->owner));
+        gw_xbuf_elem(x, "DisplayName", u->owner, strlen(u->owner));
+        gw_xbuf_str(x, "</Initiator>");
+        gw_owner_xml(req, x, u->owner);
+        gw_xbuf_str(x, "<StorageClass>STANDARD</StorageClass>");
+        gw_xbuf_elem(x, "Initiated", date, strlen(date));
+        gw_xbuf_str(x, "</Upload>");
+    }
+    gw_xbuf_str(x, "</ListMultipartUploadsResult>");
+    if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+    meta_upload_list_cleanup(&l);
+}
+
+void gw_h_list_uploads(struct gw_req *req)
+{
+    gw_req_post(req, list_uploads_work, gw_done_respond);
+}
