@@ -1011,10 +1011,14 @@ static void get_prepare_work(struct gw_req *req)
         const struct meta_kv *kv = &g->ver.headers[i];
         size_t k;
         int overridden = 0;
+        /* The stored checksum covers the whole object: sent only when
+         * asked for and when the whole object is sent (not for ranges or
+         * parts, as AWS). */
         if (strncmp(kv->name, "x-amz-checksum-", 15) == 0 &&
-            !(gw_req_header(req, "x-amz-checksum-mode", &hl) && hl == 7 &&
-              strncasecmp(gw_req_header(req, "x-amz-checksum-mode", NULL),
-                          "ENABLED", 7) == 0))
+            (r != 0 ||
+             !(gw_req_header(req, "x-amz-checksum-mode", &hl) && hl == 7 &&
+               strncasecmp(gw_req_header(req, "x-amz-checksum-mode", NULL),
+                           "ENABLED", 7) == 0)))
             continue;
         for (k = 0; k < sizeof(overrides) / sizeof(overrides[0]); k++)
             if (strcasecmp(kv->name, overrides[k][1]) == 0 &&
