@@ -186,6 +186,15 @@ static int cmd_serve(int argc, char **argv)
     if (root_credentials(c.data_dir, ak, sizeof(ak), sk, sizeof(sk)) != 0)
         goto out;
 
+    /* The catalog first: its lock makes this the only server on these
+     * disks before ec_set_open() cleans their tmp/ directories. */
+    mst = meta_open(c.meta_dir, &db);
+    if (mst != META_OK) {
+        fprintf(stderr, "coffer: cannot open the catalog in %s: %s\n",
+                c.meta_dir, meta_strerror(mst));
+        goto out;
+    }
+
     ecc.disks = (const char *const *)c.disks;
     ecc.ndisks = c.ndisks;
     ecc.data = c.ec_data;
@@ -197,13 +206,6 @@ static int cmd_serve(int argc, char **argv)
                 ec_strerror(est));
         goto out;
     }
-    mst = meta_open(c.meta_dir, &db);
-    if (mst != META_OK) {
-        fprintf(stderr, "coffer: cannot open the catalog in %s: %s\n",
-                c.meta_dir, meta_strerror(mst));
-        goto out;
-    }
-
     nusers = c.nusers + 1;
     users = calloc((size_t)nusers, sizeof(*users));
     if (users == NULL) goto out;

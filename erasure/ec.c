@@ -11,6 +11,7 @@
 #include "ec_int.h"
 #include "cf.h"
 
+#include <dirent.h>
 #include <erasurecode.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -162,6 +163,29 @@ static int format_write(const char *disk, const char *dep, int idx, int k,
     return 0;
 }
 
+/* Shards left in tmp/ by a crash were never published (publishing is a
+ * rename into obj/ after fdatasync), so no version refers to them. */
+static void clean_tmp(const char *disk)
+{
+    char dir[4200], p[4500];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "%s/tmp", disk);
+    d = opendir(dir);
+    if (d == NULL) return;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (unlink(p) == 0) n++;
+        else log_errno("unlink", p, errno);
+    }
+    closedir(d);
+    if (n) cf_log(CF_LOG_NOTICE, "ec: removed %d unfinished shard file(s) "
+                  "from %s", n, dir);
+}
+
 enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
 {
     struct ec_set *s;
@@ -231,6 +255,7 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
     for (i = 0; i < s->n; i++) {
         char p[4200];
         static const char *const sub[] = { "tmp", "obj" };
+        clean_tmp(s->disks[i]);
         int j;
         for (j = 0; j < 2; j++) {
             snprintf(p, sizeof(p), "%s/%s", s->disks[i], sub[j]);

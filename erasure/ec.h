@@ -49,7 +49,9 @@ struct ec_config {
 struct ec_set;
 /* Opens (creating on first use) every disk directory with its tmp/, obj/ and
  * .coffer/format.json; checks that existing format.json files agree on K and
- * M and on the deployment id. Loads liberasurecode's isa_l_rs_vand backend
+ * M and on the deployment id. Removes whatever a crash left in tmp/: the
+ * caller must hold the deployment's exclusive lock (cmd/ opens the catalog,
+ * whose RocksDB LOCK admits one server, before the disks). Loads liberasurecode's isa_l_rs_vand backend
  * and warns loudly if only the slow built-in backend loads. */
 enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out);
 void ec_set_free(struct ec_set *set);

@@ -240,6 +240,18 @@ static void test_abandoned_writer(void **state)
     /* ids that could escape the directory are refused */
     in.version_id = "../x";
     assert_int_equal(ec_writer_new(s, &in, &w), EC_EINVAL);
+    /* what a crash leaves in tmp/ is removed when the set is opened */
+    in.version_id = "crashed";
+    assert_int_equal(ec_writer_new(s, &in, &w), EC_OK);
+    assert_int_equal(ec_writer_append(w, d, 100), EC_OK);
+    assert_int_equal(count_files("tmp/*"), N);
+    {
+        /* a restarted server opens the set again */
+        struct ec_set *again = open_set(K, M, STRIPE);
+        assert_int_equal(count_files("tmp/*"), 0);
+        ec_set_free(again);
+    }
+    ec_writer_free(w); /* its files are already gone: no error */
     free(d);
     ec_set_free(s);
 }
