@@ -15,6 +15,7 @@ When a test fails, the part of each running server's log written during the
 test (or its tail) is attached to the report, and a dead server is named.
 """
 
+import atexit
 import datetime
 import os
 import shutil
@@ -43,6 +44,7 @@ STOP_TIMEOUT_S = 10.0
 # isolate every client from the machine's AWS configuration
 # ---------------------------------------------------------------------------
 _ISOLATION_DIR = tempfile.mkdtemp(prefix="coffer-it-awscfg-")
+atexit.register(shutil.rmtree, _ISOLATION_DIR, True)
 for _v in list(os.environ):
     if _v.startswith("AWS_") and _v not in ("AWS_CA_BUNDLE",):
         del os.environ[_v]
