@@ -394,6 +394,7 @@ struct ec_writer {
     size_t fill;                        /* bytes in stripe */
     uint64_t size;                      /* object bytes appended */
     uint64_t nstripes;
+    uint64_t last_len;                  /* block length of the last stripe */
     int dead;                           /* an error happened */
     int published;                      /* renamed into obj/ */
 };
@@ -487,9 +488,9 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     return EC_OK;
 }
 
-/* Encodes the (full, padded) stripe buffer and appends one block to every
- * shard. */
-static enum ec_status flush_stripe(struct ec_writer *w)
+/* Encodes the first len bytes of the stripe buffer (a full stripe, or the
+ * last one) and appends one block to every shard. */
+static enum ec_status flush_stripe(struct ec_writer *w, size_t len)
 {
     struct ec_set *s = w->set;
     char **data = NULL, **parity = NULL;
@@ -498,23 +499,26 @@ static enum ec_status flush_stripe(struct ec_writer *w)
     int i, rc;
 
     if (s->m == 0) {
+        size_t blk = (len + (size_t)s->k - 1) / (size_t)s->k;
+        memset(w->stripe + len, 0, blk * (size_t)s->k - len);
         for (i = 0; i < s->k && st == EC_OK; i++) {
-            char *b = w->stripe + (size_t)i * s->block_len;
+            char *b = w->stripe + (size_t)i * blk;
             unsigned char h[8];
             struct iovec iov[2];
-            put_le(h, XXH3_64bits(b, s->block_len), 8);
+            put_le(h, XXH3_64bits(b, blk), 8);
             iov[0].iov_base = b;
-            iov[0].iov_len = s->block_len;
+            iov[0].iov_len = blk;
             iov[1].iov_base = h;
             iov[1].iov_len = 8;
             st = write_all(w, i, iov, 2);
         }
         w->nstripes++;
+        w->last_len = blk;
         return st;
     }
-    rc = liberasurecode_encode(s->desc, w->stripe, s->stripe_size, &data,
-                               &parity, &flen);
-    if (rc != 0 || flen != s->block_len) {
+    rc = liberasurecode_encode(s->desc, w->stripe, len, &data, &parity, &flen);
+    if (rc != 0 || (len == s->stripe_size && flen != s->block_len) ||
+        flen > s->block_len) {
         cf_log(CF_LOG_ERR, "ec: encode failed (%d, fragment %llu)", rc,
                (unsigned long long)flen);
         if (rc == 0) liberasurecode_encode_cleanup(s->desc, data, parity);
@@ -533,6 +537,7 @@ static enum ec_status flush_stripe(struct ec_writer *w)
     }
     liberasurecode_encode_cleanup(s->desc, data, parity);
     w->nstripes++;
+    w->last_len = flen;
     return st;
 }
 
@@ -550,7 +555,7 @@ enum ec_status ec_writer_append(struct ec_writer *w, const void *p,
         c += k;
         len -= k;
         if (w->fill == w->set->stripe_size) {
-            enum ec_status st = flush_stripe(w);
+            enum ec_status st = flush_stripe(w, w->fill);
             w->fill = 0;
             if (st != EC_OK) {
                 w->dead = 1;
@@ -570,15 +575,15 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
 
     if (w->dead) return EC_EIO;
     if (w->fill > 0) {
-        memset(w->stripe + w->fill, 0, s->stripe_size - w->fill);
-        st = flush_stripe(w);
+        st = flush_stripe(w, w->fill);
         w->fill = 0;
         if (st != EC_OK) goto out_dead;
     }
     memcpy(tr, EC_TRAILER_MAGIC, 8);
     put_le(tr + 8, w->size, 8);
     put_le(tr + 16, w->nstripes, 8);
-    put_le(tr + 24, XXH3_64bits(tr, 24), 8);
+    put_le(tr + 24, w->last_len, 8);
+    put_le(tr + 32, XXH3_64bits(tr, 32), 8);
     for (i = 0; i < s->n; i++) {
         struct iovec iov = { tr, sizeof(tr) };
         st = write_all(w, i, &iov, 1);
@@ -664,6 +669,7 @@ struct ec_reader {
     struct ec_set *set;
     char id[EC_VERSION_ID_MAX];
     uint64_t size, nstripes;
+    uint64_t last_len;       /* block length of the last stripe, 0: unknown */
     int fds[EC_MAX_DISKS];   /* -1: missing or failed a check */
     char *blocks;            /* n * block_len scratch, owned */
 };
@@ -683,7 +689,7 @@ static int shard_check(struct ec_reader *r, int i)
     unsigned char hdr[EC_HEADER_SIZE], tr[EC_TRAILER_SIZE];
     struct stat st;
     size_t vl, bl;
-    uint64_t want;
+    uint64_t want, last;
 
     if (pread(r->fds[i], hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
         return -1;
@@ -698,17 +704,27 @@ static int shard_check(struct ec_reader *r, int i)
     vl = (size_t)get_le(hdr + 34, 2);
     if (vl != strlen(r->id) || memcmp(hdr + 40 + bl, r->id, vl) != 0)
         return -1;
-    if (fstat(r->fds[i], &st) != 0) return -1;
-    want = EC_HEADER_SIZE + r->nstripes * (s->block_len + EC_HASH_SIZE) +
-           EC_TRAILER_SIZE;
-    if ((uint64_t)st.st_size != want) return -1;
-    if (pread(r->fds[i], tr, sizeof(tr), (off_t)(want - EC_TRAILER_SIZE)) !=
+    if (fstat(r->fds[i], &st) != 0 ||
+        (uint64_t)st.st_size < EC_HEADER_SIZE + EC_TRAILER_SIZE)
+        return -1;
+    if (pread(r->fds[i], tr, sizeof(tr),
+              (off_t)((uint64_t)st.st_size - EC_TRAILER_SIZE)) !=
         (ssize_t)sizeof(tr))
         return -1;
     if (memcmp(tr, EC_TRAILER_MAGIC, 8) != 0 ||
-        get_le(tr + 24, 8) != XXH3_64bits(tr, 24) ||
+        get_le(tr + 32, 8) != XXH3_64bits(tr, 32) ||
         get_le(tr + 8, 8) != r->size || get_le(tr + 16, 8) != r->nstripes)
         return -1;
+    last = get_le(tr + 24, 8);
+    if (last > s->block_len || (r->nstripes > 0 && last == 0) ||
+        (r->last_len && last != r->last_len))
+        return -1;
+    want = EC_HEADER_SIZE + EC_TRAILER_SIZE;
+    if (r->nstripes > 0)
+        want += (r->nstripes - 1) * (s->block_len + EC_HASH_SIZE) + last +
+                EC_HASH_SIZE;
+    if ((uint64_t)st.st_size != want) return -1;
+    r->last_len = last;
     return 0;
 }
 
@@ -763,19 +779,26 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
 }
 
 /* Reads and verifies block `stripe` of shard i into dst. */
+static size_t block_len_of(const struct ec_reader *r, uint64_t stripe)
+{
+    return stripe + 1 == r->nstripes ? (size_t)r->last_len
+                                     : r->set->block_len;
+}
+
 static int read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
 {
     struct ec_set *s = r->set;
+    size_t bl = block_len_of(r, stripe);
     unsigned char h[8];
-    struct iovec iov[2] = { { dst, s->block_len }, { h, 8 } };
+    struct iovec iov[2] = { { dst, bl }, { h, 8 } };
     off_t off = (off_t)(EC_HEADER_SIZE +
                         stripe * (s->block_len + EC_HASH_SIZE));
     ssize_t n = preadv(r->fds[i], iov, 2, off);
-    if (n != (ssize_t)(s->block_len + 8)) {
+    if (n != (ssize_t)(bl + 8)) {
         shard_drop(r, i, n < 0 ? "read error" : "short read");
         return -1;
     }
-    if (get_le(h, 8) != XXH3_64bits(dst, s->block_len)) {
+    if (get_le(h, 8) != XXH3_64bits(dst, bl)) {
         shard_drop(r, i, "block failed its bitrot hash");
         return -1;
     }
@@ -810,10 +833,10 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
     }
     if (s->m == 0) {
         /* Plain striping: blocks are the data, in order. */
-        size_t done = 0;
+        size_t done = 0, bl = block_len_of(r, stripe);
         while (done < n) {
-            size_t pos = from + done, b = pos / s->block_len,
-                   o = pos % s->block_len, k = s->block_len - o;
+            size_t pos = from + done, b = pos / bl, o = pos % bl,
+                   k = bl - o;
             if (k > n - done) k = n - done;
             memcpy(out + done, r->blocks + b * s->block_len + o, k);
             done += k;
@@ -823,8 +846,9 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
     {
         char *data = NULL;
         uint64_t dlen = 0;
-        int rc = liberasurecode_decode(s->desc, frags, nf, s->block_len, 0,
-                                       &data, &dlen);
+        int rc = liberasurecode_decode(s->desc, frags, nf,
+                                       block_len_of(r, stripe), 0, &data,
+                                       &dlen);
         if (rc != 0 || dlen < from + n) {
             cf_log(CF_LOG_ERR, "ec: version %s stripe %llu: decode failed "
                    "(%d)", r->id, (unsigned long long)stripe, rc);

@@ -19,15 +19,17 @@
  *     4088     8  XXH3-64 of bytes 0..4087
  *     4096        stripe blocks: per stripe, block length bytes followed
  *                 by the 8-byte XXH3-64 of those bytes (bitrot check)
- *      end-32  8  trailer magic "COFFEND1"
- *      end-24  8  object size in bytes
- *      end-16  8  stripe count
- *      end-8   8  XXH3-64 of the 24 trailer bytes before it
+ *      end-40  8  trailer magic "COFFEND1"
+ *      end-32  8  object size in bytes
+ *      end-24  8  stripe count
+ *      end-16  8  length of the last stripe's block
+ *      end-8   8  XXH3-64 of the 32 trailer bytes before it
  *
  * A block is one liberasurecode fragment (its own 80-byte header included)
- * of a full stripe; the last stripe is zero-padded to full size, so every
- * block of an object has the same length. With M = 0 a block is the raw
- * stripe_size/K bytes of data.
+ * of one stripe. Every stripe but the last is full (block length in the
+ * header); the last is encoded at its own size, so a small object costs
+ * a small block, not a full stripe's. With M = 0 a block is the raw
+ * stripe_size/K bytes of data (ceil(len/K), zero-padded, for the last).
  *
  * Placement: shard i lives on disk (i + rot) % N, rot = XXH3(version id) % N,
  * so data shards (systematic: they hold the plain bytes) spread over disks.
@@ -43,7 +45,7 @@
 #define EC_MAGIC "COFFSHD1"
 #define EC_TRAILER_MAGIC "COFFEND1"
 #define EC_HEADER_SIZE 4096
-#define EC_TRAILER_SIZE 32
+#define EC_TRAILER_SIZE 40
 #define EC_HASH_SIZE 8
 #define EC_HASH_XXH3 1
 
