@@ -196,3 +196,52 @@ void gw_h_get_bucket_location(struct gw_req *req)
 {
     gw_req_post(req, location_work, gw_done_respond);
 }
+
+/* ---- Put/GetBucketVersioning ---- */
+
+static void put_versioning_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    enum meta_status st;
+    int enabled = 0;
+
+    if (bucket_load(req, &b) != 0) return;
+    if (gw_xml_parse_versioning(req->xml.p ? req->xml.p : "", req->xml.len,
+                                &enabled) != GW_XML_OK) {
+        gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
+        return;
+    }
+    /* Once enabled, versioning can be suspended but never turned off. */
+    b.versioning = enabled ? META_VERSIONING_ENABLED
+                           : META_VERSIONING_SUSPENDED;
+    st = meta_bucket_update(req->srv->db, &b);
+    if (st != META_OK)
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+}
+
+void gw_h_put_versioning(struct gw_req *req)
+{
+    gw_req_post(req, put_versioning_work, gw_done_respond);
+}
+
+static void get_versioning_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct gw_xbuf *x = &req->resp.body;
+
+    if (bucket_load(req, &b) != 0) return;
+    gw_xbuf_str(x, GW_XML_DECL "<VersioningConfiguration xmlns=\"http://s3."
+                   "amazonaws.com/doc/2006-03-01/\">");
+    if (b.versioning == META_VERSIONING_ENABLED)
+        gw_xbuf_str(x, "<Status>Enabled</Status>");
+    else if (b.versioning == META_VERSIONING_SUSPENDED)
+        gw_xbuf_str(x, "<Status>Suspended</Status>");
+    gw_xbuf_str(x, "</VersioningConfiguration>");
+}
+
+void gw_h_get_versioning(struct gw_req *req)
+{
+    gw_req_post(req, get_versioning_work, gw_done_respond);
+}

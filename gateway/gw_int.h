@@ -140,6 +140,9 @@ enum gw_op {
     GW_OP_ABORT_MPU,
     GW_OP_LIST_PARTS,
     GW_OP_LIST_UPLOADS,
+    GW_OP_PUT_VERSIONING,
+    GW_OP_GET_VERSIONING,
+    GW_OP_LIST_VERSIONS,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -244,6 +247,7 @@ struct gw_req {
     struct gw_sigv4_auth auth;
     const char *principal;        /* access key (borrowed from srv users) */
     int is_admin;
+    int versioning;               /* the bucket's, set by gw_bucket_check */
     /* body */
     enum gw_body_kind body_kind;
     uint64_t content_length;      /* or UINT64_MAX when chunked/absent */
@@ -362,5 +366,11 @@ void gw_remove_data(struct gw_server *srv, const struct meta_version *v);
  * object into v (content-type etc., x-amz-meta-*); 0 or sets an error. */
 int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v);
 int gw_bucket_check(struct gw_req *req, struct meta_bucket *b);
+/* A new version's id: random while versioning is enabled, else "null". */
+void gw_new_version_id(const struct gw_req *req, char *out, size_t cap);
+/* gw_bucket.c */
+void gw_h_put_versioning(struct gw_req *req);   /* after XML body */
+void gw_h_get_versioning(struct gw_req *req);
+void gw_h_list_versions(struct gw_req *req);
 
 #endif /* GW_INT_H */

@@ -209,3 +209,108 @@ void gw_h_list_objects(struct gw_req *req)
 {
     gw_req_post(req, list_work, gw_done_respond);
 }
+
+/* ---- ListObjectVersions ---- */
+
+static void list_versions_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct meta_list_params p;
+    struct meta_versions_result r;
+    struct gw_xbuf *x = &req->resp.body;
+    const struct gw_qparam *pre = gw_req_qparam(req, "prefix");
+    const struct gw_qparam *del = gw_req_qparam(req, "delimiter");
+    const struct gw_qparam *km = gw_req_qparam(req, "key-marker");
+    const struct gw_qparam *vm = gw_req_qparam(req, "version-id-marker");
+    struct list_args a;
+    enum meta_status st;
+    size_t i;
+
+    memset(&r, 0, sizeof(r));
+    if (parse_args(req, &a) != 0) goto out; /* max-keys, encoding-type */
+    st = meta_bucket_get(req->srv->db, req->bucket, &b);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        goto out;
+    }
+    if (!gw_may_access(req, &b)) {
+        gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
+        goto out;
+    }
+    if (vm && vm->value_len && (km == NULL || km->value_len == 0)) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "A version-id marker cannot be specified without a key "
+                      "marker.");
+        goto out;
+    }
+    memset(&p, 0, sizeof(p));
+    p.prefix = pre ? pre->value : "";
+    p.prefix_len = pre ? pre->value_len : 0;
+    p.delimiter = del ? del->value : "";
+    p.delimiter_len = del ? del->value_len : 0;
+    p.start_after = km ? km->value : "";
+    p.start_after_len = km ? km->value_len : 0;
+    p.max_keys = (size_t)a.max_keys;
+    st = meta_list_versions(req->srv->db, req->bucket, &p,
+                            vm ? vm->value : NULL, &r);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
+        goto out;
+    }
+    gw_xbuf_str(x, GW_XML_DECL "<ListVersionsResult xmlns=\"http://s3."
+                   "amazonaws.com/doc/2006-03-01/\">");
+    gw_xbuf_elem(x, "Name", req->bucket, strlen(req->bucket));
+    elem_enc(x, "Prefix", p.prefix, p.prefix_len, a.url);
+    elem_enc(x, "KeyMarker", p.start_after, p.start_after_len, a.url);
+    gw_xbuf_elem(x, "VersionIdMarker", vm ? vm->value : "",
+                 vm ? vm->value_len : 0);
+    if (r.truncated) {
+        elem_enc(x, "NextKeyMarker", r.next_key, r.next_key_len, a.url);
+        if (r.next_version_id[0])
+            gw_xbuf_elem(x, "NextVersionIdMarker", r.next_version_id,
+                         strlen(r.next_version_id));
+    }
+    gw_xbuf_printf(x, "<MaxKeys>%ld</MaxKeys>", a.max_keys);
+    if (del) elem_enc(x, "Delimiter", del->value, del->value_len, a.url);
+    if (a.url) gw_xbuf_str(x, "<EncodingType>url</EncodingType>");
+    gw_xbuf_printf(x, "<IsTruncated>%s</IsTruncated>",
+                   r.truncated ? "true" : "false");
+    for (i = 0; i < r.n; i++) {
+        const struct meta_version_entry *e = &r.entries[i];
+        char date[CF_ISO8601_LEN];
+        if (e->is_prefix) continue;
+        cf_fmt_iso8601_ms(e->mtime_ms, date);
+        gw_xbuf_str(x, e->delete_marker ? "<DeleteMarker>" : "<Version>");
+        elem_enc(x, "Key", e->key, e->key_len, a.url);
+        gw_xbuf_elem(x, "VersionId", e->version_id, strlen(e->version_id));
+        gw_xbuf_printf(x, "<IsLatest>%s</IsLatest>",
+                       e->is_latest ? "true" : "false");
+        gw_xbuf_elem(x, "LastModified", date, strlen(date));
+        if (!e->delete_marker) {
+            gw_xbuf_printf(x, "<ETag>&quot;%s&quot;</ETag><Size>%llu</Size>"
+                              "<StorageClass>STANDARD</StorageClass>",
+                           e->etag, (unsigned long long)e->size);
+        }
+        gw_owner_xml(req, x, b.owner);
+        gw_xbuf_str(x, e->delete_marker ? "</DeleteMarker>" : "</Version>");
+    }
+    for (i = 0; i < r.n; i++) {
+        const struct meta_version_entry *e = &r.entries[i];
+        if (!e->is_prefix) continue;
+        gw_xbuf_str(x, "<CommonPrefixes>");
+        elem_enc(x, "Prefix", e->key, e->key_len, a.url);
+        gw_xbuf_str(x, "</CommonPrefixes>");
+    }
+    gw_xbuf_str(x, "</ListVersionsResult>");
+    if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+out:
+    meta_versions_result_cleanup(&r);
+    free(a.token_key);
+}
+
+void gw_h_list_versions(struct gw_req *req)
+{
+    gw_req_post(req, list_versions_work, gw_done_respond);
+}

@@ -189,8 +189,9 @@ static void complete_work(struct gw_req *req)
     EVP_DigestFinal_ex(md, dig, &dl);
     cf_hex_encode(dig, 16, v.etag);
     snprintf(v.etag + 32, sizeof(v.etag) - 32, "-%zu", c.nparts);
+    gw_new_version_id(req, v.version_id, sizeof(v.version_id));
     cf_random_bytes(rnd, sizeof(rnd));
-    cf_hex_encode(rnd, sizeof(rnd), v.version_id);
+    cf_hex_encode(rnd, sizeof(rnd), v.data_id); /* unused: data is in parts */
     v.key = req->key;
     v.key_len = req->key_len;
     v.mtime_ms = cf_now_ms();
@@ -217,6 +218,8 @@ static void complete_work(struct gw_req *req)
     }
     for (i = 0; i < nunused; i++) ec_remove(req->srv->set, unused[i].data_id);
     if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
+    if (req->versioning != META_VERSIONING_OFF)
+        gw_resp_header(&req->resp, "x-amz-version-id", "%s", v.version_id);
     xml_open(x, "CompleteMultipartUploadResult");
     gw_xbuf_str(x, "<Location>/");
     gw_xbuf_urlenc(x, req->bucket, strlen(req->bucket));

@@ -122,7 +122,23 @@ int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         return -1;
     }
+    req->versioning = (int)b->versioning;
     return 0;
+}
+
+/* The id a new version gets: unique while versioning is enabled, "null"
+ * otherwise (AWS). */
+void gw_new_version_id(const struct gw_req *req, char *out, size_t cap)
+{
+    unsigned char rnd[16];
+    char hex[33];
+    if (req->versioning != META_VERSIONING_ENABLED) {
+        snprintf(out, cap, "null");
+        return;
+    }
+    cf_random_bytes(rnd, sizeof(rnd));
+    cf_hex_encode(rnd, sizeof(rnd), hex);
+    snprintf(out, cap, "%s", hex);
 }
 
 static void block_release(const void *data, size_t len, void *arg)
@@ -371,7 +387,7 @@ void gw_h_put_prepare(struct gw_req *req)
 
     /* The version record: id, stored headers, user metadata. */
     cf_random_bytes(rnd, sizeof(rnd));
-    cf_hex_encode(rnd, sizeof(rnd), pu->ver.version_id);
+    cf_hex_encode(rnd, sizeof(rnd), pu->ver.data_id);
     pu->ver.key = malloc(req->key_len + 1);
     if (pu->ver.key == NULL) goto out_oom;
     memcpy(pu->ver.key, req->key, req->key_len + 1);
@@ -550,7 +566,7 @@ static enum ec_status put_writer_open(struct gw_req *req)
     info.bucket = req->bucket;
     info.key = req->key;
     info.key_len = req->key_len;
-    info.version_id = pu->ver.version_id;
+    info.version_id = pu->ver.data_id;
     info.mtime_ms = cf_now_ms();
     return ec_writer_new(req->srv->set, &info, &pu->writer);
 }
@@ -737,7 +753,7 @@ static void put_finish_work(struct gw_req *req)
         part.size = size;
         part.mtime_ms = cf_now_ms();
         memcpy(part.etag, pu->ver.etag, 33);
-        memcpy(part.data_id, pu->ver.version_id, sizeof(part.data_id));
+        memcpy(part.data_id, pu->ver.data_id, sizeof(part.data_id));
         mst = meta_upload_put_part(req->srv->db, req->bucket, req->key,
                                    req->key_len,
                                    gw_req_qparam(req, "uploadId")->value,
@@ -757,6 +773,7 @@ static void put_finish_work(struct gw_req *req)
     }
     /* The shards are durable under their final names; now the version
      * comes into existence with one synced catalog batch. */
+    gw_new_version_id(req, pu->ver.version_id, sizeof(pu->ver.version_id));
     pu->ver.size = size;
     pu->ver.mtime_ms = cf_now_ms();
     pu->ver.ec_data = ec_set_data_shards(req->srv->set);
@@ -764,7 +781,7 @@ static void put_finish_work(struct gw_req *req)
     pu->ver.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
     mst = meta_object_put(req->srv->db, req->bucket, &pu->ver, &replaced);
     if (mst != META_OK) {
-        ec_remove(req->srv->set, pu->ver.version_id);
+        ec_remove(req->srv->set, pu->ver.data_id);
         put_fail(req, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
                                             : gw_err_from_meta(mst),
                  NULL);
@@ -772,6 +789,9 @@ static void put_finish_work(struct gw_req *req)
     }
     if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
     gw_resp_header(&req->resp, "ETag", "\"%s\"", pu->ver.etag);
+    if (req->versioning != META_VERSIONING_OFF)
+        gw_resp_header(&req->resp, "x-amz-version-id", "%s",
+                       pu->ver.version_id);
     if (pu->cs.algo != GW_CSUM_NONE)
         gw_resp_header(&req->resp, csum_hdr[pu->cs.algo], "%s", got);
     goto out;
@@ -873,7 +893,7 @@ static enum ec_status get_open_for(struct gw_req *req)
 
     if (g->ver.nparts == 0) {
         if (g->reader) return EC_OK;
-        return ec_reader_open(req->srv->set, g->ver.version_id, g->ver.size,
+        return ec_reader_open(req->srv->set, g->ver.data_id, g->ver.size,
                               &g->reader);
     }
     for (i = 0; i < g->ver.nparts; i++) {
@@ -927,8 +947,12 @@ static void get_prepare_work(struct gw_req *req)
         gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
         return;
     }
+    if (req->versioning != META_VERSIONING_OFF || vid)
+        gw_resp_header(&req->resp, "x-amz-version-id", "%s",
+                       g->ver.version_id);
     if (g->ver.delete_marker) {
         gw_resp_header(&req->resp, "x-amz-delete-marker", "true");
+        if (vid) gw_resp_header(&req->resp, "Allow", "DELETE");
         gw_resp_error(&req->resp, vid ? GW_E_METHOD_NOT_ALLOWED
                                       : GW_E_NO_SUCH_KEY, NULL);
         return;
@@ -1158,24 +1182,75 @@ void gw_h_get_object(struct gw_req *req)
 
 /* ---- DeleteObject ---- */
 
+/* Deletes one key (or one version of it) as the bucket's versioning
+ * state says: a version id removes that version; otherwise an unversioned
+ * bucket removes the object, an enabled one adds a delete marker, a
+ * suspended one adds a "null" delete marker replacing the null version.
+ * Runs on a worker after gw_bucket_check(). Fills *res. */
+struct del_result {
+    int delete_marker;      /* the removed or created version is a marker */
+    int marker_created;
+    char version_id[META_VERSION_ID_MAX + 1];
+};
+
+static enum meta_status delete_one(struct gw_req *req, const char *key,
+                                   size_t key_len, const char *vid,
+                                   struct del_result *res)
+{
+    struct meta_version removed;
+    enum meta_status st;
+
+    memset(res, 0, sizeof(*res));
+    memset(&removed, 0, sizeof(removed));
+    if (vid == NULL && req->versioning != META_VERSIONING_OFF) {
+        struct meta_version dm;
+        unsigned char rnd[16];
+        memset(&dm, 0, sizeof(dm));
+        gw_new_version_id(req, dm.version_id, sizeof(dm.version_id));
+        cf_random_bytes(rnd, sizeof(rnd));
+        cf_hex_encode(rnd, sizeof(rnd), dm.data_id);
+        dm.key = (char *)key;
+        dm.key_len = key_len;
+        dm.delete_marker = 1;
+        dm.mtime_ms = cf_now_ms();
+        st = meta_object_put(req->srv->db, req->bucket, &dm, &removed);
+        if (st == META_OK) {
+            if (removed.version_id[0]) gw_remove_data(req->srv, &removed);
+            res->delete_marker = res->marker_created = 1;
+            memcpy(res->version_id, dm.version_id, sizeof(res->version_id));
+        }
+        meta_version_cleanup(&removed);
+        return st;
+    }
+    st = meta_object_delete(req->srv->db, req->bucket, key, key_len, vid,
+                            &removed);
+    if (st == META_OK) {
+        gw_remove_data(req->srv, &removed);
+        res->delete_marker = removed.delete_marker;
+        if (vid) memcpy(res->version_id, removed.version_id,
+                        sizeof(res->version_id));
+    }
+    meta_version_cleanup(&removed);
+    return st == META_ENOTFOUND ? META_OK : st;
+}
+
 static void delete_work(struct gw_req *req)
 {
     struct meta_bucket b;
-    struct meta_version removed;
     const struct gw_qparam *vid = gw_req_qparam(req, "versionId");
+    struct del_result r;
     enum meta_status st;
 
     if (gw_bucket_check(req, &b) != 0) return;
-    memset(&removed, 0, sizeof(removed));
-    st = meta_object_delete(req->srv->db, req->bucket, req->key, req->key_len,
-                            vid ? vid->value : NULL, &removed);
-    if (st == META_OK && removed.version_id[0])
-        gw_remove_data(req->srv, &removed);
-    meta_version_cleanup(&removed);
-    if (st != META_OK && st != META_ENOTFOUND) {
+    st = delete_one(req, req->key, req->key_len, vid ? vid->value : NULL, &r);
+    if (st != META_OK) {
         gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
         return;
     }
+    if (r.delete_marker)
+        gw_resp_header(&req->resp, "x-amz-delete-marker", "true");
+    if (r.version_id[0])
+        gw_resp_header(&req->resp, "x-amz-version-id", "%s", r.version_id);
     req->resp.status = 204;
 }
 
@@ -1250,6 +1325,7 @@ static void delete_objects_work(struct gw_req *req)
         struct meta_version removed;
         enum meta_status st;
 
+        struct del_result dr;
         memset(&removed, 0, sizeof(removed));
         if (o->key_len > META_KEY_MAX) {
             gw_xbuf_str(x, "<Error>");
@@ -1258,18 +1334,20 @@ static void delete_objects_work(struct gw_req *req)
                            "too long</Message></Error>");
             continue;
         }
-        st = meta_object_delete(req->srv->db, req->bucket, o->key,
-                                o->key_len, o->version_id, &removed);
-        if (st == META_OK && removed.version_id[0])
-            gw_remove_data(req->srv, &removed);
-        meta_version_cleanup(&removed);
-        if (st == META_OK || st == META_ENOTFOUND) {
+        st = delete_one(req, o->key, o->key_len, o->version_id, &dr);
+        if (st == META_OK) {
             if (d.quiet) continue;
             gw_xbuf_str(x, "<Deleted>");
             gw_xbuf_elem(x, "Key", o->key, o->key_len);
             if (o->version_id)
                 gw_xbuf_elem(x, "VersionId", o->version_id,
                              strlen(o->version_id));
+            if (dr.delete_marker) {
+                gw_xbuf_str(x, "<DeleteMarker>true</DeleteMarker>");
+                if (dr.marker_created)
+                    gw_xbuf_elem(x, "DeleteMarkerVersionId", dr.version_id,
+                                 strlen(dr.version_id));
+            }
             gw_xbuf_str(x, "</Deleted>");
         } else {
             enum gw_err e = gw_err_from_meta(st);

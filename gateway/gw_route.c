@@ -187,6 +187,17 @@ static void pick_op(struct gw_req *req)
         req->op = GW_OP_LIST_UPLOADS;
         return;
     }
+    if (req->key == NULL && req->bucket[0] && has(req, "versioning")) {
+        req->op = req->method == HTTP_PUT   ? GW_OP_PUT_VERSIONING
+                  : req->method == HTTP_GET ? GW_OP_GET_VERSIONING
+                                            : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
+    if (req->key == NULL && req->bucket[0] && req->method == HTTP_GET &&
+        has(req, "versions")) {
+        req->op = GW_OP_LIST_VERSIONS;
+        return;
+    }
     if (req->key != NULL &&
         (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
         sub != NULL && strcmp(sub, "partNumber") == 0) {

@@ -623,6 +623,7 @@ static void req_start(struct gw_req *req)
     case GW_OP_CREATE_BUCKET:
     case GW_OP_DELETE_OBJECTS:
     case GW_OP_COMPLETE_MPU:
+    case GW_OP_PUT_VERSIONING:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -675,6 +676,9 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_ABORT_MPU: gw_h_abort_mpu(req); break;
     case GW_OP_LIST_PARTS: gw_h_list_parts(req); break;
     case GW_OP_LIST_UPLOADS: gw_h_list_uploads(req); break;
+    case GW_OP_PUT_VERSIONING: gw_h_put_versioning(req); break;
+    case GW_OP_GET_VERSIONING: gw_h_get_versioning(req); break;
+    case GW_OP_LIST_VERSIONS: gw_h_list_versions(req); break;
     case GW_OP_GET_OBJECT:
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;

@@ -447,3 +447,35 @@ bad:
     gw_xml_complete_cleanup(out);
     return GW_XML_MALFORMED;
 }
+
+enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
+                                           int *enabled)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c;
+    int have = 0, bad = 0;
+
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "VersioningConfiguration") ||
+        !only_elements(root))
+        bad = 1;
+    for (c = root ? root->children : NULL; c && !bad; c = c->next) {
+        size_t n;
+        char *t;
+        if (c->type != XML_ELEMENT_NODE) continue;
+        t = text_of(c, &n, &bad);
+        if (t && is_elem(c, "Status")) {
+            if (strcmp(t, "Enabled") == 0) *enabled = 1, have = 1;
+            else if (strcmp(t, "Suspended") == 0) *enabled = 0, have = 1;
+            else bad = 1;
+        } else if (t && is_elem(c, "MfaDelete")) {
+            if (strcmp(t, "Disabled") != 0) bad = 1;
+        } else {
+            bad = 1;
+        }
+        free(t);
+    }
+    xmlFreeDoc(doc);
+    return bad || !have ? GW_XML_MALFORMED : GW_XML_OK;
+}

@@ -88,4 +88,11 @@ enum gw_xml_status gw_xml_parse_complete(const char *body, size_t len,
                                          struct gw_xml_complete *out);
 void gw_xml_complete_cleanup(struct gw_xml_complete *c);
 
+/* <VersioningConfiguration><Status>Enabled|Suspended</Status>
+ * [<MfaDelete>Disabled</MfaDelete>]</VersioningConfiguration>. *enabled is
+ * 1 for Enabled, 0 for Suspended; a missing or other Status, or MfaDelete
+ * Enabled (not supported), → MALFORMED. */
+enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
+                                           int *enabled);
+
 #endif /* GW_XML_H */

@@ -89,7 +89,10 @@ struct meta_part {
 };
 
 struct meta_version {
-    char version_id[META_VERSION_ID_MAX + 1];
+    char version_id[META_VERSION_ID_MAX + 1]; /* as clients see it; "null"
+                              for writes while versioning is off/suspended */
+    char data_id[META_VERSION_ID_MAX + 1];    /* where the erasure layer
+                              keeps the data (unique per write) */
     char *key;             /* owned; key_len bytes + NUL */
     size_t key_len;
     uint64_t size;         /* object bytes */
@@ -108,11 +111,11 @@ struct meta_version {
 void meta_version_cleanup(struct meta_version *v);
 
 /* Commits v as the newest version of (bucket, key) and makes it current,
- * in one synced batch. If the bucket is unversioned (OFF), the previous
- * current version is removed in the same batch and copied to *replaced
+ * in one synced batch. A version of the key with the same version_id (the
+ * "null" version) is removed in the same batch and copied to *replaced
  * (replaced->version_id[0] == 0 when there was none) so the caller can
- * delete its data after the commit; *replaced may be NULL only for
- * versioned buckets. META_ENOTFOUND if the bucket does not exist. */
+ * delete its data after the commit. META_ENOTFOUND if the bucket does not
+ * exist. */
 enum meta_status meta_object_put(struct meta_db *db, const char *bucket,
                                  const struct meta_version *v,
                                  struct meta_version *replaced);
@@ -222,5 +225,34 @@ enum meta_status meta_list_objects(struct meta_db *db, const char *bucket,
                                    const struct meta_list_params *p,
                                    struct meta_list_result *out);
 void meta_list_result_cleanup(struct meta_list_result *r);
+
+/* ---- ListObjectVersions ---- */
+
+struct meta_version_entry {
+    char *key; size_t key_len;   /* owned; a CommonPrefix when is_prefix */
+    int is_prefix;
+    char version_id[META_VERSION_ID_MAX + 1];
+    int is_latest;
+    int delete_marker;
+    uint64_t size;
+    int64_t mtime_ms;
+    char etag[72];
+};
+struct meta_versions_result {
+    struct meta_version_entry *entries; /* key order, newest first per key */
+    size_t n;
+    int truncated;
+    /* when truncated: where the next page starts after */
+    char *next_key; size_t next_key_len;
+    char next_version_id[META_VERSION_ID_MAX + 1]; /* "" after a prefix */
+};
+/* Versions and delete markers of a bucket after (key_marker,
+ * version_id_marker) — with no version id marker, after every version of
+ * key_marker — at most max entries (prefixes count one). */
+enum meta_status meta_list_versions(struct meta_db *db, const char *bucket,
+                                    const struct meta_list_params *p,
+                                    const char *version_id_marker,
+                                    struct meta_versions_result *out);
+void meta_versions_result_cleanup(struct meta_versions_result *r);
 
 #endif /* META_H */

@@ -21,7 +21,8 @@
  *   V rec := u8 1 | u8 flags(1 = delete marker) | u64 size | i64 mtime_ms |
  *            u8 ec_data | u8 ec_parity | u32 stripe_size | str version_id |
  *            str etag | str key | u32 nheaders | (str name, str value)* |
- *            u32 nparts | part*              (nparts absent in old records)
+ *            u32 nparts | part* | str data_id  (both absent in old records;
+ *            data_id absent or empty means data_id = version_id)
  *   part  := u32 number | u64 size | i64 mtime_ms | str etag | str data_id
  *   U rec := u8 1 | i64 initiated_ms | str owner | str key | u32 nheaders |
  *            (str name, str value)*

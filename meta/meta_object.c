@@ -89,6 +89,7 @@ static void version_encode(struct meta_buf *b, const struct meta_version *v)
     }
     meta_buf_u32(b, (uint32_t)v->nparts);
     for (i = 0; i < v->nparts; i++) meta_part_encode(b, &v->parts[i]);
+    meta_buf_str(b, v->data_id, strlen(v->data_id));
 }
 
 static enum meta_status version_decode(const char *p, size_t n,
@@ -131,6 +132,10 @@ static enum meta_status version_decode(const char *p, size_t n,
         }
         if (r.bad) goto bad;
     }
+    if (r.p < r.end) meta_rd_strbuf(&r, v->data_id, sizeof(v->data_id));
+    if (r.bad) goto bad;
+    if (v->data_id[0] == '\0') memcpy(v->data_id, v->version_id,
+                                       sizeof(v->data_id));
     return META_OK;
 bad:
     meta_version_cleanup(v);
@@ -261,6 +266,30 @@ static void vkey(struct meta_buf *b, const char *bucket, const char *key,
     meta_buf_put(b, id, strlen(id));
 }
 
+struct find_ctx {
+    const char *want;     /* version id, or NULL for the first */
+    const char *skip;     /* version id to pass over, or NULL */
+    char seq[META_SEQ_HEX + 1];
+    char *val;            /* malloc'ed copy of the record */
+    size_t vlen;
+    int found;
+};
+
+static int find_cb(const char *seq, const char *id, const char *val,
+                   size_t vlen, void *arg)
+{
+    struct find_ctx *f = arg;
+    if (f->skip && strcmp(id, f->skip) == 0) return 0;
+    if (f->want && strcmp(id, f->want) != 0) return 0;
+    f->val = malloc(vlen ? vlen : 1);
+    if (f->val == NULL) return 1;
+    memcpy(f->val, val, vlen);
+    f->vlen = vlen;
+    memcpy(f->seq, seq, sizeof(f->seq));
+    f->found = 1;
+    return 1;
+}
+
 enum meta_status meta_object_put(struct meta_db *m, const char *bucket,
                                  const struct meta_version *v,
                                  struct meta_version *replaced)
@@ -276,7 +305,6 @@ enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
     struct meta_bucket b;
     struct meta_buf kv = { 0 }, kc = { 0 }, rv = { 0 }, rc = { 0 },
                     kold = { 0 };
-    struct cur old;
     pthread_mutex_t *lk;
     rocksdb_writebatch_t *wb = NULL;
     char seq[META_SEQ_HEX + 1], *err = NULL;
@@ -293,32 +321,21 @@ enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
     snprintf(seq, sizeof(seq), "%016llx",
              (unsigned long long)(UINT64_MAX - next_seq(m)));
     wb = rocksdb_writebatch_create();
-    if (b.versioning == META_VERSIONING_OFF) {
-        st = cur_get(m, bucket, v->key, v->key_len, &old);
-        if (st == META_OK) {
-            char *val;
-            size_t vl;
-            vkey(&kold, bucket, v->key, v->key_len, old.seq, old.id);
-            if (kold.oom) {
-                st = META_ENOMEM;
-                goto out;
-            }
-            if (replaced) {
-                val = rocksdb_get(m->db, m->ropts, kold.p, kold.len, &vl,
-                                  &err);
-                if (err) {
-                    st = meta_err(err, "get replaced version");
-                    goto out;
-                }
-                if (val) {
-                    st = version_decode(val, vl, replaced);
-                    rocksdb_free(val);
-                    if (st != META_OK) goto out;
-                }
-            }
+    /* A version with the same id is replaced: the "null" version of an
+     * unversioned or suspended bucket (AWS semantics). */
+    {
+        struct find_ctx f;
+        memset(&f, 0, sizeof(f));
+        f.want = v->version_id;
+        st = vscan(m, bucket, v->key, v->key_len, find_cb, &f);
+        if (st != META_OK) goto out;
+        if (f.found) {
+            vkey(&kold, bucket, v->key, v->key_len, f.seq, v->version_id);
+            if (replaced) st = version_decode(f.val, f.vlen, replaced);
+            free(f.val);
+            if (kold.oom) st = META_ENOMEM;
+            if (st != META_OK) goto out;
             rocksdb_writebatch_delete(wb, kold.p, kold.len);
-        } else if (st != META_ENOTFOUND) {
-            goto out;
         }
     }
     vkey(&kv, bucket, v->key, v->key_len, seq, v->version_id);
@@ -351,30 +368,6 @@ out_unlock_b:
     meta_buf_free(&rc);
     meta_buf_free(&kold);
     return st;
-}
-
-struct find_ctx {
-    const char *want;     /* version id, or NULL for the first */
-    const char *skip;     /* version id to pass over, or NULL */
-    char seq[META_SEQ_HEX + 1];
-    char *val;            /* malloc'ed copy of the record */
-    size_t vlen;
-    int found;
-};
-
-static int find_cb(const char *seq, const char *id, const char *val,
-                   size_t vlen, void *arg)
-{
-    struct find_ctx *f = arg;
-    if (f->skip && strcmp(id, f->skip) == 0) return 0;
-    if (f->want && strcmp(id, f->want) != 0) return 0;
-    f->val = malloc(vlen ? vlen : 1);
-    if (f->val == NULL) return 1;
-    memcpy(f->val, val, vlen);
-    f->vlen = vlen;
-    memcpy(f->seq, seq, sizeof(f->seq));
-    f->found = 1;
-    return 1;
 }
 
 enum meta_status meta_object_get(struct meta_db *m, const char *bucket,
@@ -684,5 +677,210 @@ enum meta_status meta_list_objects(struct meta_db *m, const char *bucket,
         }
     }
     if (st != META_OK) meta_list_result_cleanup(out);
+    return st;
+}
+
+/* ---- ListObjectVersions ---- */
+
+void meta_versions_result_cleanup(struct meta_versions_result *r)
+{
+    size_t i;
+    if (r == NULL) return;
+    for (i = 0; i < r->n; i++) free(r->entries[i].key);
+    free(r->entries);
+    free(r->next_key);
+    memset(r, 0, sizeof(*r));
+}
+
+static struct meta_version_entry *vent_add(struct meta_versions_result *r,
+                                           size_t *cap, const char *k,
+                                           size_t kl)
+{
+    struct meta_version_entry *e;
+    if (r->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        void *np = realloc(r->entries, nc * sizeof(*r->entries));
+        if (np == NULL) return NULL;
+        r->entries = np;
+        *cap = nc;
+    }
+    e = &r->entries[r->n];
+    memset(e, 0, sizeof(*e));
+    e->key = malloc(kl + 1);
+    if (e->key == NULL) return NULL;
+    memcpy(e->key, k, kl);
+    e->key[kl] = '\0';
+    e->key_len = kl;
+    r->n++;
+    return e;
+}
+
+enum meta_status meta_list_versions(struct meta_db *m, const char *bucket,
+                                    const struct meta_list_params *p,
+                                    const char *vid_marker,
+                                    struct meta_versions_result *out)
+{
+    struct meta_buf base = { 0 }, seek = { 0 };
+    rocksdb_iterator_t *it;
+    enum meta_status st = META_OK;
+    size_t cap = 0, blen, maxk = p->max_keys > 1000 ? 1000 : p->max_keys;
+    int passed_marker = vid_marker == NULL || *vid_marker == '\0';
+    char *err = NULL;
+    /* the current version of the key being walked */
+    char cur_key_id[META_VERSION_ID_MAX + 1] = "";
+    char *last_key = NULL;
+    size_t last_len = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (maxk == 0) return META_OK;
+    meta_buf_put(&base, "V/", 2);
+    meta_buf_put(&base, bucket, strlen(bucket) + 1);
+    blen = base.len;
+    meta_buf_put(&seek, base.p, base.len);
+    if (p->start_after_len &&
+        mem_cmp(p->start_after, p->start_after_len, p->prefix,
+                p->prefix_len) >= 0)
+        meta_buf_put(&seek, p->start_after, p->start_after_len);
+    else
+        meta_buf_put(&seek, p->prefix, p->prefix_len);
+    if (base.oom || seek.oom) {
+        st = META_ENOMEM;
+        goto out;
+    }
+    it = rocksdb_create_iterator(m->db, m->ropts);
+    rocksdb_iter_seek(it, seek.p, seek.len);
+    while (rocksdb_iter_valid(it)) {
+        size_t kl, vl, klen, idl;
+        const char *k = rocksdb_iter_key(it, &kl), *key, *nul, *d = NULL;
+        char id[META_VERSION_ID_MAX + 1];
+        struct meta_version v;
+        struct meta_version_entry *e;
+        int cmp;
+
+        if (kl < blen || memcmp(k, base.p, blen) != 0) break;
+        key = k + blen;
+        nul = memchr(key, '\0', kl - blen);
+        if (nul == NULL) break;
+        klen = (size_t)(nul - key);
+        if (klen < p->prefix_len || memcmp(key, p->prefix, p->prefix_len))
+            break;
+        idl = kl - blen - klen - 1 - META_SEQ_HEX;
+        if (kl < blen + klen + 1 + META_SEQ_HEX || idl > META_VERSION_ID_MAX) {
+            st = META_ECORRUPT;
+            break;
+        }
+        memcpy(id, nul + 1 + META_SEQ_HEX, idl);
+        id[idl] = '\0';
+        cmp = p->start_after_len ? mem_cmp(key, klen, p->start_after,
+                                           p->start_after_len)
+                                 : 1;
+        if (cmp < 0 || (cmp == 0 && passed_marker &&
+                        (vid_marker == NULL || *vid_marker == '\0'))) {
+            rocksdb_iter_next(it);
+            continue;
+        }
+        if (cmp == 0 && !passed_marker) {
+            if (strcmp(id, vid_marker) == 0) passed_marker = 1;
+            rocksdb_iter_next(it);
+            continue;
+        }
+        if (p->delimiter_len && klen >= p->prefix_len + p->delimiter_len)
+            d = memmem(key + p->prefix_len, klen - p->prefix_len,
+                       p->delimiter, p->delimiter_len);
+        if (d) {
+            size_t cpl = (size_t)(d - key) + p->delimiter_len;
+            char *succ;
+            size_t sl;
+            int skip = p->start_after_len == cpl &&
+                       memcmp(p->start_after, key, cpl) == 0;
+            if (!skip) {
+                if (out->n == maxk) {
+                    out->truncated = 1;
+                    break;
+                }
+                e = vent_add(out, &cap, key, cpl);
+                if (e == NULL) {
+                    st = META_ENOMEM;
+                    break;
+                }
+                e->is_prefix = 1;
+            }
+            succ = malloc(blen + cpl);
+            if (succ == NULL) {
+                st = META_ENOMEM;
+                break;
+            }
+            memcpy(succ, base.p, blen);
+            memcpy(succ + blen, key, cpl);
+            sl = successor(succ + blen, cpl);
+            if (sl == 0) {
+                free(succ);
+                break;
+            }
+            rocksdb_iter_seek(it, succ, blen + sl);
+            free(succ);
+            continue;
+        }
+        if (out->n == maxk) {
+            out->truncated = 1;
+            break;
+        }
+        if (last_key == NULL || last_len != klen ||
+            memcmp(last_key, key, klen) != 0) {
+            /* a new key: which of its versions is current? */
+            struct cur c;
+            free(last_key);
+            last_key = malloc(klen + 1);
+            if (last_key == NULL) {
+                st = META_ENOMEM;
+                break;
+            }
+            memcpy(last_key, key, klen);
+            last_len = klen;
+            cur_key_id[0] = '\0';
+            if (cur_get(m, bucket, key, klen, &c) == META_OK)
+                memcpy(cur_key_id, c.id, sizeof(cur_key_id));
+        }
+        {
+            const char *val = rocksdb_iter_value(it, &vl);
+            if (version_decode(val, vl, &v) != META_OK) {
+                st = META_ECORRUPT;
+                break;
+            }
+        }
+        e = vent_add(out, &cap, key, klen);
+        if (e == NULL) {
+            meta_version_cleanup(&v);
+            st = META_ENOMEM;
+            break;
+        }
+        memcpy(e->version_id, v.version_id, sizeof(e->version_id));
+        e->is_latest = strcmp(cur_key_id, v.version_id) == 0;
+        e->delete_marker = v.delete_marker;
+        e->size = v.size;
+        e->mtime_ms = v.mtime_ms;
+        memcpy(e->etag, v.etag, sizeof(e->etag));
+        meta_version_cleanup(&v);
+        rocksdb_iter_next(it);
+    }
+    rocksdb_iter_get_error(it, &err);
+    if (err) st = meta_err(err, "list versions");
+    rocksdb_iter_destroy(it);
+    if (st == META_OK && out->truncated && out->n > 0) {
+        struct meta_version_entry *last = &out->entries[out->n - 1];
+        out->next_key = malloc(last->key_len + 1);
+        if (out->next_key == NULL) st = META_ENOMEM;
+        else {
+            memcpy(out->next_key, last->key, last->key_len + 1);
+            out->next_key_len = last->key_len;
+            memcpy(out->next_version_id, last->version_id,
+                   sizeof(out->next_version_id));
+        }
+    }
+out:
+    free(last_key);
+    meta_buf_free(&base);
+    meta_buf_free(&seek);
+    if (st != META_OK) meta_versions_result_cleanup(out);
     return st;
 }
