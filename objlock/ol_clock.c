@@ -1,0 +1,87 @@
+/* ol_clock.c: the compliance clock. The only file in objlock/ that reads a
+ * clock.
+ *
+ * compliance_now = base + (boottime_now - boottime_at_start), where base is
+ * the persisted compliance time (or, on the very first start, the wall
+ * clock). CLOCK_BOOTTIME counts real elapsed time including suspend and is
+ * not moved by settimeofday, so changing the system date — to 2099, say —
+ * moves nothing here. While the server is down no time passes for the
+ * clock: retention is extended by downtime, never shortened.
+ *
+ * Invariant: ol_clock_now() never returns less than a value it returned
+ * or persisted before. */
+#include "ol.h"
+#include "cf.h"
+
+#include <pthread.h>
+#include <time.h>
+
+static pthread_mutex_t clock_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t base_ms;          /* compliance time at start */
+static int64_t boot_at_start_ms; /* CLOCK_BOOTTIME at start */
+static int64_t last_ms;          /* largest value handed out */
+static ol_clock_save_fn save_fn;
+static void *save_arg;
+#ifdef COFFER_TEST_CLOCK
+static int64_t test_offset_ms;
+#endif
+
+static int64_t boottime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ol_clock_start(ol_clock_load_fn load, ol_clock_save_fn save, void *arg)
+{
+    int64_t persisted = load ? load(arg) : 0;
+    int64_t start;
+
+    if (persisted < 0) return -1;
+    if (persisted == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        start = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    } else {
+        start = persisted;
+    }
+    pthread_mutex_lock(&clock_lock);
+    base_ms = start;
+    boot_at_start_ms = boottime_ms();
+    last_ms = start;
+    save_fn = save;
+    save_arg = arg;
+    pthread_mutex_unlock(&clock_lock);
+    return ol_clock_persist();
+}
+
+int64_t ol_clock_now(void)
+{
+    int64_t now;
+    pthread_mutex_lock(&clock_lock);
+    now = base_ms + (boottime_ms() - boot_at_start_ms);
+#ifdef COFFER_TEST_CLOCK
+    now += test_offset_ms;
+#endif
+    if (now < last_ms) now = last_ms;
+    last_ms = now;
+    pthread_mutex_unlock(&clock_lock);
+    return now;
+}
+
+int ol_clock_persist(void)
+{
+    int64_t now = ol_clock_now();
+    if (save_fn == NULL) return 0;
+    return save_fn(now, save_arg);
+}
+
+#ifdef COFFER_TEST_CLOCK
+void ol_clock_test_advance(int64_t ms)
+{
+    pthread_mutex_lock(&clock_lock);
+    test_offset_ms += ms;
+    pthread_mutex_unlock(&clock_lock);
+}
+#endif
