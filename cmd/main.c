@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cf.h"
@@ -15,6 +16,8 @@
 #include "ec.h"
 #include "gw.h"
 #include "meta.h"
+#include "ol.h"
+#include <pthread.h>
 
 #define COFFER_VERSION "0.1.0"
 #define ROOT_CRED_FILE "root.credentials"
@@ -33,6 +36,41 @@ static int usage(FILE *out)
             "        --listen 127.0.0.1:9000)\n"
             "  version\n");
     return out == stdout ? 0 : 2;
+}
+
+/* ---- the compliance clock's persistence ---- */
+
+static int64_t clock_load(void *arg)
+{
+    int64_t ms;
+    if (meta_clock_get(arg, &ms) != META_OK) return -1;
+    return ms;
+}
+
+static int clock_save(int64_t ms, void *arg)
+{
+    return meta_clock_set(arg, ms) == META_OK ? 0 : -1;
+}
+
+static pthread_mutex_t persist_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t persist_cond = PTHREAD_COND_INITIALIZER;
+static int persist_stop;
+
+/* Persists the compliance clock every minute, so a crash loses at most a
+ * minute of it (which only ever lengthens retention). */
+static void *persist_main(void *arg)
+{
+    pthread_mutex_lock(&persist_lock);
+    while (!persist_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        pthread_cond_timedwait(&persist_cond, &persist_lock, &ts);
+        if (ol_clock_persist() != 0)
+            cf_log(CF_LOG_ERR, "cannot persist the compliance clock");
+    }
+    pthread_mutex_unlock(&persist_lock);
+    return NULL;
 }
 
 static void on_signal(int sig)
@@ -206,6 +244,10 @@ static int cmd_serve(int argc, char **argv)
                 ec_strerror(est));
         goto out;
     }
+    if (ol_clock_start(clock_load, clock_save, db) != 0) {
+        fprintf(stderr, "coffer: cannot start the compliance clock\n");
+        goto out;
+    }
     nusers = c.nusers + 1;
     users = calloc((size_t)nusers, sizeof(*users));
     if (users == NULL) goto out;
@@ -236,7 +278,16 @@ static int cmd_serve(int argc, char **argv)
     fflush(stdout);
     cf_log(CF_LOG_NOTICE, "listening on %s with %d loop threads, %d io "
            "threads", c.listen, c.max_threads, c.io_threads);
-    gw_server_run(the_server);
+    {
+        pthread_t persister;
+        int have = pthread_create(&persister, NULL, persist_main, NULL) == 0;
+        gw_server_run(the_server);
+        pthread_mutex_lock(&persist_lock);
+        persist_stop = 1;
+        pthread_cond_signal(&persist_cond);
+        pthread_mutex_unlock(&persist_lock);
+        if (have) pthread_join(persister, NULL);
+    }
     cf_log(CF_LOG_NOTICE, "stopping");
     rc = 0;
 out:

@@ -98,6 +98,21 @@ static void create_bucket_work(struct gw_req *req)
     snprintf(b.owner, sizeof(b.owner), "%s", req->principal);
     b.created_ms = cf_now_ms();
     b.versioning = META_VERSIONING_OFF;
+    {
+        size_t n;
+        const char *v = gw_req_header(req, "x-amz-bucket-object-lock-enabled",
+                                      &n);
+        if (v && n == 4 && strncasecmp(v, "true", 4) == 0) {
+            /* Object Lock implies versioning, enabled for good. */
+            b.lock_enabled = 1;
+            b.versioning = META_VERSIONING_ENABLED;
+        } else if (v && !(n == 5 && strncasecmp(v, "false", 5) == 0)) {
+            gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                          "x-amz-bucket-object-lock-enabled must be true or "
+                          "false");
+            return;
+        }
+    }
     if (req->xml.len > 0) {
         char region[sizeof(b.region)];
         if (gw_xml_parse_location(req->xml.p, req->xml.len, region,
@@ -209,6 +224,12 @@ static void put_versioning_work(struct gw_req *req)
     if (gw_xml_parse_versioning(req->xml.p ? req->xml.p : "", req->xml.len,
                                 &enabled) != GW_XML_OK) {
         gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
+        return;
+    }
+    if (!enabled && b.lock_enabled) {
+        gw_resp_error(&req->resp, GW_E_INVALID_BUCKET_STATE,
+                      "An Object Lock configuration is present on this "
+                      "bucket, so the versioning state cannot be changed.");
         return;
     }
     /* Once enabled, versioning can be suspended but never turned off. */

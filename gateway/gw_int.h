@@ -84,6 +84,10 @@ enum gw_err {
     GW_E_INVALID_PART_ORDER,
     GW_E_ENTITY_TOO_SMALL,
     GW_E_INVALID_PART_NUMBER,
+    GW_E_INVALID_BUCKET_STATE,
+    GW_E_NO_LOCK_CONFIG,
+    GW_E_NO_OBJECT_LOCK,
+    GW_E_INVALID_RETENTION_PERIOD,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -143,6 +147,12 @@ enum gw_op {
     GW_OP_PUT_VERSIONING,
     GW_OP_GET_VERSIONING,
     GW_OP_LIST_VERSIONS,
+    GW_OP_PUT_LOCK_CONFIG,
+    GW_OP_GET_LOCK_CONFIG,
+    GW_OP_PUT_RETENTION,
+    GW_OP_GET_RETENTION,
+    GW_OP_PUT_LEGAL_HOLD,
+    GW_OP_GET_LEGAL_HOLD,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -248,6 +258,8 @@ struct gw_req {
     const char *principal;        /* access key (borrowed from srv users) */
     int is_admin;
     int versioning;               /* the bucket's, set by gw_bucket_check */
+    int lock_enabled;             /* the bucket's, set by gw_bucket_check */
+    enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
     /* body */
     enum gw_body_kind body_kind;
     uint64_t content_length;      /* or UINT64_MAX when chunked/absent */
@@ -368,6 +380,27 @@ int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v);
 int gw_bucket_check(struct gw_req *req, struct meta_bucket *b);
 /* A new version's id: random while versioning is enabled, else "null". */
 void gw_new_version_id(const struct gw_req *req, char *out, size_t cap);
+/* gw_lock.c: Object Lock */
+void gw_h_put_lock_config(struct gw_req *req);  /* after XML body */
+void gw_h_get_lock_config(struct gw_req *req);
+void gw_h_put_retention(struct gw_req *req);    /* after XML body */
+void gw_h_get_retention(struct gw_req *req);
+void gw_h_put_legal_hold(struct gw_req *req);   /* after XML body */
+void gw_h_get_legal_hold(struct gw_req *req);
+/* Lock parameters of a write: explicit x-amz-object-lock-* headers, else
+ * the bucket's default retention, stamped into v. On error sets the
+ * response error and returns -1. *applies is set when v ends up locked
+ * (the caller then requires Content-MD5 or a checksum). Worker. */
+int gw_lock_for_write(struct gw_req *req, const struct meta_bucket *b,
+                      struct meta_version *v, int *applies);
+/* Response headers for a version's lock state. */
+void gw_lock_headers(struct gw_req *req, const struct meta_version *v);
+/* x-amz-bypass-governance-retention: true was sent. */
+int gw_bypass_header(const struct gw_req *req);
+/* meta_check_fn refusing the removal of a protected version; arg is the
+ * request. */
+int gw_lock_check_delete(struct meta_version *v, void *arg);
+const char *gw_lock_md5_message(void);
 /* gw_bucket.c */
 void gw_h_put_versioning(struct gw_req *req);   /* after XML body */
 void gw_h_get_versioning(struct gw_req *req);

@@ -65,6 +65,18 @@ static void create_work(struct gw_req *req)
     memset(&u, 0, sizeof(u));
     memset(&hv, 0, sizeof(hv));
     if (gw_bucket_check(req, &b) != 0) return;
+    if (gw_req_header(req, "x-amz-object-lock-mode", NULL) ||
+        gw_req_header(req, "x-amz-object-lock-retain-until-date", NULL) ||
+        gw_req_header(req, "x-amz-object-lock-legal-hold", NULL)) {
+        /* Refused rather than accepted and ignored: per-upload lock
+         * parameters are not carried to the completed object yet (the
+         * bucket default retention is). */
+        gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED,
+                      "Object Lock headers on CreateMultipartUpload are not "
+                      "supported yet; use the bucket's default retention or "
+                      "PutObjectRetention after completion.");
+        return;
+    }
     if (gw_collect_stored_headers(req, &hv) != 0) goto out;
     cf_random_bytes(rnd, sizeof(rnd));
     cf_hex_encode(rnd, sizeof(rnd), u.upload_id);
@@ -200,6 +212,10 @@ static void complete_work(struct gw_req *req)
     v.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
     v.headers = u.headers;
     v.nheaders = u.nheaders;
+    {
+        int applies = 0; /* the bucket's default retention, if any */
+        if (gw_lock_for_write(req, &b, &v, &applies) != 0) goto out_keep;
+    }
     st = meta_upload_complete(req->srv->db, req->bucket, id, &v, &replaced,
                               &unused, &nunused);
     v.key = NULL;
@@ -231,6 +247,11 @@ static void complete_work(struct gw_req *req)
     gw_xbuf_printf(x, "<ETag>&quot;%s&quot;</ETag>", v.etag);
     gw_xbuf_str(x, "</CompleteMultipartUploadResult>");
     if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+    goto out;
+out_keep:
+    v.key = NULL;
+    v.headers = NULL;
+    v.nheaders = 0;
 out:
     EVP_MD_CTX_free(md);
     free(rec);

@@ -13,6 +13,7 @@
  * to the socket by reference and returned to the pool once sent. Reading
  * pauses while the socket's output holds more than buffer_size bytes. */
 #include "gw_int.h"
+#include "ol.h"
 
 #include <isa-l.h>
 #include <openssl/crypto.h>
@@ -123,6 +124,7 @@ int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
         return -1;
     }
     req->versioning = (int)b->versioning;
+    req->lock_enabled = b->lock_enabled;
     return 0;
 }
 
@@ -290,6 +292,17 @@ static void put_prepare_work(struct gw_req *req)
 {
     struct meta_bucket b;
     if (gw_bucket_check(req, &b) != 0) return;
+    if (req->op == GW_OP_PUT_OBJECT) {
+        /* objlock decides before any body byte is read. */
+        int applies = 0;
+        if (gw_lock_for_write(req, &b, &req->put.ver, &applies) != 0) return;
+        if (applies && !req->put.has_content_md5 &&
+            req->put.cs.algo == GW_CSUM_NONE) {
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                          gw_lock_md5_message());
+            return;
+        }
+    }
     if (req->op == GW_OP_UPLOAD_PART) {
         struct meta_upload u;
         enum meta_status st = meta_upload_get(
@@ -950,6 +963,7 @@ static void get_prepare_work(struct gw_req *req)
     if (req->versioning != META_VERSIONING_OFF || vid)
         gw_resp_header(&req->resp, "x-amz-version-id", "%s",
                        g->ver.version_id);
+    if (!g->ver.delete_marker) gw_lock_headers(req, &g->ver);
     if (g->ver.delete_marker) {
         gw_resp_header(&req->resp, "x-amz-delete-marker", "true");
         if (vid) gw_resp_header(&req->resp, "Allow", "DELETE");
@@ -1222,8 +1236,11 @@ static enum meta_status delete_one(struct gw_req *req, const char *key,
         meta_version_cleanup(&removed);
         return st;
     }
-    st = meta_object_delete(req->srv->db, req->bucket, key, key_len, vid,
-                            &removed);
+    /* Removing a version permanently is objlock's decision, taken under
+     * the catalog's key lock. */
+    req->lock_denied = GW_E_NONE;
+    st = meta_object_delete_if(req->srv->db, req->bucket, key, key_len, vid,
+                               gw_lock_check_delete, req, &removed);
     if (st == META_OK) {
         gw_remove_data(req->srv, &removed);
         res->delete_marker = removed.delete_marker;
@@ -1242,7 +1259,19 @@ static void delete_work(struct gw_req *req)
     enum meta_status st;
 
     if (gw_bucket_check(req, &b) != 0) return;
+    if (gw_bypass_header(req) && !b.lock_enabled) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "x-amz-bypass-governance-retention is only for buckets "
+                      "with Object Lock");
+        return;
+    }
     st = delete_one(req, req->key, req->key_len, vid ? vid->value : NULL, &r);
+    if (st == META_EDENIED) {
+        gw_resp_error(&req->resp, req->lock_denied ? req->lock_denied
+                                                   : GW_E_ACCESS_DENIED,
+                      NULL);
+        return;
+    }
     if (st != META_OK) {
         gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
         return;
@@ -1350,7 +1379,8 @@ static void delete_objects_work(struct gw_req *req)
             }
             gw_xbuf_str(x, "</Deleted>");
         } else {
-            enum gw_err e = gw_err_from_meta(st);
+            enum gw_err e = st == META_EDENIED ? GW_E_ACCESS_DENIED
+                                               : gw_err_from_meta(st);
             gw_xbuf_str(x, "<Error>");
             gw_xbuf_elem(x, "Key", o->key, o->key_len);
             gw_xbuf_printf(x, "<Code>%s</Code>", gw_err_code(e));

@@ -187,6 +187,24 @@ static void pick_op(struct gw_req *req)
         req->op = GW_OP_LIST_UPLOADS;
         return;
     }
+    if (req->key == NULL && req->bucket[0] && has(req, "object-lock")) {
+        req->op = req->method == HTTP_PUT   ? GW_OP_PUT_LOCK_CONFIG
+                  : req->method == HTTP_GET ? GW_OP_GET_LOCK_CONFIG
+                                            : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
+    if (req->key != NULL && has(req, "retention")) {
+        req->op = req->method == HTTP_PUT   ? GW_OP_PUT_RETENTION
+                  : req->method == HTTP_GET ? GW_OP_GET_RETENTION
+                                            : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
+    if (req->key != NULL && has(req, "legal-hold")) {
+        req->op = req->method == HTTP_PUT   ? GW_OP_PUT_LEGAL_HOLD
+                  : req->method == HTTP_GET ? GW_OP_GET_LEGAL_HOLD
+                                            : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
     if (req->key == NULL && req->bucket[0] && has(req, "versioning")) {
         req->op = req->method == HTTP_PUT   ? GW_OP_PUT_VERSIONING
                   : req->method == HTTP_GET ? GW_OP_GET_VERSIONING

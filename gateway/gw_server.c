@@ -624,6 +624,9 @@ static void req_start(struct gw_req *req)
     case GW_OP_DELETE_OBJECTS:
     case GW_OP_COMPLETE_MPU:
     case GW_OP_PUT_VERSIONING:
+    case GW_OP_PUT_LOCK_CONFIG:
+    case GW_OP_PUT_RETENTION:
+    case GW_OP_PUT_LEGAL_HOLD:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -679,6 +682,12 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_PUT_VERSIONING: gw_h_put_versioning(req); break;
     case GW_OP_GET_VERSIONING: gw_h_get_versioning(req); break;
     case GW_OP_LIST_VERSIONS: gw_h_list_versions(req); break;
+    case GW_OP_PUT_LOCK_CONFIG: gw_h_put_lock_config(req); break;
+    case GW_OP_GET_LOCK_CONFIG: gw_h_get_lock_config(req); break;
+    case GW_OP_PUT_RETENTION: gw_h_put_retention(req); break;
+    case GW_OP_GET_RETENTION: gw_h_get_retention(req); break;
+    case GW_OP_PUT_LEGAL_HOLD: gw_h_put_legal_hold(req); break;
+    case GW_OP_GET_LEGAL_HOLD: gw_h_get_legal_hold(req); break;
     case GW_OP_GET_OBJECT:
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;

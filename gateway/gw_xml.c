@@ -479,3 +479,146 @@ enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
     xmlFreeDoc(doc);
     return bad || !have ? GW_XML_MALFORMED : GW_XML_OK;
 }
+
+/* Copies an element's text into out (cap bytes); 0 or -1 (too long / has
+ * child elements). */
+static int text_into(xmlNodePtr n, char *out, size_t cap)
+{
+    size_t len;
+    int bad = 0;
+    char *t = text_of(n, &len, &bad);
+    if (bad || t == NULL || len >= cap) {
+        free(t);
+        return -1;
+    }
+    memcpy(out, t, len + 1);
+    free(t);
+    return 0;
+}
+
+static long number_of(xmlNodePtr n, int *bad)
+{
+    char buf[32], *end;
+    long v;
+    if (text_into(n, buf, sizeof(buf)) != 0 || buf[0] == '\0') {
+        *bad = 1;
+        return 0;
+    }
+    v = strtol(buf, &end, 10);
+    if (*end != '\0') *bad = 1;
+    return v;
+}
+
+enum gw_xml_status gw_xml_parse_lock_config(const char *body, size_t len,
+                                            struct gw_xml_lock_config *out)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c, r, d;
+    int bad = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->days = out->years = -1;
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "ObjectLockConfiguration") ||
+        !only_elements(root))
+        bad = 1;
+    for (c = root ? root->children : NULL; c && !bad; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, "ObjectLockEnabled")) {
+            char v[16];
+            if (text_into(c, v, sizeof(v)) != 0 || strcmp(v, "Enabled") != 0)
+                bad = 1;
+            else out->enabled = 1;
+        } else if (is_elem(c, "Rule")) {
+            for (r = c->children; r && !bad; r = r->next) {
+                if (r->type != XML_ELEMENT_NODE) continue;
+                if (!is_elem(r, "DefaultRetention")) {
+                    bad = 1;
+                    break;
+                }
+                out->has_rule = 1;
+                for (d = r->children; d && !bad; d = d->next) {
+                    if (d->type != XML_ELEMENT_NODE) continue;
+                    if (is_elem(d, "Mode")) {
+                        if (text_into(d, out->mode, sizeof(out->mode)) != 0)
+                            bad = 1;
+                    } else if (is_elem(d, "Days")) {
+                        out->days = number_of(d, &bad);
+                    } else if (is_elem(d, "Years")) {
+                        out->years = number_of(d, &bad);
+                    } else {
+                        bad = 1;
+                    }
+                }
+            }
+        } else {
+            bad = 1;
+        }
+    }
+    xmlFreeDoc(doc);
+    if (!bad && out->has_rule) {
+        /* AWS: Mode with exactly one of Days or Years. */
+        if (out->mode[0] == '\0') bad = 1;
+        if (out->days != -1 && out->years != -1) bad = 1;
+        if (out->days == -1 && out->years == -1) bad = 1;
+        if (strcmp(out->mode, "GOVERNANCE") != 0 &&
+            strcmp(out->mode, "COMPLIANCE") != 0)
+            bad = 1;
+    }
+    return bad ? GW_XML_MALFORMED : GW_XML_OK;
+}
+
+enum gw_xml_status gw_xml_parse_retention(const char *body, size_t len,
+                                          char *mode, size_t modecap,
+                                          char *until, size_t untilcap)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c;
+    int bad = 0;
+
+    mode[0] = until[0] = '\0';
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "Retention") || !only_elements(root))
+        bad = 1;
+    for (c = root ? root->children : NULL; c && !bad; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, "Mode")) bad = text_into(c, mode, modecap) != 0;
+        else if (is_elem(c, "RetainUntilDate"))
+            bad = text_into(c, until, untilcap) != 0;
+        else bad = 1;
+    }
+    xmlFreeDoc(doc);
+    return bad ? GW_XML_MALFORMED : GW_XML_OK;
+}
+
+enum gw_xml_status gw_xml_parse_legal_hold(const char *body, size_t len,
+                                           int *on)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c;
+    int bad = 0, have = 0;
+
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "LegalHold") || !only_elements(root))
+        bad = 1;
+    for (c = root ? root->children : NULL; c && !bad; c = c->next) {
+        char v[8];
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (!is_elem(c, "Status") || text_into(c, v, sizeof(v)) != 0) {
+            bad = 1;
+        } else if (strcmp(v, "ON") == 0) {
+            *on = 1;
+            have = 1;
+        } else if (strcmp(v, "OFF") == 0) {
+            *on = 0;
+            have = 1;
+        } else {
+            bad = 1;
+        }
+    }
+    xmlFreeDoc(doc);
+    return bad || !have ? GW_XML_MALFORMED : GW_XML_OK;
+}

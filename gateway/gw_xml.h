@@ -95,4 +95,27 @@ void gw_xml_complete_cleanup(struct gw_xml_complete *c);
 enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
                                            int *enabled);
 
+/* Object Lock documents. Modes are "GOVERNANCE" / "COMPLIANCE" (as sent;
+ * the caller validates). Missing elements stay zero / empty. */
+struct gw_xml_lock_config {
+    int enabled;            /* ObjectLockEnabled was "Enabled" */
+    int has_rule;           /* a Rule/DefaultRetention was given */
+    char mode[16];          /* DefaultRetention/Mode */
+    long days, years;       /* -1 when absent */
+};
+/* MALFORMED also for: ObjectLockEnabled other than "Enabled", both Days
+ * and Years, a DefaultRetention without Mode or without a period, unknown
+ * elements. Zero/negative periods are returned for the caller to refuse
+ * with InvalidRetentionPeriod. */
+enum gw_xml_status gw_xml_parse_lock_config(const char *body, size_t len,
+                                            struct gw_xml_lock_config *out);
+/* <Retention><Mode>..</Mode><RetainUntilDate>..</RetainUntilDate>
+ * </Retention>; both may be absent (removal). */
+enum gw_xml_status gw_xml_parse_retention(const char *body, size_t len,
+                                          char *mode, size_t modecap,
+                                          char *until, size_t untilcap);
+/* <LegalHold><Status>ON|OFF</Status></LegalHold> → *on. */
+enum gw_xml_status gw_xml_parse_legal_hold(const char *body, size_t len,
+                                           int *on);
+
 #endif /* GW_XML_H */

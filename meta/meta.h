@@ -27,6 +27,7 @@ enum meta_status {
     META_ECORRUPT,  /* a record failed to decode (logged) */
     META_EINVAL,
     META_ENOMEM,
+    META_EDENIED,   /* a caller's check refused the change */
 };
 const char *meta_strerror(enum meta_status st);
 
@@ -50,6 +51,10 @@ struct meta_bucket {
     char region[32];      /* LocationConstraint; "" means us-east-1 */
     int64_t created_ms;   /* wall clock at creation */
     enum meta_versioning versioning;
+    int lock_enabled;     /* Object Lock on (never turned off) */
+    int lock_mode;        /* default retention: enum ol_mode, 0 = none */
+    uint32_t lock_days;   /* default period: days, or */
+    uint32_t lock_years;  /* years (exactly one is non-zero with a mode) */
 };
 
 /* META_EEXIST (and *existing filled, if non-NULL) if the name is taken. */
@@ -107,6 +112,10 @@ struct meta_version {
      * each part's data_id. nparts == 0: the data lives under version_id. */
     struct meta_part *parts;
     size_t nparts;
+    /* Object Lock state (objlock/ decides what may change it) */
+    int lock_mode;           /* enum ol_mode, 0 = none */
+    int64_t retain_until_ms;
+    int legal_hold;
 };
 void meta_version_cleanup(struct meta_version *v);
 
@@ -131,6 +140,28 @@ enum meta_status meta_object_delete(struct meta_db *db, const char *bucket,
                                     const char *key, size_t key_len,
                                     const char *version_id,
                                     struct meta_version *removed);
+
+/* Checks a version about to be removed or rewritten, under the key's lock
+ * (so nothing changes between the check and the commit). Returns 0 to go
+ * on; non-zero makes the call fail with META_EDENIED. */
+typedef int (*meta_check_fn)(struct meta_version *v, void *arg);
+/* meta_object_delete, refused (META_EDENIED) when check says so. */
+enum meta_status meta_object_delete_if(struct meta_db *db, const char *bucket,
+                                       const char *key, size_t key_len,
+                                       const char *version_id,
+                                       meta_check_fn check, void *arg,
+                                       struct meta_version *removed);
+/* Read-modify-write of one version's record (lock fields): fn may change
+ * v in place and returns 0 to store it, non-zero to leave it
+ * (META_EDENIED). version_id NULL: the current version. */
+enum meta_status meta_object_update(struct meta_db *db, const char *bucket,
+                                    const char *key, size_t key_len,
+                                    const char *version_id, meta_check_fn fn,
+                                    void *arg);
+
+/* A small persisted value (the compliance clock). 0 when never set. */
+enum meta_status meta_clock_get(struct meta_db *db, int64_t *ms);
+enum meta_status meta_clock_set(struct meta_db *db, int64_t ms);
 
 /* ---- multipart uploads ---- */
 

@@ -19,6 +19,7 @@ const char *meta_strerror(enum meta_status st)
     case META_ECORRUPT: return "catalog record corrupt";
     case META_EINVAL: return "invalid argument";
     case META_ENOMEM: return "out of memory";
+    case META_EDENIED: return "refused";
     }
     return "unknown";
 }
@@ -258,6 +259,10 @@ static void bucket_encode(struct meta_buf *b, const struct meta_bucket *bk)
     meta_buf_u8(b, bk->versioning);
     meta_buf_str(b, bk->owner, strlen(bk->owner));
     meta_buf_str(b, bk->region, strlen(bk->region));
+    meta_buf_u8(b, bk->lock_enabled ? 1 : 0);
+    meta_buf_u8(b, (unsigned)bk->lock_mode);
+    meta_buf_u32(b, bk->lock_days);
+    meta_buf_u32(b, bk->lock_years);
 }
 
 static enum meta_status bucket_decode(const char *name, size_t nlen,
@@ -274,6 +279,12 @@ static enum meta_status bucket_decode(const char *name, size_t nlen,
     out->versioning = (enum meta_versioning)meta_rd_u8(&r);
     meta_rd_strbuf(&r, out->owner, sizeof(out->owner));
     meta_rd_strbuf(&r, out->region, sizeof(out->region));
+    if (!r.bad && r.p < r.end) { /* Object Lock fields (absent in old) */
+        out->lock_enabled = (int)meta_rd_u8(&r);
+        out->lock_mode = (int)meta_rd_u8(&r);
+        out->lock_days = meta_rd_u32(&r);
+        out->lock_years = meta_rd_u32(&r);
+    }
     if (r.bad) {
         cf_log(CF_LOG_ERR, "meta: bucket record %.*s is corrupt", (int)nlen,
                name);
@@ -429,4 +440,33 @@ enum meta_status meta_bucket_foreach(struct meta_db *m,
     }
     rocksdb_iter_destroy(it);
     return st;
+}
+
+enum meta_status meta_clock_get(struct meta_db *m, int64_t *ms)
+{
+    char *err = NULL, *v;
+    size_t vl;
+    struct meta_rd r;
+
+    *ms = 0;
+    v = rocksdb_get(m->db, m->ropts, "K/clock", 7, &vl, &err);
+    if (err) return meta_err(err, "get clock");
+    if (v == NULL) return META_OK;
+    r.p = (const unsigned char *)v;
+    r.end = r.p + vl;
+    r.bad = 0;
+    *ms = (int64_t)meta_rd_u64(&r);
+    rocksdb_free(v);
+    return r.bad ? META_ECORRUPT : META_OK;
+}
+
+enum meta_status meta_clock_set(struct meta_db *m, int64_t ms)
+{
+    struct meta_buf b = { 0 };
+    char *err = NULL;
+    meta_buf_u64(&b, (uint64_t)ms);
+    if (b.oom) return META_ENOMEM;
+    rocksdb_put(m->db, m->wsync, "K/clock", 7, b.p, b.len, &err);
+    meta_buf_free(&b);
+    return meta_err(err, "set clock");
 }

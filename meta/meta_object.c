@@ -90,6 +90,9 @@ static void version_encode(struct meta_buf *b, const struct meta_version *v)
     meta_buf_u32(b, (uint32_t)v->nparts);
     for (i = 0; i < v->nparts; i++) meta_part_encode(b, &v->parts[i]);
     meta_buf_str(b, v->data_id, strlen(v->data_id));
+    meta_buf_u8(b, (unsigned)v->lock_mode);
+    meta_buf_u64(b, (uint64_t)v->retain_until_ms);
+    meta_buf_u8(b, v->legal_hold ? 1 : 0);
 }
 
 static enum meta_status version_decode(const char *p, size_t n,
@@ -133,6 +136,11 @@ static enum meta_status version_decode(const char *p, size_t n,
         if (r.bad) goto bad;
     }
     if (r.p < r.end) meta_rd_strbuf(&r, v->data_id, sizeof(v->data_id));
+    if (!r.bad && r.p < r.end) { /* Object Lock state */
+        v->lock_mode = (int)meta_rd_u8(&r);
+        v->retain_until_ms = (int64_t)meta_rd_u64(&r);
+        v->legal_hold = (int)meta_rd_u8(&r);
+    }
     if (r.bad) goto bad;
     if (v->data_id[0] == '\0') memcpy(v->data_id, v->version_id,
                                        sizeof(v->data_id));
@@ -416,6 +424,16 @@ enum meta_status meta_object_delete(struct meta_db *m, const char *bucket,
                                     const char *version_id,
                                     struct meta_version *removed)
 {
+    return meta_object_delete_if(m, bucket, key, key_len, version_id, NULL,
+                                 NULL, removed);
+}
+
+enum meta_status meta_object_delete_if(struct meta_db *m, const char *bucket,
+                                       const char *key, size_t key_len,
+                                       const char *version_id,
+                                       meta_check_fn check, void *check_arg,
+                                       struct meta_version *removed)
+{
     struct find_ctx f, nx;
     struct cur c;
     struct meta_buf kd = { 0 }, kc = { 0 }, nk = { 0 }, rc = { 0 };
@@ -455,6 +473,12 @@ enum meta_status meta_object_delete(struct meta_db *m, const char *bucket,
     }
     st = version_decode(f.val, f.vlen, &victim);
     if (st != META_OK) goto out;
+    /* The WORM check runs under the key's lock: nothing can change the
+     * version between the decision and the commit. */
+    if (check && check(&victim, check_arg) != 0) {
+        st = META_EDENIED;
+        goto out;
+    }
     wb = rocksdb_writebatch_create();
     vkey(&kd, bucket, key, key_len, f.seq, victim.version_id);
     meta_key_c(&kc, bucket, key, key_len);
@@ -882,5 +906,58 @@ out:
     meta_buf_free(&base);
     meta_buf_free(&seek);
     if (st != META_OK) meta_versions_result_cleanup(out);
+    return st;
+}
+
+enum meta_status meta_object_update(struct meta_db *m, const char *bucket,
+                                    const char *key, size_t key_len,
+                                    const char *version_id, meta_check_fn fn,
+                                    void *arg)
+{
+    pthread_mutex_t *lk;
+    struct find_ctx f;
+    struct cur c;
+    struct meta_version v;
+    struct meta_buf k = { 0 }, val = { 0 };
+    enum meta_status st;
+    char *err = NULL;
+
+    memset(&f, 0, sizeof(f));
+    memset(&v, 0, sizeof(v));
+    if (!key_ok(key, key_len)) return META_ENOTFOUND;
+    pthread_rwlock_rdlock(&m->buckets);
+    lk = stripe(m, bucket, key, key_len);
+    pthread_mutex_lock(lk);
+    if (version_id == NULL) {
+        st = cur_get(m, bucket, key, key_len, &c);
+        if (st != META_OK) goto out;
+        f.want = c.id;
+    } else {
+        f.want = version_id;
+    }
+    st = vscan(m, bucket, key, key_len, find_cb, &f);
+    if (st == META_OK && !f.found) st = META_ENOTFOUND;
+    if (st != META_OK) goto out;
+    st = version_decode(f.val, f.vlen, &v);
+    if (st != META_OK) goto out;
+    if (fn(&v, arg) != 0) {
+        st = META_EDENIED;
+        goto out;
+    }
+    vkey(&k, bucket, key, key_len, f.seq, v.version_id);
+    version_encode(&val, &v);
+    if (k.oom || val.oom) {
+        st = META_ENOMEM;
+        goto out;
+    }
+    rocksdb_put(m->db, m->wsync, k.p, k.len, val.p, val.len, &err);
+    st = meta_err(err, "update version");
+out:
+    pthread_mutex_unlock(lk);
+    pthread_rwlock_unlock(&m->buckets);
+    free(f.val);
+    meta_version_cleanup(&v);
+    meta_buf_free(&k);
+    meta_buf_free(&val);
     return st;
 }
