@@ -1,0 +1,202 @@
+"""S3 Object Lock as AWS documents it: bucket configuration, retention modes,
+legal hold, governance bypass, default retention, the errors of each, and
+that nothing protected can be deleted — through DeleteObject, DeleteObjects
+or a retention change."""
+
+import base64
+import datetime
+import hashlib
+
+import botocore
+import pytest
+
+from s3util import client_error
+
+UTC = datetime.timezone.utc
+
+
+def md5_b64(b):
+    return base64.b64encode(hashlib.md5(b).digest()).decode()
+
+
+def future(**kw):
+    return datetime.datetime.now(UTC) + datetime.timedelta(**kw)
+
+
+@pytest.fixture
+def lockb(s3, bucket_name):
+    s3.create_bucket(Bucket=bucket_name, ObjectLockEnabledForBucket=True)
+    return bucket_name
+
+
+def put_locked(s3, b, key, **lock):
+    body = key.encode() * 10
+    return s3.put_object(Bucket=b, Key=key, Body=body, ContentMD5=md5_b64(body), **lock)
+
+
+def denied(fn):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        fn()
+    return client_error(e)
+
+
+def test_bucket_lock_configuration(s3, lockb, bucket):
+    assert s3.get_bucket_versioning(Bucket=lockb)["Status"] == "Enabled"
+    assert s3.get_object_lock_configuration(Bucket=lockb)["ObjectLockConfiguration"] == \
+        {"ObjectLockEnabled": "Enabled"}
+    cfg = {"ObjectLockEnabled": "Enabled",
+           "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 7}}}
+    s3.put_object_lock_configuration(Bucket=lockb, ObjectLockConfiguration=cfg)
+    assert s3.get_object_lock_configuration(Bucket=lockb)["ObjectLockConfiguration"] == cfg
+    # errors
+    assert denied(lambda: s3.get_object_lock_configuration(Bucket=bucket)) == \
+        (404, "ObjectLockConfigurationNotFoundError")
+    assert denied(lambda: s3.put_object_lock_configuration(
+        Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})) == \
+        (409, "InvalidBucketState")
+    for rule, code in [({"Mode": "GOVERNANCE", "Days": 0}, "InvalidRetentionPeriod"),
+                       ({"Mode": "COMPLIANCE", "Days": -3}, "InvalidRetentionPeriod"),
+                       ({"Mode": "GOVERNANCE", "Days": 1, "Years": 1}, "MalformedXML"),
+                       ({"Mode": "WHATEVER", "Days": 1}, "MalformedXML")]:
+        assert denied(lambda: s3.put_object_lock_configuration(
+            Bucket=lockb, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled",
+                                                   "Rule": {"DefaultRetention": rule}})) == \
+            (400, code), rule
+    assert denied(lambda: s3.put_bucket_versioning(
+        Bucket=lockb, VersioningConfiguration={"Status": "Suspended"})) == \
+        (409, "InvalidBucketState")
+    # enabling on a versioned bucket is allowed
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=bucket,
+                                     ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+
+
+def test_compliance_never_deletable_only_extendable(s3, lockb):
+    until = future(days=1)
+    vid = put_locked(s3, lockb, "c", ObjectLockMode="COMPLIANCE",
+                     ObjectLockRetainUntilDate=until)["VersionId"]
+    h = s3.head_object(Bucket=lockb, Key="c")
+    assert h["ObjectLockMode"] == "COMPLIANCE"
+    assert abs((h["ObjectLockRetainUntilDate"] - until).total_seconds()) < 1
+    assert h["ObjectLockLegalHoldStatus"] == "OFF"
+    for bypass in (False, True):
+        assert denied(lambda: s3.delete_object(Bucket=lockb, Key="c", VersionId=vid,
+                                               BypassGovernanceRetention=bypass)) == \
+            (403, "AccessDenied")
+    r = s3.delete_objects(Bucket=lockb, BypassGovernanceRetention=True,
+                          Delete={"Objects": [{"Key": "c", "VersionId": vid}]})
+    assert [(e["Key"], e["Code"]) for e in r["Errors"]] == [("c", "AccessDenied")]
+    for ret in ({"Mode": "COMPLIANCE", "RetainUntilDate": until - datetime.timedelta(hours=1)},
+                {"Mode": "GOVERNANCE", "RetainUntilDate": until + datetime.timedelta(days=1)}):
+        assert denied(lambda: s3.put_object_retention(
+            Bucket=lockb, Key="c", VersionId=vid, Retention=ret,
+            BypassGovernanceRetention=True)) == (403, "AccessDenied")
+    longer = until + datetime.timedelta(days=30)
+    s3.put_object_retention(Bucket=lockb, Key="c", VersionId=vid,
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": longer})
+    got = s3.get_object_retention(Bucket=lockb, Key="c", VersionId=vid)["Retention"]
+    assert got["Mode"] == "COMPLIANCE"
+    assert abs((got["RetainUntilDate"] - longer).total_seconds()) < 1
+    # a delete without version id only adds a marker; the data stays
+    assert s3.delete_object(Bucket=lockb, Key="c")["DeleteMarker"] is True
+    assert s3.get_object(Bucket=lockb, Key="c", VersionId=vid)["Body"].read() == b"c" * 10
+    assert denied(lambda: s3.delete_bucket(Bucket=lockb)) == (409, "BucketNotEmpty")
+
+
+def test_governance_bypass(s3, lockb):
+    vid = put_locked(s3, lockb, "g", ObjectLockMode="GOVERNANCE",
+                     ObjectLockRetainUntilDate=future(days=2))["VersionId"]
+    assert denied(lambda: s3.delete_object(Bucket=lockb, Key="g", VersionId=vid)) == \
+        (403, "AccessDenied")
+    # shortening needs the bypass; extending and upgrading do not
+    assert denied(lambda: s3.put_object_retention(
+        Bucket=lockb, Key="g", VersionId=vid,
+        Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(days=1)})) == \
+        (403, "AccessDenied")
+    s3.put_object_retention(Bucket=lockb, Key="g", VersionId=vid, BypassGovernanceRetention=True,
+                            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(days=1)})
+    s3.delete_object(Bucket=lockb, Key="g", VersionId=vid, BypassGovernanceRetention=True)
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=lockb, Key="g", VersionId=vid)
+    vid2 = put_locked(s3, lockb, "g2", ObjectLockMode="GOVERNANCE",
+                      ObjectLockRetainUntilDate=future(days=1))["VersionId"]
+    s3.put_object_retention(Bucket=lockb, Key="g2", VersionId=vid2,
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": future(days=3)})
+    assert denied(lambda: s3.delete_object(Bucket=lockb, Key="g2", VersionId=vid2,
+                                           BypassGovernanceRetention=True)) == \
+        (403, "AccessDenied")
+
+
+def test_legal_hold_blocks_even_bypass(s3, lockb):
+    vid = put_locked(s3, lockb, "h", ObjectLockLegalHoldStatus="ON")["VersionId"]
+    assert s3.get_object_legal_hold(Bucket=lockb, Key="h")["LegalHold"]["Status"] == "ON"
+    assert denied(lambda: s3.delete_object(Bucket=lockb, Key="h", VersionId=vid,
+                                           BypassGovernanceRetention=True)) == \
+        (403, "AccessDenied")
+    s3.put_object_legal_hold(Bucket=lockb, Key="h", VersionId=vid, LegalHold={"Status": "OFF"})
+    s3.delete_object(Bucket=lockb, Key="h", VersionId=vid)
+
+
+def test_default_retention_stamped_at_write(s3, lockb):
+    s3.put_object_lock_configuration(Bucket=lockb, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 2}}})
+    before = datetime.datetime.now(UTC)
+    put_locked(s3, lockb, "d")
+    h = s3.head_object(Bucket=lockb, Key="d")
+    assert h["ObjectLockMode"] == "COMPLIANCE"
+    delta = h["ObjectLockRetainUntilDate"] - before
+    assert datetime.timedelta(days=2) - datetime.timedelta(seconds=5) < delta < \
+        datetime.timedelta(days=2, seconds=60)
+    # a later change of the default does not touch the existing version
+    s3.put_object_lock_configuration(Bucket=lockb, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled"})
+    assert s3.head_object(Bucket=lockb, Key="d")["ObjectLockMode"] == "COMPLIANCE"
+
+
+def test_put_lock_header_errors(s3, lockb, bucket):
+    body = b"x"
+    md5 = md5_b64(body)
+    for kw, code in [({"ObjectLockMode": "COMPLIANCE"}, "InvalidArgument"),
+                     ({"ObjectLockRetainUntilDate": future(days=1)}, "InvalidArgument"),
+                     ({"ObjectLockMode": "COMPLIANCE",
+                       "ObjectLockRetainUntilDate": datetime.datetime(2001, 1, 1, tzinfo=UTC)},
+                      "InvalidArgument")]:
+        assert denied(lambda: s3.put_object(Bucket=lockb, Key="e", Body=body,
+                                            ContentMD5=md5, **kw)) == (400, code), kw
+    assert denied(lambda: s3.put_object(
+        Bucket=bucket, Key="e", Body=body, ContentMD5=md5, ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=future(days=1))) == (400, "InvalidRequest")
+    assert denied(lambda: s3.put_object_retention(
+        Bucket=bucket, Key="e", Retention={"Mode": "GOVERNANCE",
+                                           "RetainUntilDate": future(days=1)})) == \
+        (400, "InvalidRequest")
+
+
+def test_far_future_dates_round_trip(s3, lockb):
+    for year in (2125, 9999):
+        until = datetime.datetime(year, 12, 31, 23, 59, 59, 123000, tzinfo=UTC)
+        vid = put_locked(s3, lockb, f"y{year}", ObjectLockMode="GOVERNANCE",
+                         ObjectLockRetainUntilDate=until)["VersionId"]
+        got = s3.get_object_retention(Bucket=lockb, Key=f"y{year}",
+                                      VersionId=vid)["Retention"]["RetainUntilDate"]
+        # botocore sends the header form without fractions
+        assert got == until.replace(microsecond=0)
+        # the XML form keeps milliseconds exactly
+        s3.put_object_retention(Bucket=lockb, Key=f"y{year}", VersionId=vid,
+                                Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until})
+        got = s3.get_object_retention(Bucket=lockb, Key=f"y{year}",
+                                      VersionId=vid)["Retention"]["RetainUntilDate"]
+        assert got == until
+        # and it protects: nothing in 2026 is past it
+        assert denied(lambda: s3.delete_object(Bucket=lockb, Key=f"y{year}",
+                                               VersionId=vid)) == (403, "AccessDenied")
+
+
+def test_retention_on_missing_version(s3, lockb):
+    put_locked(s3, lockb, "m")
+    assert denied(lambda: s3.get_object_retention(Bucket=lockb, Key="m")) == \
+        (404, "NoSuchObjectLockConfiguration")
+    assert denied(lambda: s3.get_object_retention(Bucket=lockb, Key="m",
+                                                  VersionId="f" * 32)) == \
+        (404, "NoSuchVersion")
