@@ -33,8 +33,10 @@ static void put(const char *bucket, const char *key, const char *id,
 {
     struct meta_version v;
     struct meta_kv kv = { "content-type", "text/plain" };
+    static unsigned long long n;
     memset(&v, 0, sizeof(v));
     snprintf(v.version_id, sizeof(v.version_id), "%s", id);
+    snprintf(v.data_id, sizeof(v.data_id), "data%llu", ++n);
     v.key = (char *)key;
     v.key_len = strlen(key);
     v.size = size;
@@ -70,26 +72,39 @@ static void test_buckets(void **state)
 static void test_unversioned_replace(void **state)
 {
     struct meta_version r, g;
+    char first_data[META_VERSION_ID_MAX + 1];
     mkbucket("unv", META_VERSIONING_OFF);
-    put("unv", "a/b", "v1", 10, &r);
+    /* unversioned writes all carry the version id "null": each replaces
+     * the previous one, whose record comes back for its data */
+    put("unv", "a/b", "null", 10, &r);
     assert_int_equal(r.version_id[0], 0);
-    put("unv", "a/b", "v2", 20, &r);
-    assert_string_equal(r.version_id, "v1");
+    assert_int_equal(meta_object_get(db, "unv", "a/b", 3, NULL, &g), META_OK);
+    snprintf(first_data, sizeof(first_data), "%s", g.data_id);
+    meta_version_cleanup(&g);
+    put("unv", "a/b", "null", 20, &r);
+    assert_string_equal(r.version_id, "null");
+    assert_string_equal(r.data_id, first_data);
     assert_int_equal(r.size, 10);
     meta_version_cleanup(&r);
     assert_int_equal(meta_object_get(db, "unv", "a/b", 3, NULL, &g), META_OK);
-    assert_string_equal(g.version_id, "v2");
+    assert_string_equal(g.version_id, "null");
+    assert_string_not_equal(g.data_id, first_data);
     assert_int_equal(g.size, 20);
     assert_int_equal(g.nheaders, 1);
     assert_string_equal(g.headers[0].value, "text/plain");
     assert_memory_equal(g.key, "a/b", 3);
     meta_version_cleanup(&g);
-    /* the old version is gone, not just hidden */
-    assert_int_equal(meta_object_get(db, "unv", "a/b", 3, "v1", &g),
-                     META_ENOTFOUND);
+    /* a versioned history keeps other ids beside the null version */
+    put("unv", "a/b", "v7", 30, NULL);
+    assert_int_equal(meta_object_get(db, "unv", "a/b", 3, "null", &g),
+                     META_OK);
+    assert_int_equal(g.size, 20);
+    meta_version_cleanup(&g);
+    assert_int_equal(meta_object_delete(db, "unv", "a/b", 3, "v7", NULL),
+                     META_OK);
     assert_int_equal(meta_object_delete(db, "unv", "a/b", 3, NULL, &r),
                      META_OK);
-    assert_string_equal(r.version_id, "v2");
+    assert_string_equal(r.version_id, "null");
     meta_version_cleanup(&r);
     assert_int_equal(meta_object_get(db, "unv", "a/b", 3, NULL, &g),
                      META_ENOTFOUND);
@@ -273,7 +288,8 @@ static void *writer(void *arg)
         memset(&v, 0, sizeof(v));
         snprintf(key, sizeof(key), i % 2 ? "shared" : "own-%d", w->id);
         snprintf(id, sizeof(id), "w%d-%d", w->id, i);
-        snprintf(v.version_id, sizeof(v.version_id), "%s", id);
+        snprintf(v.version_id, sizeof(v.version_id), "null");
+        snprintf(v.data_id, sizeof(v.data_id), "%s", id);
         v.key = key;
         v.key_len = strlen(key);
         v.size = (uint64_t)i;
