@@ -55,6 +55,10 @@ int cf_str_caseeq(struct cf_str a, const char *lit);  /* ASCII case-fold */
 /* Copy into a freshly malloc'ed NUL-terminated string; NULL on ENOMEM. */
 char *cf_str_dup(struct cf_str s);
 
+/* errno text, thread-safe, whichever strerror_r the C library has. Returns
+ * a string valid until buf is reused. */
+const char *cf_strerror(int err, char *buf, size_t len);
+
 /* ---- hex, random ----------------------------------------------------- */
 
 /* Writes 2*len lower-case hex digits plus a NUL to out (size >= 2*len+1). */

@@ -33,6 +33,16 @@ char *cf_str_dup(struct cf_str s)
     return p;
 }
 
+const char *cf_strerror(int err, char *buf, size_t len)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(err, buf, len); /* GNU: may not use buf */
+#else
+    if (strerror_r(err, buf, len) != 0) snprintf(buf, len, "error %d", err);
+    return buf;
+#endif
+}
+
 void cf_hex_encode(const void *in, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -491,8 +491,8 @@ enum conf_status conf_load_file(struct conf *c, const char *path, char *err,
     f = fopen(path, "rb");
     if (f == NULL) {
         char e[128];
-        strerror_r(errno, e, sizeof(e));
-        snprintf(err, errlen, "%s: %s", path, e);
+        snprintf(err, errlen, "%s: %s", path,
+                 cf_strerror(errno, e, sizeof(e)));
         return CONF_EIO;
     }
     if (!yaml_parser_initialize(&parser)) {

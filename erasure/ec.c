@@ -32,7 +32,7 @@ const char *ec_strerror(enum ec_status st)
     case EC_EIO: return "disk I/O error";
     case EC_ENOSPC: return "disk full";
     case EC_ECORRUPT: return "shard corrupt";
-    case EC_ETOOFEW: return "too few shards readable";
+    case EC_ETOOFEW: return "too few disks available for this object";
     case EC_ENOTFOUND: return "no shard found";
     case EC_EINVAL: return "invalid erasure configuration";
     case EC_ENOMEM: return "out of memory";
@@ -43,14 +43,10 @@ const char *ec_strerror(enum ec_status st)
 static void log_errno(const char *what, const char *path, int err)
 {
     char e[128];
-    strerror_r(err, e, sizeof(e));
-    cf_log(CF_LOG_ERR, "ec: %s %s: %s", what, path, e);
+    cf_log(CF_LOG_ERR, "ec: %s %s: %s", what, path,
+           cf_strerror(err, e, sizeof(e)));
 }
 
-static enum ec_status errno_status(int err)
-{
-    return err == ENOSPC || err == EDQUOT ? EC_ENOSPC : EC_EIO;
-}
 
 static void put_le(unsigned char *p, uint64_t v, int n)
 {
@@ -395,9 +391,41 @@ struct ec_writer {
     uint64_t size;                      /* object bytes appended */
     uint64_t nstripes;
     uint64_t last_len;                  /* block length of the last stripe */
+    int failed;                         /* shards dropped from this write */
+    int enospc;                         /* a dropped shard's disk was full */
     int dead;                           /* an error happened */
     int published;                      /* renamed into obj/ */
 };
+
+/* Shards that must be written for a write to succeed: K + 1 when there is
+ * parity (one more failure stays survivable), all of them without. */
+static int write_quorum(const struct ec_set *s)
+{
+    return s->m > 0 ? s->k + 1 : s->n;
+}
+
+/* A shard could not be written (failed or full disk): drop it from this
+ * write. Returns EC_OK while the write quorum still holds, else the
+ * status that ends the write (EC_ENOSPC if any disk was full). */
+static enum ec_status shard_fail(struct ec_writer *w, int i, int err,
+                                 const char *what)
+{
+    log_errno(what, w->tmp[i] ? w->tmp[i] : w->id, err);
+    if (w->fds[i] >= 0) close(w->fds[i]);
+    w->fds[i] = -1;
+    if (w->tmp[i]) {
+        unlink(w->tmp[i]);
+        free(w->tmp[i]);
+        w->tmp[i] = NULL;
+    }
+    w->failed++;
+    if (err == ENOSPC || err == EDQUOT) w->enospc = 1;
+    if (w->set->n - w->failed >= write_quorum(w->set)) return EC_OK;
+    cf_log(CF_LOG_ERR, "ec: version %s: only %d of %d shards writable, %d "
+           "needed", w->id, w->set->n - w->failed, w->set->n,
+           write_quorum(w->set));
+    return w->enospc ? EC_ENOSPC : EC_ETOOFEW;
+}
 
 static enum ec_status write_all(struct ec_writer *w, int i,
                                 const struct iovec *iov, int n)
@@ -405,13 +433,11 @@ static enum ec_status write_all(struct ec_writer *w, int i,
     size_t want = 0;
     ssize_t got;
     int k;
+    if (w->fds[i] < 0) return EC_OK; /* already dropped from this write */
     for (k = 0; k < n; k++) want += iov[k].iov_len;
     got = writev(w->fds[i], iov, n);
-    if (got != (ssize_t)want) {
-        int e = got < 0 ? errno : ENOSPC;
-        log_errno("write", w->tmp[i], e);
-        return errno_status(e);
-    }
+    if (got != (ssize_t)want)
+        return shard_fail(w, i, got < 0 ? errno : ENOSPC, "write");
     return EC_OK;
 }
 
@@ -471,9 +497,9 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
         }
         w->fds[i] = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (w->fds[i] < 0) {
-            log_errno("create", p, errno);
-            st = errno_status(errno);
-            break;
+            st = shard_fail(w, i, errno, "create");
+            if (st != EC_OK) break;
+            continue;
         }
         iov.iov_base = hdr;
         iov.iov_len = sizeof(hdr);
@@ -589,44 +615,45 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
         st = write_all(w, i, &iov, 1);
         if (st != EC_OK) goto out_dead;
     }
-    /* Durable before visible: data first, then the names. */
+    /* Durable before visible: data first, then the names. A shard that
+     * fails here is dropped like one that failed to write. */
     for (i = 0; i < s->n; i++) {
-        if (fdatasync(w->fds[i]) != 0) {
-            log_errno("fdatasync", w->tmp[i], errno);
-            st = errno_status(errno);
-            goto out_dead;
-        }
-        if (close(w->fds[i]) != 0) {
-            log_errno("close", w->tmp[i], errno);
-            w->fds[i] = -1;
-            st = EC_EIO;
-            goto out_dead;
+        if (w->fds[i] < 0) continue;
+        if (fdatasync(w->fds[i]) != 0 || close(w->fds[i]) != 0) {
+            int e = errno;
+            st = shard_fail(w, i, e, "fdatasync");
+            if (st != EC_OK) goto out_dead;
+            continue;
         }
         w->fds[i] = -1;
     }
     for (i = 0; i < s->n; i++) {
         char d[4200], p[4300];
+        if (w->tmp[i] == NULL) continue;
         obj_dir(s, w->id, i, d, sizeof(d));
         obj_path(s, w->id, i, p, sizeof(p));
-        if (mkdir_p(d) != 0) {
-            log_errno("mkdir", d, errno);
-            st = errno_status(errno);
-            goto out_dead;
-        }
-        if (rename(w->tmp[i], p) != 0) {
-            log_errno("rename", w->tmp[i], errno);
-            st = EC_EIO;
-            goto out_dead;
+        if (mkdir_p(d) != 0 || rename(w->tmp[i], p) != 0) {
+            st = shard_fail(w, i, errno, "publish");
+            if (st != EC_OK) goto out_dead;
+            continue;
         }
         free(w->tmp[i]);
         w->tmp[i] = NULL;
         if (fsync_dir(d) != 0) {
+            /* The name may not survive a crash: count the shard lost. */
             log_errno("fsync", d, errno);
-            st = EC_EIO;
-            goto out_dead;
+            unlink(p);
+            w->failed++;
+            if (s->n - w->failed < write_quorum(s)) {
+                st = EC_EIO;
+                goto out_dead;
+            }
         }
     }
     w->published = 1;
+    if (w->failed)
+        cf_log(CF_LOG_WARN, "ec: version %s written with %d of %d shards "
+               "(needs heal)", w->id, s->n - w->failed, s->n);
     *size_out = w->size;
     return EC_OK;
 out_dead:

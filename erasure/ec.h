@@ -72,7 +72,12 @@ struct ec_obj_info {
 };
 
 struct ec_writer;
-/* Creates the N tmp shard files. On error nothing is left behind. */
+/* Creates the N tmp shard files. A shard whose disk fails (missing, full,
+ * unwritable) at any point of the write is dropped from it; the write
+ * fails with EC_ETOOFEW (EC_ENOSPC if a disk was full) once fewer than the
+ * write quorum remain: K + 1 shards with parity, all N without. A version
+ * published with dropped shards reads through parity until healed. On
+ * error nothing is left behind. */
 enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *info,
                              struct ec_writer **out);
 /* Append len bytes. Whole stripes are encoded and written as they fill; the

@@ -1079,9 +1079,8 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
             1024, (struct sockaddr *)&ss, sslen);
         if (loop->listener == NULL) {
             char err[128];
-            strerror_r(errno, err, sizeof(err));
             cf_log(CF_LOG_ERR, "gw: cannot listen on %s: %s", conf->listen,
-                   err);
+                   cf_strerror(errno, err, sizeof(err)));
             goto out_free;
         }
     }

@@ -199,8 +199,8 @@ enum meta_status meta_open(const char *dir, struct meta_db **out)
     if (m == NULL) return META_ENOMEM;
     if (mkdir_p(dir) != 0) {
         char e[128];
-        strerror_r(errno, e, sizeof(e));
-        cf_log(CF_LOG_ERR, "meta: mkdir %s: %s", dir, e);
+        cf_log(CF_LOG_ERR, "meta: mkdir %s: %s", dir,
+               cf_strerror(errno, e, sizeof(e)));
         free(m);
         return META_EIO;
     }

@@ -288,6 +288,53 @@ static void test_no_parity_and_format_mismatch(void **state)
     }
 }
 
+static void test_write_quorum(void **state)
+{
+    struct ec_set *s = open_set(K, M, STRIPE);
+    struct ec_writer *w;
+    struct ec_obj_info in = { "bkt", "k", 1, "quorum5", 1 };
+    size_t n = 2 * STRIPE + 11;
+    char *d = pattern(n), cmd[600];
+    uint64_t size;
+    struct ec_reader *r;
+
+    /* one disk gone: written with 5 of 6 shards, reads back exact */
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", disks[2]);
+    assert_int_equal(system(cmd), 0);
+    put(s, "quorum5", d, n);
+    {
+        char *b = malloc(n);
+        int deg = 0;
+        assert_int_equal(ec_reader_open(s, "quorum5", n, &r), EC_OK);
+        assert_int_equal(ec_reader_read(r, 0, b, n, &deg), EC_OK);
+        assert_memory_equal(b, d, n);
+        ec_reader_free(r);
+        free(b);
+    }
+    /* two disks gone: below the K+1 quorum, refused, nothing left */
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", disks[4]);
+    assert_int_equal(system(cmd), 0);
+    in.version_id = "quorum4";
+    {
+        enum ec_status st = ec_writer_new(s, &in, &w);
+        if (st == EC_OK) {
+            assert_int_equal(ec_writer_append(w, d, n), EC_OK);
+            assert_int_equal(ec_writer_finish(w, &size), EC_ETOOFEW);
+            ec_writer_free(w);
+        } else {
+            assert_int_equal(st, EC_ETOOFEW);
+        }
+    }
+    assert_int_equal(count_files("tmp/*"), 0);
+    assert_int_equal(ec_reader_open(s, "quorum4", n, &r), EC_ENOTFOUND);
+    ec_set_free(s);
+    /* the disks come back (empty) when the set is opened again */
+    s = open_set(K, M, STRIPE);
+    check(s, "quorum5", d, n, 1);
+    free(d);
+    ec_set_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_and_truncated),
         cmocka_unit_test(test_abandoned_writer),
         cmocka_unit_test(test_no_parity_and_format_mismatch),
+        cmocka_unit_test(test_write_quorum),
     };
     int i, rc;
     char cmd[300];
