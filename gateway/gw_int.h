@@ -260,6 +260,7 @@ struct gw_req {
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
+    int lock_bypassed;            /* a protected version was removed */
     /* body */
     enum gw_body_kind body_kind;
     uint64_t content_length;      /* or UINT64_MAX when chunked/absent */
@@ -401,6 +402,9 @@ int gw_bypass_header(const struct gw_req *req);
  * request. */
 int gw_lock_check_delete(struct meta_version *v, void *arg);
 const char *gw_lock_md5_message(void);
+char *gw_audit_event(const struct gw_req *req, const char *what,
+                     const char *key, size_t key_len,
+                     const struct meta_version *v, const char *detail);
 /* gw_bucket.c */
 void gw_h_put_versioning(struct gw_req *req);   /* after XML body */
 void gw_h_get_versioning(struct gw_req *req);

@@ -9,10 +9,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 static const char lock_missing_content_md5[] =
     "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object "
     "requests with Object Lock parameters";
+
+/* An audit event as JSON (malloc'ed, caller frees): what happened, to
+ * which version, by whom, with which lock state. Keys that are not valid
+ * UTF-8 are recorded in hex. NULL on allocation failure. */
+char *gw_audit_event(const struct gw_req *req, const char *what,
+                     const char *key, size_t key_len,
+                     const struct meta_version *v, const char *detail)
+{
+    json_t *o = json_object();
+    json_t *k = json_stringn(key ? key : "", key ? key_len : 0);
+    char *out;
+
+    if (o == NULL) return NULL;
+    json_object_set_new(o, "event", json_string(what));
+    json_object_set_new(o, "bucket", json_string(req->bucket));
+    if (k) {
+        json_object_set_new(o, "key", k);
+    } else {
+        char *hex = malloc(2 * key_len + 1);
+        if (hex) {
+            cf_hex_encode(key, key_len, hex);
+            json_object_set_new(o, "key_hex", json_string(hex));
+            free(hex);
+        }
+    }
+    if (v) {
+        json_object_set_new(o, "version", json_string(v->version_id));
+        if (v->lock_mode != OL_MODE_NONE) {
+            char date[CF_ISO8601_LEN];
+            cf_fmt_iso8601_ms(v->retain_until_ms, date);
+            json_object_set_new(o, "mode", json_string(
+                                    ol_mode_str((enum ol_mode)v->lock_mode)));
+            json_object_set_new(o, "retain_until", json_string(date));
+        }
+        json_object_set_new(o, "legal_hold", json_boolean(v->legal_hold));
+        if (v->etag[0]) json_object_set_new(o, "etag", json_string(v->etag));
+    }
+    if (detail) json_object_set_new(o, "detail", json_string(detail));
+    json_object_set_new(o, "by", json_string(req->principal ? req->principal
+                                                            : ""));
+    json_object_set_new(o, "request", json_string(req->id));
+    out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return out;
+}
 
 int gw_bypass_header(const struct gw_req *req)
 {
@@ -52,8 +98,22 @@ int gw_lock_check_delete(struct meta_version *v, void *arg)
 
     if (v->delete_marker) return 0; /* markers carry no lock */
     d = ol_decide_delete(&st, &who, gw_bypass_header(req), ol_clock_now());
-    if (d == OL_ALLOW) return 0;
+    if (d == OL_ALLOW) {
+        /* A protected version removed through the governance bypass is
+         * audited (after the commit, by the caller). */
+        if (ol_is_locked(&st, ol_clock_now())) req->lock_bypassed = 1;
+        return 0;
+    }
     req->lock_denied = deny_error(d);
+    {
+        /* Key lock → audit lock is the catalog's lock order. */
+        char *ev = gw_audit_event(req, "delete-refused", v->key, v->key_len,
+                                  v, ol_decision_str(d));
+        if (ev) {
+            meta_audit_log(req->srv->db, ol_clock_now(), ev);
+            free(ev);
+        }
+    }
     gw_log_req(req, CF_LOG_NOTICE, "refused to delete %s/%.*s version %s: %s",
                req->bucket, (int)(v->key_len > 200 ? 200 : v->key_len),
                v->key ? v->key : "", v->version_id, ol_decision_str(d));
@@ -197,7 +257,24 @@ static void put_lock_config_work(struct gw_req *req)
     b.lock_days = c.has_rule && c.days != -1 ? (uint32_t)c.days : 0;
     b.lock_years = c.has_rule && c.years != -1 ? (uint32_t)c.years : 0;
     st = meta_bucket_update(req->srv->db, &b);
-    if (st != META_OK) gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
+        return;
+    }
+    {
+        char detail[96];
+        char *ev;
+        snprintf(detail, sizeof(detail), "default %s %u %s",
+                 b.lock_mode ? ol_mode_str((enum ol_mode)b.lock_mode)
+                             : "none",
+                 b.lock_days ? b.lock_days : b.lock_years,
+                 b.lock_days ? "days" : "years");
+        ev = gw_audit_event(req, "lock-config", NULL, 0, NULL, detail);
+        if (ev) {
+            meta_audit_log(req->srv->db, ol_clock_now(), ev);
+            free(ev);
+        }
+    }
 }
 
 void gw_h_put_lock_config(struct gw_req *req)
@@ -333,8 +410,27 @@ static void put_retention_work(struct gw_req *req)
             return;
         }
     }
-    st = meta_object_update(req->srv->db, req->bucket, req->key, req->key_len,
-                            vid_of(req), apply_retention, &c);
+    {
+        struct meta_version tmp;
+        char *ev;
+        memset(&tmp, 0, sizeof(tmp));
+        snprintf(tmp.version_id, sizeof(tmp.version_id), "%s",
+                 vid_of(req) ? vid_of(req) : "");
+        tmp.lock_mode = (int)c.mode;
+        tmp.retain_until_ms = c.until;
+        ev = gw_audit_event(req, "retention-set", req->key, req->key_len,
+                            &tmp, gw_bypass_header(req) ? "bypass requested"
+                                                        : NULL);
+        if (ev == NULL) {
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            return;
+        }
+        st = meta_object_update_audited(req->srv->db, req->bucket, req->key,
+                                        req->key_len, vid_of(req),
+                                        apply_retention, &c, ol_clock_now(),
+                                        ev);
+        free(ev);
+    }
     if (st != META_OK) version_error(req, st);
 }
 
@@ -418,8 +514,20 @@ static void put_legal_hold_work(struct gw_req *req)
         gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
         return;
     }
-    st = meta_object_update(req->srv->db, req->bucket, req->key, req->key_len,
-                            vid_of(req), apply_hold, &h);
+    {
+        char *ev = gw_audit_event(req, h.on ? "legal-hold-on"
+                                             : "legal-hold-off",
+                                  req->key, req->key_len, NULL,
+                                  vid_of(req));
+        if (ev == NULL) {
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            return;
+        }
+        st = meta_object_update_audited(req->srv->db, req->bucket, req->key,
+                                        req->key_len, vid_of(req), apply_hold,
+                                        &h, ol_clock_now(), ev);
+        free(ev);
+    }
     if (st != META_OK) version_error(req, st);
 }
 

@@ -792,7 +792,20 @@ static void put_finish_work(struct gw_req *req)
     pu->ver.ec_data = ec_set_data_shards(req->srv->set);
     pu->ver.ec_parity = ec_set_parity_shards(req->srv->set);
     pu->ver.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
-    mst = meta_object_put(req->srv->db, req->bucket, &pu->ver, &replaced);
+    if (pu->ver.lock_mode != OL_MODE_NONE || pu->ver.legal_hold) {
+        /* Written under lock: the audit entry commits with the version. */
+        char *ev = gw_audit_event(req, "put-locked", req->key, req->key_len,
+                                  &pu->ver, NULL);
+        if (ev == NULL) {
+            put_fail(req, GW_E_INTERNAL, NULL);
+            goto out_abort_published;
+        }
+        mst = meta_object_put_audited(req->srv->db, req->bucket, &pu->ver,
+                                      &replaced, ol_clock_now(), ev);
+        free(ev);
+    } else {
+        mst = meta_object_put(req->srv->db, req->bucket, &pu->ver, &replaced);
+    }
     if (mst != META_OK) {
         ec_remove(req->srv->set, pu->ver.data_id);
         put_fail(req, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
@@ -807,6 +820,9 @@ static void put_finish_work(struct gw_req *req)
                        pu->ver.version_id);
     if (pu->cs.algo != GW_CSUM_NONE)
         gw_resp_header(&req->resp, csum_hdr[pu->cs.algo], "%s", got);
+    goto out;
+out_abort_published:
+    ec_remove(req->srv->set, pu->ver.data_id);
     goto out;
 out_abort:
     ec_writer_free(pu->writer);
@@ -1239,8 +1255,17 @@ static enum meta_status delete_one(struct gw_req *req, const char *key,
     /* Removing a version permanently is objlock's decision, taken under
      * the catalog's key lock. */
     req->lock_denied = GW_E_NONE;
+    req->lock_bypassed = 0;
     st = meta_object_delete_if(req->srv->db, req->bucket, key, key_len, vid,
                                gw_lock_check_delete, req, &removed);
+    if (st == META_OK && req->lock_bypassed) {
+        char *ev = gw_audit_event(req, "delete-bypass", key, key_len,
+                                  &removed, "governance bypass");
+        if (ev) {
+            meta_audit_log(req->srv->db, ol_clock_now(), ev);
+            free(ev);
+        }
+    }
     if (st == META_OK) {
         gw_remove_data(req->srv, &removed);
         res->delete_marker = removed.delete_marker;

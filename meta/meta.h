@@ -159,6 +159,50 @@ enum meta_status meta_object_update(struct meta_db *db, const char *bucket,
                                     const char *version_id, meta_check_fn fn,
                                     void *arg);
 
+/* ---- the audit log ----
+ * A/<seq:16 hex> records, hash-chained: each holds the SHA-256 of the one
+ * before it, so removing, reordering or editing any entry breaks every
+ * hash after it. An entry describing a change is committed in the same
+ * synced batch as the change (see the *_audited calls); entries are
+ * appended in commit order under one lock. */
+struct meta_audit_entry {
+    uint64_t seq;              /* 1, 2, ... */
+    int64_t time_ms;           /* compliance time of the event */
+    unsigned char prev[32];    /* hash of entry seq-1 (zeros for seq 1) */
+    unsigned char hash[32];    /* SHA-256(prev | seq | time | event) */
+    char *event;               /* owned JSON text */
+};
+/* Appends a standalone entry (an event that changes no data, such as a
+ * refused delete). */
+enum meta_status meta_audit_log(struct meta_db *db, int64_t time_ms,
+                                const char *event);
+/* Walks the log in order; fn returns non-zero to stop. Verification is the
+ * caller's (see coffer audit verify): recompute each hash, compare with the
+ * next entry's prev. */
+enum meta_status meta_audit_foreach(struct meta_db *db,
+                                    int (*fn)(const struct meta_audit_entry *e,
+                                              void *arg),
+                                    void *arg);
+/* The hash an entry must have. */
+void meta_audit_hash(const struct meta_audit_entry *e, unsigned char out[32]);
+/* Opens an existing catalog read-only (alongside a running server). */
+enum meta_status meta_open_readonly(const char *dir, struct meta_db **out);
+
+/* Audited variants: the entry (event JSON, time) commits with the change.
+ * event NULL behaves exactly as the plain call. */
+enum meta_status meta_object_put_audited(struct meta_db *db,
+                                         const char *bucket,
+                                         const struct meta_version *v,
+                                         struct meta_version *replaced,
+                                         int64_t time_ms, const char *event);
+enum meta_status meta_object_update_audited(struct meta_db *db,
+                                            const char *bucket,
+                                            const char *key, size_t key_len,
+                                            const char *version_id,
+                                            meta_check_fn fn, void *arg,
+                                            int64_t time_ms,
+                                            const char *event);
+
 /* A small persisted value (the compliance clock). 0 when never set. */
 enum meta_status meta_clock_get(struct meta_db *db, int64_t *ms);
 enum meta_status meta_clock_set(struct meta_db *db, int64_t ms);

@@ -228,6 +228,35 @@ enum meta_status meta_open(const char *dir, struct meta_db **out)
     pthread_rwlock_init(&m->buckets, NULL);
     for (i = 0; i < 64; i++) pthread_mutex_init(&m->upload_locks[i], NULL);
     pthread_mutex_init(&m->seq_lock, NULL);
+    pthread_mutex_init(&m->audit_lock, NULL);
+    *out = m;
+    return META_OK;
+}
+
+enum meta_status meta_open_readonly(const char *dir, struct meta_db **out)
+{
+    struct meta_db *m = calloc(1, sizeof(*m));
+    char *err = NULL;
+    int i;
+
+    if (m == NULL) return META_ENOMEM;
+    m->opts = rocksdb_options_create();
+    m->ropts = rocksdb_readoptions_create();
+    m->wsync = rocksdb_writeoptions_create();
+    m->db = rocksdb_open_for_read_only(m->opts, dir, 0, &err);
+    if (err) {
+        meta_err(err, dir);
+        m->db = NULL;
+        meta_close(m);
+        return META_EIO;
+    }
+    for (i = 0; i < META_LOCK_STRIPES; i++)
+        pthread_mutex_init(&m->stripes[i], NULL);
+    for (i = 0; i < 64; i++) pthread_mutex_init(&m->upload_locks[i], NULL);
+    pthread_rwlock_init(&m->buckets, NULL);
+    pthread_mutex_init(&m->seq_lock, NULL);
+    pthread_mutex_init(&m->audit_lock, NULL);
+    m->readonly = 1;
     *out = m;
     return META_OK;
 }

@@ -10,6 +10,8 @@
  *                        a key's versions sort newest first
  *   U/<bucket>\0<key>\0<upload-id>              multipart upload in progress
  *   P/<upload-id>\0<part:5 digits>               one uploaded part
+ *   A/<seq:16 hex>                               audit log entry (hash chain)
+ *   K/clock                                      compliance clock (u64 ms)
  *   C/<bucket>\0<key>                            current version of the key,
  *                        carrying what a listing shows (one range scan lists
  *                        a bucket; no per-entry lookups)
@@ -27,6 +29,7 @@
  *   U rec := u8 1 | i64 initiated_ms | str owner | str key | u32 nheaders |
  *            (str name, str value)*
  *   P rec := u8 1 | part
+ *   A rec := u8 1 | u64 seq | i64 time_ms | 32 prev | str event | 32 hash
  *   C rec := u8 1 | u8 flags | u64 size | i64 mtime_ms | str version_id |
  *            str etag | str seq (the 16 hex digits of the V key)
  *
@@ -60,6 +63,13 @@ struct meta_db {
      * (taken before `buckets` and the key stripes, never after). */
     pthread_mutex_t upload_locks[64];
     pthread_mutex_t seq_lock;        /* guards last_seq */
+    /* Held from building an audit entry until its batch is written, so
+     * the chain's order is the commit order; guards audit_*. */
+    pthread_mutex_t audit_lock;
+    int audit_loaded;                /* audit_seq/audit_head read */
+    uint64_t audit_seq;              /* last entry's seq, 0 if none */
+    unsigned char audit_head[32];    /* last entry's hash */
+    int readonly;                    /* opened with meta_open_readonly */
     uint64_t last_seq;
 };
 
@@ -108,5 +118,19 @@ enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
                                     const struct meta_version *v,
                                     struct meta_version *replaced,
                                     meta_batch_fn fn, void *arg);
+
+/* Audit plumbing (meta_audit.c): with audit_lock held, add the next entry
+ * to wb; after a successful write, meta_audit_commit() advances the head.
+ * meta_audit_begin returns META_OK with the lock held, or an error
+ * without it. */
+struct meta_audit_pending {
+    uint64_t seq;
+    unsigned char hash[32];
+};
+enum meta_status meta_audit_begin(struct meta_db *m, rocksdb_writebatch_t *wb,
+                                  int64_t time_ms, const char *event,
+                                  struct meta_audit_pending *p);
+void meta_audit_end(struct meta_db *m, const struct meta_audit_pending *p,
+                    int committed);
 
 #endif /* META_INT_H */

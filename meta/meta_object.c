@@ -305,10 +305,34 @@ enum meta_status meta_object_put(struct meta_db *m, const char *bucket,
     return meta_object_put_ex(m, bucket, v, replaced, NULL, NULL);
 }
 
+static enum meta_status put_impl(struct meta_db *m, const char *bucket,
+                                 const struct meta_version *v,
+                                 struct meta_version *replaced,
+                                 meta_batch_fn extra, void *extra_arg,
+                                 int64_t audit_ms, const char *audit_event);
+
 enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
                                     const struct meta_version *v,
                                     struct meta_version *replaced,
                                     meta_batch_fn extra, void *extra_arg)
+{
+    return put_impl(m, bucket, v, replaced, extra, extra_arg, 0, NULL);
+}
+
+enum meta_status meta_object_put_audited(struct meta_db *m,
+                                         const char *bucket,
+                                         const struct meta_version *v,
+                                         struct meta_version *replaced,
+                                         int64_t time_ms, const char *event)
+{
+    return put_impl(m, bucket, v, replaced, NULL, NULL, time_ms, event);
+}
+
+static enum meta_status put_impl(struct meta_db *m, const char *bucket,
+                                 const struct meta_version *v,
+                                 struct meta_version *replaced,
+                                 meta_batch_fn extra, void *extra_arg,
+                                 int64_t audit_ms, const char *audit_event)
 {
     struct meta_bucket b;
     struct meta_buf kv = { 0 }, kc = { 0 }, rv = { 0 }, rc = { 0 },
@@ -361,6 +385,15 @@ enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
          * multipart upload's records), checked under the same locks. */
         st = extra(m, wb, extra_arg);
         if (st != META_OK) goto out;
+    }
+    if (audit_event) {
+        struct meta_audit_pending ap;
+        st = meta_audit_begin(m, wb, audit_ms, audit_event, &ap);
+        if (st != META_OK) goto out;
+        rocksdb_write(m->db, m->wsync, wb, &err);
+        st = meta_err(err, "commit version");
+        meta_audit_end(m, &ap, st == META_OK);
+        goto out;
     }
     rocksdb_write(m->db, m->wsync, wb, &err);
     st = meta_err(err, "commit version");
@@ -914,6 +947,17 @@ enum meta_status meta_object_update(struct meta_db *m, const char *bucket,
                                     const char *version_id, meta_check_fn fn,
                                     void *arg)
 {
+    return meta_object_update_audited(m, bucket, key, key_len, version_id,
+                                      fn, arg, 0, NULL);
+}
+
+enum meta_status meta_object_update_audited(struct meta_db *m,
+                                            const char *bucket,
+                                            const char *key, size_t key_len,
+                                            const char *version_id,
+                                            meta_check_fn fn, void *arg,
+                                            int64_t time_ms, const char *event)
+{
     pthread_mutex_t *lk;
     struct find_ctx f;
     struct cur c;
@@ -948,6 +992,19 @@ enum meta_status meta_object_update(struct meta_db *m, const char *bucket,
     version_encode(&val, &v);
     if (k.oom || val.oom) {
         st = META_ENOMEM;
+        goto out;
+    }
+    if (event) {
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        struct meta_audit_pending ap;
+        rocksdb_writebatch_put(wb, k.p, k.len, val.p, val.len);
+        st = meta_audit_begin(m, wb, time_ms, event, &ap);
+        if (st == META_OK) {
+            rocksdb_write(m->db, m->wsync, wb, &err);
+            st = meta_err(err, "update version");
+            meta_audit_end(m, &ap, st == META_OK);
+        }
+        rocksdb_writebatch_destroy(wb);
         goto out;
     }
     rocksdb_put(m->db, m->wsync, k.p, k.len, val.p, val.len, &err);
