@@ -147,6 +147,7 @@ enum gw_op {
     GW_OP_PUT_VERSIONING,
     GW_OP_GET_VERSIONING,
     GW_OP_LIST_VERSIONS,
+    GW_OP_COPY_OBJECT,
     GW_OP_PUT_LOCK_CONFIG,
     GW_OP_GET_LOCK_CONFIG,
     GW_OP_PUT_RETENTION,
@@ -367,6 +368,10 @@ void gw_h_get_object(struct gw_req *req);      /* GET and HEAD */
 void gw_get_next(struct gw_req *req);          /* post the next read */
 void gw_h_delete_object(struct gw_req *req);
 void gw_req_handler_cleanup(struct gw_req *req);
+/* gw_copy.c */
+void gw_h_copy_object(struct gw_req *req);
+/* gw_object.c helpers shared with gw_copy.c */
+int gw_etag_matches(const char *hdr, size_t n, const char *etag);
 /* gw_multipart.c */
 void gw_h_create_mpu(struct gw_req *req);
 void gw_h_complete_mpu(struct gw_req *req);    /* after XML body */

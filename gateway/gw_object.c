@@ -852,7 +852,7 @@ static const char *find_stored(const struct meta_version *v,
 }
 
 /* Does an If-Match / If-None-Match list match the ETag? */
-static int etag_matches(const char *hdr, size_t n, const char *etag)
+int gw_etag_matches(const char *hdr, size_t n, const char *etag)
 {
     size_t i = 0, el = strlen(etag);
     while (i < n) {
@@ -992,7 +992,7 @@ static void get_prepare_work(struct gw_req *req)
 
     /* Preconditions, in the order RFC 7232 §6 and S3 evaluate them. */
     h = gw_req_header(req, "if-match", &hl);
-    if (h && !etag_matches(h, hl, g->ver.etag)) {
+    if (h && !gw_etag_matches(h, hl, g->ver.etag)) {
         gw_resp_error(&req->resp, GW_E_PRECONDITION_FAILED, NULL);
         return;
     }
@@ -1003,7 +1003,7 @@ static void get_prepare_work(struct gw_req *req)
         return;
     }
     h = gw_req_header(req, "if-none-match", &hl);
-    if ((h && etag_matches(h, hl, g->ver.etag)) ||
+    if ((h && gw_etag_matches(h, hl, g->ver.etag)) ||
         (h == NULL && (h = gw_req_header(req, "if-modified-since", &hl)) &&
          cf_parse_http_date((struct cf_str){ h, hl }, &since) == 0 &&
          mtime_s <= since)) {

@@ -272,9 +272,9 @@ static void pick_op(struct gw_req *req)
     }
     switch (req->method) {
     case HTTP_PUT:
-        req->op = sub || gw_req_header(req, "x-amz-copy-source", NULL)
-                      ? GW_OP_NOT_IMPLEMENTED
-                      : GW_OP_PUT_OBJECT;
+        req->op = sub ? GW_OP_NOT_IMPLEMENTED
+                  : copy ? GW_OP_COPY_OBJECT
+                         : GW_OP_PUT_OBJECT;
         return;
     case HTTP_GET:
         req->op = sub ? GW_OP_NOT_IMPLEMENTED : GW_OP_GET_OBJECT;

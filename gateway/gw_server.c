@@ -683,6 +683,7 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_VERSIONING: gw_h_get_versioning(req); break;
     case GW_OP_LIST_VERSIONS: gw_h_list_versions(req); break;
     case GW_OP_PUT_LOCK_CONFIG: gw_h_put_lock_config(req); break;
+    case GW_OP_COPY_OBJECT: gw_h_copy_object(req); break;
     case GW_OP_GET_LOCK_CONFIG: gw_h_get_lock_config(req); break;
     case GW_OP_PUT_RETENTION: gw_h_put_retention(req); break;
     case GW_OP_GET_RETENTION: gw_h_get_retention(req); break;

@@ -1,0 +1,291 @@
+/* gw_copy.c: CopyObject, inside the server. The source version (any
+ * bucket the caller may read; a specific versionId too; single or
+ * multipart) is read stripe by stripe, verified, and written as a new
+ * erasure-coded version of the destination — one worker job, memory one
+ * stripe. Metadata is copied (x-amz-metadata-directive COPY, the default)
+ * or taken from the request (REPLACE); the x-amz-copy-source-if-*
+ * conditions and the destination's Object Lock rules apply. */
+#include "gw_int.h"
+#include "ol.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_MAX_COPY_BYTES (5ULL << 30) /* AWS: CopyObject up to 5 GB */
+
+/* Splits "/bucket/key?versionId=v" (URL-encoded) into parts. */
+static int parse_source(const char *s, size_t n, char *bucket, size_t bcap,
+                        char **key, size_t *klen, char **vid)
+{
+    const char *q = memchr(s, '?', n);
+    size_t pl = q ? (size_t)(q - s) : n, dl;
+    char *path = NULL, *slash;
+
+    *key = *vid = NULL;
+    if (gw_url_decode(s, pl, &path, &dl, 0) != 0) return -1;
+    slash = path[0] == '/' ? path + 1 : path;
+    {
+        char *k = memchr(slash, '/', dl - (size_t)(slash - path));
+        size_t bl;
+        if (k == NULL) goto bad;
+        bl = (size_t)(k - slash);
+        if (bl == 0 || bl >= bcap) goto bad;
+        memcpy(bucket, slash, bl);
+        bucket[bl] = '\0';
+        *klen = dl - (size_t)(k + 1 - path);
+        if (*klen == 0 || *klen > META_KEY_MAX) goto bad;
+        *key = malloc(*klen + 1);
+        if (*key == NULL) goto bad;
+        memcpy(*key, k + 1, *klen);
+        (*key)[*klen] = '\0';
+    }
+    if (q) {
+        const char *v = q + 1;
+        size_t vl = n - pl - 1;
+        if (vl > 10 && strncmp(v, "versionId=", 10) == 0) {
+            size_t l;
+            if (gw_url_decode(v + 10, vl - 10, vid, &l, 0) != 0) goto bad;
+        }
+    }
+    free(path);
+    return 0;
+bad:
+    free(path);
+    free(*key);
+    *key = NULL;
+    return -1;
+}
+
+/* The copy-source preconditions (AWS: if-match and if-unmodified-since
+ * together pass when if-match holds; likewise if-none-match with
+ * if-modified-since). 0 to proceed, -1 with 412 set. */
+static int copy_conditions(struct gw_req *req, const struct meta_version *v)
+{
+    size_t hl;
+    const char *im = gw_req_header(req, "x-amz-copy-source-if-match", &hl);
+    const char *h;
+    int64_t since, mt = v->mtime_ms / 1000;
+
+    if (im && !gw_etag_matches(im, hl, v->etag)) goto fail;
+    h = gw_req_header(req, "x-amz-copy-source-if-unmodified-since", &hl);
+    if (!im && h && cf_parse_http_date((struct cf_str){ h, hl }, &since) == 0 &&
+        mt > since)
+        goto fail;
+    h = gw_req_header(req, "x-amz-copy-source-if-none-match", &hl);
+    if (h && gw_etag_matches(h, hl, v->etag)) goto fail;
+    {
+        const char *nm = h;
+        h = gw_req_header(req, "x-amz-copy-source-if-modified-since", &hl);
+        if (!nm && h &&
+            cf_parse_http_date((struct cf_str){ h, hl }, &since) == 0 &&
+            mt <= since)
+            goto fail;
+    }
+    return 0;
+fail:
+    gw_resp_error(&req->resp, GW_E_PRECONDITION_FAILED, NULL);
+    return -1;
+}
+
+/* Copies the source data into w, one stripe at a time, hashing it. */
+static enum ec_status copy_data(struct gw_req *req,
+                                const struct meta_version *src,
+                                struct ec_writer *w, EVP_MD_CTX *md)
+{
+    size_t bs = ec_set_stripe_size(req->srv->set);
+    char *buf = malloc(bs);
+    enum ec_status st = EC_OK;
+    size_t np = src->nparts ? src->nparts : 1, i;
+
+    if (buf == NULL) return EC_ENOMEM;
+    for (i = 0; i < np && st == EC_OK; i++) {
+        const char *id = src->nparts ? src->parts[i].data_id : src->data_id;
+        uint64_t size = src->nparts ? src->parts[i].size : src->size, off;
+        struct ec_reader *r = NULL;
+        if (size == 0) continue;
+        st = ec_reader_open(req->srv->set, id, size, &r);
+        for (off = 0; st == EC_OK && off < size; off += bs) {
+            size_t n = size - off < bs ? (size_t)(size - off) : bs;
+            st = ec_reader_read(r, off, buf, n, NULL);
+            if (st != EC_OK) break;
+            EVP_DigestUpdate(md, buf, n);
+            st = ec_writer_append(w, buf, n);
+        }
+        ec_reader_free(r);
+    }
+    free(buf);
+    return st;
+}
+
+static void copy_work(struct gw_req *req)
+{
+    struct meta_bucket db, sb;
+    struct meta_version src, dst, replaced;
+    char sbucket[64], *skey = NULL, *svid = NULL;
+    size_t sklen = 0, hl;
+    const char *h = gw_req_header(req, "x-amz-copy-source", &hl);
+    const char *dir;
+    struct ec_writer *w = NULL;
+    struct ec_obj_info info;
+    EVP_MD_CTX *md = NULL;
+    enum meta_status mst;
+    enum ec_status est;
+    unsigned char rnd[16], dig[16];
+    unsigned int dl;
+    uint64_t size = 0;
+    int replace = 0, applies = 0, same;
+    size_t i;
+    char date[CF_ISO8601_LEN];
+
+    memset(&src, 0, sizeof(src));
+    memset(&dst, 0, sizeof(dst));
+    memset(&replaced, 0, sizeof(replaced));
+    if (gw_bucket_check(req, &db) != 0) return;
+    if (parse_source(h, hl, sbucket, sizeof(sbucket), &skey, &sklen,
+                     &svid) != 0) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "Copy Source must mention the source bucket and key: "
+                      "sourcebucket/sourcekey");
+        goto out;
+    }
+    dir = gw_req_header(req, "x-amz-metadata-directive", &hl);
+    if (dir) {
+        if (hl == 7 && strncmp(dir, "REPLACE", 7) == 0) replace = 1;
+        else if (!(hl == 4 && strncmp(dir, "COPY", 4) == 0)) {
+            gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                          "Unknown metadata directive.");
+            goto out;
+        }
+    }
+    mst = meta_bucket_get(req->srv->db, sbucket, &sb);
+    if (mst != META_OK || !gw_may_access(req, &sb)) {
+        gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                  : mst == META_OK      ? GW_E_ACCESS_DENIED
+                                                   : gw_err_from_meta(mst),
+                      NULL);
+        goto out;
+    }
+    mst = meta_object_get(req->srv->db, sbucket, skey, sklen, svid, &src);
+    if (mst != META_OK || src.delete_marker) {
+        gw_resp_error(&req->resp,
+                      mst == META_OK || mst == META_ENOTFOUND
+                          ? (svid ? GW_E_NO_SUCH_VERSION : GW_E_NO_SUCH_KEY)
+                          : gw_err_from_meta(mst),
+                      NULL);
+        goto out;
+    }
+    if (copy_conditions(req, &src) != 0) goto out;
+    if (src.size > GW_MAX_COPY_BYTES) {
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                      "The specified copy source is larger than the maximum "
+                      "allowable size for a copy source: 5368709120");
+        goto out;
+    }
+    same = strcmp(sbucket, req->bucket) == 0 && sklen == req->key_len &&
+           memcmp(skey, req->key, sklen) == 0 && svid == NULL;
+    if (same && !replace && !gw_req_header(req, "x-amz-object-lock-mode", NULL)) {
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                      "This copy request is illegal because it is trying to "
+                      "copy an object to itself without changing the "
+                      "object's metadata, storage class, website redirect "
+                      "location or encryption attributes.");
+        goto out;
+    }
+    /* Metadata of the new version. */
+    if (replace) {
+        if (gw_collect_stored_headers(req, &dst) != 0) goto out;
+    } else {
+        dst.headers = calloc(src.nheaders ? src.nheaders : 1,
+                             sizeof(*dst.headers));
+        if (dst.headers == NULL) goto out_oom;
+        for (i = 0; i < src.nheaders; i++) {
+            if (strncmp(src.headers[i].name, "x-amz-checksum-", 15) == 0)
+                continue; /* recomputed data, not carried over */
+            dst.headers[dst.nheaders].name = strdup(src.headers[i].name);
+            dst.headers[dst.nheaders].value = strdup(src.headers[i].value);
+            if (!dst.headers[dst.nheaders].name ||
+                !dst.headers[dst.nheaders].value) {
+                dst.nheaders++;
+                goto out_oom;
+            }
+            dst.nheaders++;
+        }
+    }
+    if (gw_lock_for_write(req, &db, &dst, &applies) != 0) goto out;
+    /* The data. */
+    cf_random_bytes(rnd, sizeof(rnd));
+    cf_hex_encode(rnd, sizeof(rnd), dst.data_id);
+    info.bucket = req->bucket;
+    info.key = req->key;
+    info.key_len = req->key_len;
+    info.version_id = dst.data_id;
+    info.mtime_ms = cf_now_ms();
+    md = EVP_MD_CTX_new();
+    if (md == NULL || !EVP_DigestInit_ex(md, EVP_md5(), NULL)) goto out_oom;
+    est = ec_writer_new(req->srv->set, &info, &w);
+    if (est == EC_OK) est = copy_data(req, &src, w, md);
+    if (est == EC_OK) est = ec_writer_finish(w, &size);
+    ec_writer_free(w);
+    w = NULL;
+    if (est != EC_OK) {
+        gw_resp_error(&req->resp, gw_err_from_ec(est), ec_strerror(est));
+        goto out;
+    }
+    EVP_DigestFinal_ex(md, dig, &dl);
+    cf_hex_encode(dig, 16, dst.etag);
+    gw_new_version_id(req, dst.version_id, sizeof(dst.version_id));
+    dst.key = req->key;
+    dst.key_len = req->key_len;
+    dst.size = size;
+    dst.mtime_ms = cf_now_ms();
+    dst.ec_data = ec_set_data_shards(req->srv->set);
+    dst.ec_parity = ec_set_parity_shards(req->srv->set);
+    dst.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
+    if (applies) {
+        char *ev = gw_audit_event(req, "put-locked", req->key, req->key_len,
+                                  &dst, "copy");
+        mst = ev ? meta_object_put_audited(req->srv->db, req->bucket, &dst,
+                                           &replaced, ol_clock_now(), ev)
+                 : META_ENOMEM;
+        free(ev);
+    } else {
+        mst = meta_object_put(req->srv->db, req->bucket, &dst, &replaced);
+    }
+    dst.key = NULL;
+    if (mst != META_OK) {
+        ec_remove(req->srv->set, dst.data_id);
+        gw_resp_error(&req->resp, gw_err_from_meta(mst), NULL);
+        goto out;
+    }
+    if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
+    if (req->versioning != META_VERSIONING_OFF)
+        gw_resp_header(&req->resp, "x-amz-version-id", "%s", dst.version_id);
+    if (svid)
+        gw_resp_header(&req->resp, "x-amz-copy-source-version-id", "%s",
+                       src.version_id);
+    cf_fmt_iso8601_ms(dst.mtime_ms, date);
+    gw_xbuf_printf(&req->resp.body,
+                   GW_XML_DECL "<CopyObjectResult xmlns=\"http://s3.amazonaws."
+                               "com/doc/2006-03-01/\"><LastModified>%s"
+                               "</LastModified><ETag>&quot;%s&quot;</ETag>"
+                               "</CopyObjectResult>",
+                   date, dst.etag);
+    goto out;
+out_oom:
+    gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+out:
+    ec_writer_free(w);
+    EVP_MD_CTX_free(md);
+    meta_version_cleanup(&src);
+    meta_version_cleanup(&dst);
+    meta_version_cleanup(&replaced);
+    free(skey);
+    free(svid);
+}
+
+void gw_h_copy_object(struct gw_req *req)
+{
+    gw_req_post(req, copy_work, gw_done_respond);
+}
