@@ -349,6 +349,12 @@ void gw_h_put_prepare(struct gw_req *req)
     unsigned char rnd[16];
     int i;
 
+    v = gw_req_header(req, "if-none-match", &vlen);
+    if (req->op == GW_OP_PUT_OBJECT && v && !(vlen == 1 && v[0] == '*')) {
+        gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED,
+                      "If-None-Match on PutObject supports only '*'.");
+        goto out_respond;
+    }
     if (req->op == GW_OP_UPLOAD_PART && part_number(req) == 0) {
         gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
                       "Part number must be an integer between 1 and 10000, "
@@ -694,6 +700,33 @@ void gw_put_body_end(struct gw_req *req)
     gw_put_kick(req);
 }
 
+/* If-None-Match: * / If-Match on PutObject (AWS conditional writes). */
+struct put_cond {
+    struct gw_req *req;
+    enum gw_err err;
+};
+
+static int put_cond_check(struct meta_version *cur, void *arg)
+{
+    struct put_cond *c = arg;
+    size_t n;
+    const char *h = gw_req_header(c->req, "if-none-match", &n);
+    if (h && cur) {
+        c->err = GW_E_PRECONDITION_FAILED;
+        return 1;
+    }
+    h = gw_req_header(c->req, "if-match", &n);
+    if (h && cur == NULL) {
+        c->err = GW_E_NO_SUCH_KEY;
+        return 1;
+    }
+    if (h && !gw_etag_matches(h, n, cur->etag)) {
+        c->err = GW_E_PRECONDITION_FAILED;
+        return 1;
+    }
+    return 0;
+}
+
 static void put_finish_work(struct gw_req *req)
 {
     struct gw_put *pu = &req->put;
@@ -792,19 +825,29 @@ static void put_finish_work(struct gw_req *req)
     pu->ver.ec_data = ec_set_data_shards(req->srv->set);
     pu->ver.ec_parity = ec_set_parity_shards(req->srv->set);
     pu->ver.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
-    if (pu->ver.lock_mode != OL_MODE_NONE || pu->ver.legal_hold) {
-        /* Written under lock: the audit entry commits with the version. */
-        char *ev = gw_audit_event(req, "put-locked", req->key, req->key_len,
-                                  &pu->ver, NULL);
-        if (ev == NULL) {
-            put_fail(req, GW_E_INTERNAL, NULL);
+    {
+        /* Written under lock: the audit entry commits with the version.
+         * Conditional writes are judged under the same key lock. */
+        struct put_cond pc = { req, GW_E_NONE };
+        char *ev = NULL;
+        int cond = gw_req_header(req, "if-none-match", NULL) ||
+                   gw_req_header(req, "if-match", NULL);
+        if (pu->ver.lock_mode != OL_MODE_NONE || pu->ver.legal_hold) {
+            ev = gw_audit_event(req, "put-locked", req->key, req->key_len,
+                                &pu->ver, NULL);
+            if (ev == NULL) {
+                put_fail(req, GW_E_INTERNAL, NULL);
+                goto out_abort_published;
+            }
+        }
+        mst = meta_object_put_if(req->srv->db, req->bucket, &pu->ver,
+                                 &replaced, cond ? put_cond_check : NULL, &pc,
+                                 ol_clock_now(), ev);
+        free(ev);
+        if (mst == META_EDENIED) {
+            put_fail(req, pc.err, NULL);
             goto out_abort_published;
         }
-        mst = meta_object_put_audited(req->srv->db, req->bucket, &pu->ver,
-                                      &replaced, ol_clock_now(), ev);
-        free(ev);
-    } else {
-        mst = meta_object_put(req->srv->db, req->bucket, &pu->ver, &replaced);
     }
     if (mst != META_OK) {
         ec_remove(req->srv->set, pu->ver.data_id);

@@ -203,6 +203,15 @@ enum meta_status meta_object_update_audited(struct meta_db *db,
                                             int64_t time_ms,
                                             const char *event);
 
+/* meta_object_put_audited, first asking pre (with the current version,
+ * or NULL when there is none or it is a delete marker) under the key's
+ * lock: non-zero refuses with META_EDENIED (conditional writes). */
+enum meta_status meta_object_put_if(struct meta_db *db, const char *bucket,
+                                    const struct meta_version *v,
+                                    struct meta_version *replaced,
+                                    meta_check_fn pre, void *pre_arg,
+                                    int64_t time_ms, const char *event);
+
 /* A small persisted value (the compliance clock). 0 when never set. */
 enum meta_status meta_clock_get(struct meta_db *db, int64_t *ms);
 enum meta_status meta_clock_set(struct meta_db *db, int64_t ms);

@@ -309,14 +309,16 @@ static enum meta_status put_impl(struct meta_db *m, const char *bucket,
                                  const struct meta_version *v,
                                  struct meta_version *replaced,
                                  meta_batch_fn extra, void *extra_arg,
-                                 int64_t audit_ms, const char *audit_event);
+                                 int64_t audit_ms, const char *audit_event,
+                                 meta_check_fn pre, void *pre_arg);
 
 enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
                                     const struct meta_version *v,
                                     struct meta_version *replaced,
                                     meta_batch_fn extra, void *extra_arg)
 {
-    return put_impl(m, bucket, v, replaced, extra, extra_arg, 0, NULL);
+    return put_impl(m, bucket, v, replaced, extra, extra_arg, 0, NULL, NULL,
+                    NULL);
 }
 
 enum meta_status meta_object_put_audited(struct meta_db *m,
@@ -325,14 +327,26 @@ enum meta_status meta_object_put_audited(struct meta_db *m,
                                          struct meta_version *replaced,
                                          int64_t time_ms, const char *event)
 {
-    return put_impl(m, bucket, v, replaced, NULL, NULL, time_ms, event);
+    return put_impl(m, bucket, v, replaced, NULL, NULL, time_ms, event, NULL,
+                    NULL);
+}
+
+enum meta_status meta_object_put_if(struct meta_db *m, const char *bucket,
+                                    const struct meta_version *v,
+                                    struct meta_version *replaced,
+                                    meta_check_fn pre, void *pre_arg,
+                                    int64_t time_ms, const char *event)
+{
+    return put_impl(m, bucket, v, replaced, NULL, NULL, time_ms, event, pre,
+                    pre_arg);
 }
 
 static enum meta_status put_impl(struct meta_db *m, const char *bucket,
                                  const struct meta_version *v,
                                  struct meta_version *replaced,
                                  meta_batch_fn extra, void *extra_arg,
-                                 int64_t audit_ms, const char *audit_event)
+                                 int64_t audit_ms, const char *audit_event,
+                                 meta_check_fn pre, void *pre_arg)
 {
     struct meta_bucket b;
     struct meta_buf kv = { 0 }, kc = { 0 }, rv = { 0 }, rc = { 0 },
@@ -350,6 +364,26 @@ static enum meta_status put_impl(struct meta_db *m, const char *bucket,
     if (st != META_OK) goto out_unlock_b;
     lk = stripe(m, bucket, v->key, v->key_len);
     pthread_mutex_lock(lk);
+    if (pre) {
+        /* Conditional write: judged on the current version under the key
+         * lock, so no other write can slip in between. */
+        struct meta_version cur_v;
+        enum meta_status gs;
+        int refuse;
+        memset(&cur_v, 0, sizeof(cur_v));
+        gs = meta_object_get(m, bucket, v->key, v->key_len, NULL, &cur_v);
+        if (gs != META_OK && gs != META_ENOTFOUND) {
+            st = gs;
+            goto out;
+        }
+        refuse = pre(gs == META_OK && !cur_v.delete_marker ? &cur_v : NULL,
+                     pre_arg);
+        meta_version_cleanup(&cur_v);
+        if (refuse) {
+            st = META_EDENIED;
+            goto out;
+        }
+    }
     snprintf(seq, sizeof(seq), "%016llx",
              (unsigned long long)(UINT64_MAX - next_seq(m)));
     wb = rocksdb_writebatch_create();
