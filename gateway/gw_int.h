@@ -85,6 +85,7 @@ enum gw_err {
     GW_E_ENTITY_TOO_SMALL,
     GW_E_INVALID_PART_NUMBER,
     GW_E_INVALID_BUCKET_STATE,
+    GW_E_INVALID_TAG,
     GW_E_NO_LOCK_CONFIG,
     GW_E_NO_OBJECT_LOCK,
     GW_E_INVALID_RETENTION_PERIOD,
@@ -148,6 +149,9 @@ enum gw_op {
     GW_OP_GET_VERSIONING,
     GW_OP_LIST_VERSIONS,
     GW_OP_COPY_OBJECT,
+    GW_OP_PUT_TAGGING,
+    GW_OP_GET_TAGGING,
+    GW_OP_DELETE_TAGGING,
     GW_OP_PUT_LOCK_CONFIG,
     GW_OP_GET_LOCK_CONFIG,
     GW_OP_PUT_RETENTION,
@@ -368,6 +372,14 @@ void gw_h_get_object(struct gw_req *req);      /* GET and HEAD */
 void gw_get_next(struct gw_req *req);          /* post the next read */
 void gw_h_delete_object(struct gw_req *req);
 void gw_req_handler_cleanup(struct gw_req *req);
+/* gw_tagging.c */
+#define GW_TAGS_HEADER "x-coffer-tags" /* stored, never sent as a header */
+void gw_h_put_tagging(struct gw_req *req);      /* after XML body */
+void gw_h_get_tagging(struct gw_req *req);
+void gw_h_delete_tagging(struct gw_req *req);
+/* x-amz-tagging on a write → stored tags of v; -1 with an error set. */
+int gw_tagging_for_put(struct gw_req *req, struct meta_version *v);
+size_t gw_tag_count(const struct meta_version *v);
 /* gw_copy.c */
 void gw_h_copy_object(struct gw_req *req);
 /* gw_object.c helpers shared with gw_copy.c */

@@ -412,7 +412,8 @@ void gw_h_put_prepare(struct gw_req *req)
     memcpy(pu->ver.key, req->key, req->key_len + 1);
     pu->ver.key_len = req->key_len;
     if (req->op == GW_OP_PUT_OBJECT &&
-        gw_collect_stored_headers(req, &pu->ver) != 0)
+        (gw_collect_stored_headers(req, &pu->ver) != 0 ||
+         gw_tagging_for_put(req, &pu->ver) != 0))
         goto out_respond;
 
     /* Flexible checksum: a header with the value, or a trailer named by
@@ -1023,6 +1024,9 @@ static void get_prepare_work(struct gw_req *req)
         gw_resp_header(&req->resp, "x-amz-version-id", "%s",
                        g->ver.version_id);
     if (!g->ver.delete_marker) gw_lock_headers(req, &g->ver);
+    if (gw_tag_count(&g->ver))
+        gw_resp_header(&req->resp, "x-amz-tagging-count", "%zu",
+                       gw_tag_count(&g->ver));
     if (g->ver.delete_marker) {
         gw_resp_header(&req->resp, "x-amz-delete-marker", "true");
         if (vid) gw_resp_header(&req->resp, "Allow", "DELETE");
@@ -1111,6 +1115,7 @@ static void get_prepare_work(struct gw_req *req)
         /* The stored checksum covers the whole object: sent only when
          * asked for and when the whole object is sent (not for ranges or
          * parts, as AWS). */
+        if (strcmp(kv->name, GW_TAGS_HEADER) == 0) continue;
         if (strncmp(kv->name, "x-amz-checksum-", 15) == 0 &&
             (r != 0 ||
              !(gw_req_header(req, "x-amz-checksum-mode", &hl) && hl == 7 &&

@@ -199,6 +199,13 @@ static void pick_op(struct gw_req *req)
                                             : GW_OP_NOT_IMPLEMENTED;
         return;
     }
+    if (req->key != NULL && has(req, "tagging")) {
+        req->op = req->method == HTTP_PUT      ? GW_OP_PUT_TAGGING
+                  : req->method == HTTP_GET    ? GW_OP_GET_TAGGING
+                  : req->method == HTTP_DELETE ? GW_OP_DELETE_TAGGING
+                                               : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
     if (req->key != NULL && has(req, "legal-hold")) {
         req->op = req->method == HTTP_PUT   ? GW_OP_PUT_LEGAL_HOLD
                   : req->method == HTTP_GET ? GW_OP_GET_LEGAL_HOLD

@@ -104,6 +104,8 @@ static const struct {
         "specified in order by part number." },
     [GW_E_INVALID_BUCKET_STATE] = { 409, "InvalidBucketState",
         "The request is not valid with the current state of the bucket." },
+    [GW_E_INVALID_TAG] = { 400, "InvalidTag",
+        "The tag provided was not a valid tag." },
     [GW_E_NO_LOCK_CONFIG] = { 404, "ObjectLockConfigurationNotFoundError",
         "Object Lock configuration does not exist for this bucket" },
     [GW_E_NO_OBJECT_LOCK] = { 404, "NoSuchObjectLockConfiguration",

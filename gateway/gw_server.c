@@ -627,6 +627,7 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_LOCK_CONFIG:
     case GW_OP_PUT_RETENTION:
     case GW_OP_PUT_LEGAL_HOLD:
+    case GW_OP_PUT_TAGGING:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -684,6 +685,9 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_LIST_VERSIONS: gw_h_list_versions(req); break;
     case GW_OP_PUT_LOCK_CONFIG: gw_h_put_lock_config(req); break;
     case GW_OP_COPY_OBJECT: gw_h_copy_object(req); break;
+    case GW_OP_PUT_TAGGING: gw_h_put_tagging(req); break;
+    case GW_OP_GET_TAGGING: gw_h_get_tagging(req); break;
+    case GW_OP_DELETE_TAGGING: gw_h_delete_tagging(req); break;
     case GW_OP_GET_LOCK_CONFIG: gw_h_get_lock_config(req); break;
     case GW_OP_PUT_RETENTION: gw_h_put_retention(req); break;
     case GW_OP_GET_RETENTION: gw_h_get_retention(req); break;

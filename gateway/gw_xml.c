@@ -622,3 +622,64 @@ enum gw_xml_status gw_xml_parse_legal_hold(const char *body, size_t len,
     xmlFreeDoc(doc);
     return bad || !have ? GW_XML_MALFORMED : GW_XML_OK;
 }
+
+void gw_xml_tags_cleanup(struct gw_xml_tags *t)
+{
+    size_t i;
+    for (i = 0; i < t->n; i++) {
+        free(t->tags[i].key);
+        free(t->tags[i].value);
+    }
+    t->n = 0;
+}
+
+enum gw_xml_status gw_xml_parse_tagging(const char *body, size_t len,
+                                        struct gw_xml_tags *out)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, set, t, f;
+    int bad = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "Tagging") || !only_elements(root))
+        bad = 1;
+    for (set = root ? root->children : NULL; set && !bad; set = set->next) {
+        if (set->type != XML_ELEMENT_NODE) continue;
+        if (!is_elem(set, "TagSet") || !only_elements(set)) {
+            bad = 1;
+            break;
+        }
+        for (t = set->children; t && !bad; t = t->next) {
+            char *k = NULL, *v = NULL;
+            size_t n;
+            if (t->type != XML_ELEMENT_NODE) continue;
+            if (!is_elem(t, "Tag") || out->n == GW_XML_TAGS_MAX) {
+                bad = 1;
+                break;
+            }
+            for (f = t->children; f && !bad; f = f->next) {
+                if (f->type != XML_ELEMENT_NODE) continue;
+                if (is_elem(f, "Key") && !k) k = text_of(f, &n, &bad);
+                else if (is_elem(f, "Value") && !v) v = text_of(f, &n, &bad);
+                else bad = 1;
+            }
+            if (bad || k == NULL || v == NULL) {
+                free(k);
+                free(v);
+                bad = 1;
+                break;
+            }
+            out->tags[out->n].key = k;
+            out->tags[out->n].value = v;
+            out->n++;
+        }
+    }
+    xmlFreeDoc(doc);
+    if (bad) {
+        gw_xml_tags_cleanup(out);
+        return GW_XML_MALFORMED;
+    }
+    return GW_XML_OK;
+}

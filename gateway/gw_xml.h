@@ -118,4 +118,19 @@ enum gw_xml_status gw_xml_parse_retention(const char *body, size_t len,
 enum gw_xml_status gw_xml_parse_legal_hold(const char *body, size_t len,
                                            int *on);
 
+/* <Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>...</TagSet>
+ * </Tagging>. Keys and values are kept exactly (no trimming); the caller
+ * applies S3's tag limits. More than 50 tags → MALFORMED. */
+#define GW_XML_TAGS_MAX 50
+struct gw_xml_tag {
+    char *key, *value; /* owned */
+};
+struct gw_xml_tags {
+    struct gw_xml_tag tags[GW_XML_TAGS_MAX];
+    size_t n;
+};
+enum gw_xml_status gw_xml_parse_tagging(const char *body, size_t len,
+                                        struct gw_xml_tags *out);
+void gw_xml_tags_cleanup(struct gw_xml_tags *t);
+
 #endif /* GW_XML_H */
