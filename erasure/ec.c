@@ -101,14 +101,19 @@ static int format_read(const char *disk, char dep[33], int *idx, int *k,
     const char *d;
 
     snprintf(path, sizeof(path), "%s/.coffer/format.json", disk);
-    if (access(path, F_OK) != 0) return 0;
+    if (access(path, F_OK) != 0) {
+        if (errno == ENOENT) return 0;
+        log_errno("access", path, errno);
+        return -1;
+    }
     j = json_load_file(path, 0, &jerr);
     if (j == NULL) {
         cf_log(CF_LOG_ERR, "ec: %s:%d: %s", path, jerr.line, jerr.text);
         return -1;
     }
     d = json_string_value(json_object_get(j, "deployment"));
-    if (d == NULL || strlen(d) != 32 ||
+    if (json_integer_value(json_object_get(j, "version")) != 1 ||
+        d == NULL || strlen(d) != 32 ||
         !json_is_integer(json_object_get(j, "disk")) ||
         !json_is_integer(json_object_get(j, "data")) ||
         !json_is_integer(json_object_get(j, "parity"))) {
@@ -618,14 +623,21 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
     /* Durable before visible: data first, then the names. A shard that
      * fails here is dropped like one that failed to write. */
     for (i = 0; i < s->n; i++) {
-        if (w->fds[i] < 0) continue;
-        if (fdatasync(w->fds[i]) != 0 || close(w->fds[i]) != 0) {
-            int e = errno;
+        int fd = w->fds[i], e = 0;
+        if (fd < 0) continue;
+        /* close() releases the fd even when it fails: never close twice
+         * (another thread may already own the number). */
+        w->fds[i] = -1;
+        if (fdatasync(fd) != 0) {
+            e = errno;
+            close(fd);
+        } else if (close(fd) != 0) {
+            e = errno;
+        }
+        if (e != 0) {
             st = shard_fail(w, i, e, "fdatasync");
             if (st != EC_OK) goto out_dead;
-            continue;
         }
-        w->fds[i] = -1;
     }
     for (i = 0; i < s->n; i++) {
         char d[4200], p[4300];
@@ -805,13 +817,15 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     return EC_OK;
 }
 
-/* Reads and verifies block `stripe` of shard i into dst. */
+/* Length of shard blocks in stripe `stripe` (the last may be shorter). */
 static size_t block_len_of(const struct ec_reader *r, uint64_t stripe)
 {
     return stripe + 1 == r->nstripes ? (size_t)r->last_len
                                      : r->set->block_len;
 }
 
+/* Reads and verifies block `stripe` of shard i into dst; on failure the
+ * shard is dropped for the rest of this reader's life. */
 static int read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
 {
     struct ec_set *s = r->set;
@@ -832,49 +846,100 @@ static int read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
     return 0;
 }
 
-/* Decodes stripe `stripe` and copies [from, from + n) of it to out. */
+/* Data bytes in stripe `stripe` (the last one may be short). */
+static uint64_t stripe_data_len(const struct ec_reader *r, uint64_t stripe)
+{
+    uint64_t ss = r->set->stripe_size;
+    return stripe + 1 == r->nstripes ? r->size - stripe * ss : ss;
+}
+
+/* Payload bytes of shard `i`'s block, or -1 if the verified block is not
+ * the data fragment we expect at this position (then we decode instead). */
+static long frag_payload(const struct ec_reader *r, int i, const char *blk,
+                         uint64_t stripe)
+{
+    fragment_metadata_t md;
+    size_t bl = block_len_of(r, stripe);
+    if (r->set->m == 0) return (long)bl;
+    if (liberasurecode_get_fragment_metadata((char *)blk, &md) != 0 ||
+        md.idx != (uint32_t)i || md.frag_backend_metadata_size != 0 ||
+        (size_t)md.size + sizeof(fragment_header_t) != bl ||
+        md.orig_data_size != stripe_data_len(r, stripe))
+        return -1;
+    return (long)md.size;
+}
+
+/* Copies [from, from + n) of stripe `stripe` to out. Systematic path: the
+ * data shards covering the range are read, verified and copied as they
+ * are; if one of them is missing or bad, K good blocks (data first, then
+ * parity) are decoded. */
 static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
                                   size_t from, size_t n, char *out,
                                   int *degraded)
 {
     struct ec_set *s = r->set;
     char *frags[EC_MAX_DISKS];
-    int nf = 0, i;
+    int good[EC_MAX_DISKS] = { 0 }; /* 1: read and verified */
+    size_t bl = block_len_of(r, stripe);
+    size_t hdr = s->m > 0 ? sizeof(fragment_header_t) : 0;
+    size_t pay = bl - hdr, done = 0;
+    int nf = 0, i, first, last, fast = 1;
 
-    for (i = 0; i < s->n && nf < s->k; i++) {
+    if (n == 0) return EC_OK;
+    if (bl <= hdr) return EC_ECORRUPT; /* checked at open; defensive */
+    first = (int)(from / pay);
+    last = (int)((from + n - 1) / pay);
+    if (last >= s->k) fast = 0; /* layout other than expected: decode */
+    for (i = first; fast && i <= last; i++) {
         char *dst = r->blocks + (size_t)i * s->block_len;
-        if (r->fds[i] < 0) {
-            if (i < s->k) *degraded = 1;
-            continue;
-        }
-        if (read_block(r, i, stripe, dst) != 0) {
+        if (r->fds[i] < 0 || read_block(r, i, stripe, dst) != 0) {
             *degraded = 1;
-            continue;
+            fast = 0;
+            break;
         }
-        frags[nf++] = dst;
+        good[i] = 1;
+        if (frag_payload(r, i, dst, stripe) != (long)pay) {
+            cf_log(CF_LOG_DEBUG, "ec: version %s stripe %llu shard %d: "
+                   "unexpected fragment layout, decoding", r->id,
+                   (unsigned long long)stripe, i);
+            fast = 0;
+        }
     }
-    if (nf < s->k) {
-        cf_log(CF_LOG_ERR, "ec: version %s stripe %llu: too few good shards",
-               r->id, (unsigned long long)stripe);
-        return EC_ETOOFEW;
-    }
-    if (s->m == 0) {
-        /* Plain striping: blocks are the data, in order. */
-        size_t done = 0, bl = block_len_of(r, stripe);
+    if (fast) {
         while (done < n) {
-            size_t pos = from + done, b = pos / bl, o = pos % bl,
-                   k = bl - o;
+            size_t pos = from + done, b = pos / pay, o = pos % pay,
+                   k = pay - o;
             if (k > n - done) k = n - done;
-            memcpy(out + done, r->blocks + b * s->block_len + o, k);
+            memcpy(out + done, r->blocks + b * s->block_len + hdr + o, k);
             done += k;
         }
         return EC_OK;
     }
+
+    /* Degraded: gather K verified blocks, reusing those already read. */
+    for (i = 0; i < s->n && nf < s->k; i++) {
+        char *dst = r->blocks + (size_t)i * s->block_len;
+        if (!good[i]) {
+            if (r->fds[i] < 0) {
+                if (i < s->k) *degraded = 1;
+                continue;
+            }
+            if (read_block(r, i, stripe, dst) != 0) {
+                *degraded = 1;
+                continue;
+            }
+        }
+        frags[nf++] = dst;
+    }
+    if (nf < s->k || s->m == 0) {
+        cf_log(CF_LOG_ERR, "ec: version %s stripe %llu: too few good shards",
+               r->id, (unsigned long long)stripe);
+        return EC_ETOOFEW;
+    }
     {
         char *data = NULL;
         uint64_t dlen = 0;
-        int rc = liberasurecode_decode(s->desc, frags, nf,
-                                       block_len_of(r, stripe), 0, &data,
+        int rc = liberasurecode_decode(s->desc, frags, nf, bl, 0, &data,
                                        &dlen);
         if (rc != 0 || dlen < from + n) {
             cf_log(CF_LOG_ERR, "ec: version %s stripe %llu: decode failed "
@@ -895,6 +960,7 @@ enum ec_status ec_reader_read(struct ec_reader *r, uint64_t off, void *buf,
     char *out = buf;
     int deg = 0;
 
+    if (degraded) *degraded = 0;
     if (off > r->size || len > r->size - off) return EC_EINVAL;
     while (len > 0) {
         uint64_t stripe = off / s->stripe_size;
@@ -903,7 +969,10 @@ enum ec_status ec_reader_read(struct ec_reader *r, uint64_t off, void *buf,
         enum ec_status st;
         if (n > len) n = len;
         st = read_stripe(r, stripe, from, n, out, &deg);
-        if (st != EC_OK) return st;
+        if (st != EC_OK) {
+            if (degraded) *degraded = deg;
+            return st;
+        }
         out += n;
         off += n;
         len -= n;

@@ -70,23 +70,39 @@ static void check(struct ec_set *s, const char *id, const char *data,
     assert_int_equal(ec_reader_read(r, 0, buf, n, &deg), EC_OK);
     assert_memory_equal(buf, data, n);
     if (n) assert_int_equal(deg, want_degraded);
+    /* and a few ranges, from the same reader */
+    if (n > 0) {
+        int k;
+        for (k = 0; k < 8; k++) {
+            size_t off = (size_t)rand_r(&seed) % n;
+            size_t len = (size_t)rand_r(&seed) % (n - off + 1);
+            assert_int_equal(ec_reader_read(r, off, buf, len, NULL), EC_OK);
+            assert_memory_equal(buf, data + off, len);
+        }
+    }
     ec_reader_free(r);
     free(buf);
 }
 
 /* Path of shard i of a version: found with glob, so the test does not
  * depend on the placement rule. */
-static int shard_path(const char *id, int i, char *out, size_t cap)
+static int shard_path_in(const char *dirs, const char *id, int i, char *out,
+                         size_t cap)
 {
     glob_t g;
     char pat[512];
     int rc;
-    snprintf(pat, sizeof(pat), "%s/disk*/obj/*/*/%s.%d", root, id, i);
+    snprintf(pat, sizeof(pat), "%s/%s/obj/*/*/%s.%d", root, dirs, id, i);
     rc = glob(pat, 0, NULL, &g);
     if (rc == 0 && g.gl_pathc == 1) snprintf(out, cap, "%s", g.gl_pathv[0]);
     else rc = -1;
     globfree(&g);
     return rc;
+}
+
+static int shard_path(const char *id, int i, char *out, size_t cap)
+{
+    return shard_path_in("disk*", id, i, out, cap);
 }
 
 static int count_files(const char *sub)
@@ -226,6 +242,66 @@ static void test_corrupt_and_truncated(void **state)
     ec_set_free(s);
 }
 
+/* A read touches only the data blocks of its range; blocks it does not
+ * need (parity, other data shards) cannot make it degraded. */
+static void test_systematic_reads(void **state)
+{
+    struct ec_set *s = open_set(K, M, STRIPE);
+    size_t n = 2 * STRIPE + 5000, q = STRIPE / K;
+    char *d = pattern(n), *b = malloc(n), p[512];
+    struct ec_reader *r;
+    int deg;
+
+    put(s, "sys", d, n);
+    /* a flipped byte in a parity block: never read, never noticed */
+    assert_int_equal(shard_path("sys", K, p, sizeof(p)), 0);
+    flip(p, 4096 + 500);
+    check(s, "sys", d, n, 0);
+    /* a flipped byte in data shard 2, stripe 0 */
+    assert_int_equal(shard_path("sys", 2, p, sizeof(p)), 0);
+    flip(p, 4096 + 200);
+    assert_int_equal(ec_reader_open(s, "sys", n, &r), EC_OK);
+    deg = -1; /* shard 0's part of stripe 0 only */
+    assert_int_equal(ec_reader_read(r, 10, b, q - 10, &deg), EC_OK);
+    assert_memory_equal(b, d + 10, q - 10);
+    assert_int_equal(deg, 0);
+    deg = -1; /* stripe 1, every data shard */
+    assert_int_equal(ec_reader_read(r, STRIPE, b, STRIPE, &deg), EC_OK);
+    assert_memory_equal(b, d + STRIPE, STRIPE);
+    assert_int_equal(deg, 0);
+    deg = -1; /* across shard 2 of stripe 0: decoded from parity shard 5 */
+    assert_int_equal(ec_reader_read(r, 2 * q - 3, b, q + 6, &deg), EC_OK);
+    assert_memory_equal(b, d + 2 * q - 3, q + 6);
+    assert_int_equal(deg, 1);
+    /* the whole object, the short last stripe included */
+    assert_int_equal(ec_reader_read(r, 0, b, n, &deg), EC_OK);
+    assert_memory_equal(b, d, n);
+    ec_reader_free(r);
+
+    /* a corrupt trailer drops the shard at open: still exact */
+    put(s, "trailer", d, n);
+    assert_int_equal(shard_path("trailer", 1, p, sizeof(p)), 0);
+    {
+        int fd = open(p, O_RDONLY);
+        off_t end = lseek(fd, 0, SEEK_END);
+        close(fd);
+        flip(p, end - 30);
+    }
+    check(s, "trailer", d, n, 1);
+    /* corrupt blocks in the short last stripe of two shards */
+    put(s, "tail", d, n);
+    assert_int_equal(shard_path("tail", 0, p, sizeof(p)), 0);
+    flip(p, 4096 + 2 * (STRIPE / K + 80 + 8) + 81);
+    assert_int_equal(shard_path("tail", 1, p, sizeof(p)), 0);
+    flip(p, 4096 + 2 * (STRIPE / K + 80 + 8) + 100);
+    check(s, "tail", d, n, 1);
+
+    assert_int_equal(ec_remove(s, "nothing-here"), EC_ENOTFOUND);
+    free(b);
+    free(d);
+    ec_set_free(s);
+}
+
 static void test_abandoned_writer(void **state)
 {
     struct ec_set *s = open_set(K, M, STRIPE);
@@ -272,6 +348,50 @@ static void test_no_parity_and_format_mismatch(void **state)
         swapped[1] = diskp[0];
         assert_int_equal(ec_set_open(&c2, &s), EC_EINVAL);
     }
+    /* a disk of another deployment, or an unreadable format.json */
+    {
+        char fp[512], body[512], orig;
+        FILE *f;
+        size_t len;
+        snprintf(fp, sizeof(fp), "%s/.coffer/format.json", disks[3]);
+        f = fopen(fp, "r");
+        assert_non_null(f);
+        len = fread(body, 1, sizeof(body) - 1, f);
+        fclose(f);
+        body[len] = '\0';
+        {
+            char *dep = strstr(body, "\"deployment\":\"");
+            assert_non_null(dep);
+            dep += 14;
+            orig = dep[0];
+            dep[0] = orig == 'a' ? 'b' : 'a';
+        }
+        f = fopen(fp, "w");
+        assert_non_null(f);
+        fputs(body, f);
+        fclose(f);
+        assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
+                                                           STRIPE }, &s),
+                         EC_EINVAL);
+        f = fopen(fp, "w");
+        assert_non_null(f);
+        fputs("{\"version\":1,", f);
+        fclose(f);
+        assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
+                                                           STRIPE }, &s),
+                         EC_EINVAL);
+        /* restored, the set opens again */
+        {
+            char *dep = strstr(body, "\"deployment\":\"") + 14;
+            dep[0] = orig;
+        }
+        f = fopen(fp, "w");
+        assert_non_null(f);
+        fputs(body, f);
+        fclose(f);
+        s = open_set(K, M, STRIPE);
+        ec_set_free(s);
+    }
     /* M = 0 on fresh disks: plain striping */
     {
         static char d0[256], d1[256];
@@ -283,6 +403,22 @@ static void test_no_parity_and_format_mismatch(void **state)
         d = pattern(5000);
         put(s, "plain", d, 5000);
         check(s, "plain", d, 5000, 0);
+        /* without parity one lost shard loses the object, cleanly */
+        {
+            char p[512];
+            struct ec_reader *r;
+            char *b = malloc(5000);
+            assert_int_equal(shard_path_in("m0*", "plain", 1, p, sizeof(p)),
+                             0);
+            flip(p, 4096 + 10);
+            assert_int_equal(ec_reader_open(s, "plain", 5000, &r), EC_OK);
+            assert_int_equal(ec_reader_read(r, 0, b, 100, NULL), EC_OK);
+            assert_memory_equal(b, d, 100);
+            assert_int_equal(ec_reader_read(r, 0, b, 5000, NULL),
+                             EC_ETOOFEW);
+            ec_reader_free(r);
+            free(b);
+        }
         free(d);
         ec_set_free(s);
     }
@@ -341,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_sizes),
         cmocka_unit_test(test_every_missing_pair),
         cmocka_unit_test(test_corrupt_and_truncated),
+        cmocka_unit_test(test_systematic_reads),
         cmocka_unit_test(test_abandoned_writer),
         cmocka_unit_test(test_no_parity_and_format_mismatch),
         cmocka_unit_test(test_write_quorum),
@@ -348,7 +485,7 @@ int main(void)
     int i, rc;
     char cmd[300];
     const char *env = getenv("COFFER_TEST_SEED");
-    seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)getpid();
+    seed = env ? (unsigned)strtoul(env, NULL, 10) : 20261123u;
     print_message("test_ec seed %u (COFFER_TEST_SEED to repeat)\n", seed);
     if (mkdtemp(root) == NULL) return 1;
     for (i = 0; i < N; i++) {
