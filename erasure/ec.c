@@ -208,6 +208,7 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
 
     s = calloc(1, sizeof(*s));
     if (s == NULL) return EC_ENOMEM;
+    s->fs_fd = -1;
     s->n = cfg->ndisks;
     s->k = cfg->data;
     s->m = cfg->parity;
@@ -269,6 +270,18 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
             goto out_inval;
     }
 
+    s->fs_fd = -1;
+    {
+        struct stat st0, sti;
+        int one = stat(s->disks[0], &st0) == 0;
+        for (i = 1; one && i < s->n; i++)
+            one = stat(s->disks[i], &sti) == 0 && sti.st_dev == st0.st_dev;
+        if (one) s->fs_fd = open(s->disks[0], O_RDONLY | O_DIRECTORY |
+                                                  O_CLOEXEC);
+        if (one && s->fs_fd >= 0)
+            cf_log(CF_LOG_INFO, "ec: all disks on one filesystem: writes "
+                   "are made durable with syncfs");
+    }
     if (s->m > 0) {
         struct ec_args args;
         memset(&args, 0, sizeof(args));
@@ -324,6 +337,7 @@ void ec_set_free(struct ec_set *s)
 {
     int i;
     if (s == NULL) return;
+    if (s->fs_fd >= 0) close(s->fs_fd);
     if (s->desc >= 0) liberasurecode_instance_destroy(s->desc);
     for (i = 0; s->disks && i < s->n; i++) free(s->disks[i]);
     free(s->disks);
@@ -620,6 +634,40 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
         st = write_all(w, i, &iov, 1);
         if (st != EC_OK) goto out_dead;
     }
+    if (s->fs_fd >= 0) {
+        /* One filesystem: close, publish the names, then one syncfs()
+         * makes data and names durable together (and serves every
+         * concurrent writer's batch: group commit by the kernel). Nothing
+         * is acknowledged before it returns. */
+        for (i = 0; i < s->n; i++) {
+            int fd = w->fds[i];
+            if (fd < 0) continue;
+            w->fds[i] = -1;
+            if (close(fd) != 0) {
+                st = shard_fail(w, i, errno, "close");
+                if (st != EC_OK) goto out_dead;
+            }
+        }
+        for (i = 0; i < s->n; i++) {
+            char d[4200], p[4300];
+            if (w->tmp[i] == NULL) continue;
+            obj_dir(s, w->id, i, d, sizeof(d));
+            obj_path(s, w->id, i, p, sizeof(p));
+            if (mkdir_p(d) != 0 || rename(w->tmp[i], p) != 0) {
+                st = shard_fail(w, i, errno, "publish");
+                if (st != EC_OK) goto out_dead;
+                continue;
+            }
+            free(w->tmp[i]);
+            w->tmp[i] = NULL;
+        }
+        if (syncfs(s->fs_fd) != 0) {
+            log_errno("syncfs", s->disks[0], errno);
+            st = EC_EIO;
+            goto out_dead;
+        }
+        goto published;
+    }
     /* Durable before visible: data first, then the names. A shard that
      * fails here is dropped like one that failed to write. */
     for (i = 0; i < s->n; i++) {
@@ -662,6 +710,7 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
             }
         }
     }
+published:
     w->published = 1;
     if (w->failed)
         cf_log(CF_LOG_WARN, "ec: version %s written with %d of %d shards "

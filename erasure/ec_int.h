@@ -56,6 +56,11 @@ struct ec_set {
     size_t block_len;      /* bytes per shard per stripe (fragment) */
     int desc;              /* liberasurecode instance, -1 when M == 0 */
     char deployment[33];
+    /* All disks on one filesystem (the default layout: directories of one
+     * data dir): a write is made durable with one syncfs() instead of an
+     * fdatasync per shard and an fsync per directory. fs_fd is an open
+     * directory on it, or -1. */
+    int fs_fd;
 };
 
 #endif /* EC_INT_H */
