@@ -83,6 +83,13 @@ endef
 UNIT_NAMES  := $(UNIT_SRCS:tests/unit/%.c=%)
 $(foreach t,$(UNIT_NAMES),$(eval $(call unit_rule,$(t))))
 
+# ---- bench: coffer-bench (not part of all) ----
+BENCH_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
+$(BUILD)/coffer-bench: $(BENCH_OBJS) $(BUILD)/gateway/gw_sigv4.o \
+                       $(call objs_of,common)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl openssl) \
+	    -lpthread
+
 # ---- dependencies (Debian packages only; idempotent) ----
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libxml2-dev \
             librocksdb-dev liberasurecode-dev libisal2 libisal-dev \
@@ -126,8 +133,11 @@ check-src:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|gets|atoi|atol|gmtime|localtime|rand)\(' \
 	    $(MOD_SRCS) $(CMD_SRCS) || (echo "check-src: banned call above"; false)
 
+bench: $(BUILD)/coffer-bench $(BUILD)/coffer
+	bench/smoke.sh $(BUILD)
+
 clean:
 	rm -rf build build-*
 
 -include $(MOD_OBJS:.o=.d) $(CMD_OBJS:.o=.d) \
-         $(UNIT_SRCS:%.c=$(BUILD)/%.d)
+         $(UNIT_SRCS:%.c=$(BUILD)/%.d) $(BENCH_OBJS:.o=.d)
