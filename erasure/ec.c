@@ -4,10 +4,22 @@
  * or corrupt. Formats: ec_int.h.
  *
  * Invariants:
- * - A shard file under obj/ is complete (header, every block, trailer) and
- *   was fdatasync'ed before its rename; files in tmp/ are never read.
- * - A block is served only after its XXH3 matched; a shard that fails any
- *   check is treated as missing for that read. */
+ * - A shard file is renamed into obj/ only once it is complete (header,
+ *   every block, trailer), and it is durable before ec_writer_finish()
+ *   returns EC_OK: fdatasync before the rename and an fsync of the
+ *   directory after it, or, when every disk shares one filesystem, one
+ *   syncfs() after the renames. A crash before that return may leave a torn
+ *   file under obj/ that no catalog record names: readers reject it by its
+ *   length and hashes, the scanner removes it. Files in tmp/ are never read.
+ * - A block is served only after its XXH3 matched and, with parity, its
+ *   liberasurecode fragment header is the one this position must carry;
+ *   a shard that fails any check is treated as missing for the rest of
+ *   that reader's life.
+ * - Hot path: a writer encodes a caller's whole stripe in place (no copy
+ *   into its own buffer); a reader preads whole data payloads straight into
+ *   the caller's buffer. XXH3 goes through libxxhash's runtime CPU dispatch
+ *   (AVX2/AVX-512): the library's default SSE2 entry point is several times
+ *   slower and was the largest user-space cost of both paths. */
 #include "ec_int.h"
 #include "cf.h"
 
@@ -16,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <assert.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +36,13 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
+#if defined(__x86_64__) || defined(__i386__)
+/* Maps XXH3_64bits and XXH3_64bits_update to the library's dispatching
+ * entry points; the hash values are the same on every implementation. */
+#include <xxh_x86dispatch.h>
+#endif
 
 const char *ec_strerror(enum ec_status st)
 {
@@ -91,13 +110,14 @@ static int fsync_dir(const char *path)
 /* ---- the set ---- */
 
 /* Reads <disk>/.coffer/format.json; 1 if present (fields filled), 0 if
- * absent, -1 if unreadable or malformed. */
+ * absent, -1 if unreadable or malformed. *stripe is 0 when the file
+ * predates the "stripe_size" field. */
 static int format_read(const char *disk, char dep[33], int *idx, int *k,
-                       int *m)
+                       int *m, size_t *stripe)
 {
     char path[4200];
     json_error_t jerr;
-    json_t *j;
+    json_t *j, *ss;
     const char *d;
 
     snprintf(path, sizeof(path), "%s/.coffer/format.json", disk);
@@ -121,6 +141,13 @@ static int format_read(const char *disk, char dep[33], int *idx, int *k,
         json_decref(j);
         return -1;
     }
+    ss = json_object_get(j, "stripe_size");
+    if (ss != NULL && (!json_is_integer(ss) || json_integer_value(ss) <= 0)) {
+        cf_log(CF_LOG_ERR, "ec: %s: invalid stripe_size", path);
+        json_decref(j);
+        return -1;
+    }
+    *stripe = ss ? (size_t)json_integer_value(ss) : 0;
     memcpy(dep, d, 33);
     *idx = (int)json_integer_value(json_object_get(j, "disk"));
     *k = (int)json_integer_value(json_object_get(j, "data"));
@@ -130,10 +157,11 @@ static int format_read(const char *disk, char dep[33], int *idx, int *k,
 }
 
 static int format_write(const char *disk, const char *dep, int idx, int k,
-                        int m)
+                        int m, size_t stripe)
 {
     char dir[4200], tmp[4300], path[4300];
     int fd, n;
+    ssize_t wr;
     char body[256];
 
     snprintf(dir, sizeof(dir), "%s/.coffer", disk);
@@ -145,23 +173,40 @@ static int format_write(const char *disk, const char *dep, int idx, int k,
     snprintf(path, sizeof(path), "%s/format.json", dir);
     n = snprintf(body, sizeof(body),
                  "{\"version\":1,\"deployment\":\"%s\",\"disk\":%d,"
-                 "\"data\":%d,\"parity\":%d}\n",
-                 dep, idx, k, m);
+                 "\"data\":%d,\"parity\":%d,\"stripe_size\":%zu}\n",
+                 dep, idx, k, m, stripe);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
         log_errno("create", tmp, errno);
         return -1;
     }
-    if (write(fd, body, (size_t)n) != n || fdatasync(fd) != 0) {
-        log_errno("write", tmp, errno);
-        close(fd);
-        return -1;
+    wr = write(fd, body, (size_t)n);
+    if (wr != n) {
+        log_errno("write", tmp, wr < 0 ? errno : ENOSPC);
+        goto out_close;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
-        log_errno("publish", path, errno);
+    if (fdatasync(fd) != 0) {
+        log_errno("fdatasync", tmp, errno);
+        goto out_close;
+    }
+    if (close(fd) != 0) {
+        log_errno("close", tmp, errno);
+        goto out_unlink;
+    }
+    if (rename(tmp, path) != 0) {
+        log_errno("rename", path, errno);
+        goto out_unlink;
+    }
+    if (fsync_dir(dir) != 0) {
+        log_errno("fsync", dir, errno);
         return -1;
     }
     return 0;
+out_close:
+    close(fd);
+out_unlink:
+    unlink(tmp);
+    return -1;
 }
 
 /* Shards left in tmp/ by a crash were never published (publishing is a
@@ -195,7 +240,7 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
 
     if (cfg->ndisks != cfg->data + cfg->parity || cfg->data < 1 ||
         cfg->parity < 0 || cfg->ndisks > EC_MAX_DISKS ||
-        cfg->stripe_size == 0 ||
+        cfg->stripe_size == 0 || cfg->stripe_size > EC_STRIPE_MAX ||
         cfg->stripe_size % (64 * (size_t)cfg->data) != 0) {
         cf_log(CF_LOG_ERR, "ec: invalid layout: %d disks, %d+%d, stripe %zu",
                cfg->ndisks, cfg->data, cfg->parity, cfg->stripe_size);
@@ -225,13 +270,24 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
      * own position; missing ones (new or replaced disks) are written. */
     for (i = 0; i < s->n; i++) {
         char d[33];
-        int idx, k, m, r = format_read(s->disks[i], d, &idx, &k, &m);
+        size_t ss;
+        int idx, k, m, r = format_read(s->disks[i], d, &idx, &k, &m, &ss);
         if (r < 0) goto out_inval;
         if (r == 0) continue;
         if (k != s->k || m != s->m) {
             cf_log(CF_LOG_ERR, "ec: %s was formatted for %d+%d, the "
                    "configuration says %d+%d: refusing to mix layouts",
                    s->disks[i], k, m, s->k, s->m);
+            goto out_inval;
+        }
+        /* Every shard header records the stripe size and readers expect
+         * the set's: another size would make every stored version
+         * unreadable, so it is refused here, loudly, instead. */
+        if (ss != 0 && ss != s->stripe_size) {
+            cf_log(CF_LOG_ERR, "ec: %s was formatted with a stripe size "
+                   "(erasure.block_size) of %zu bytes, the configuration "
+                   "says %zu: stored versions could not be read",
+                   s->disks[i], ss, s->stripe_size);
             goto out_inval;
         }
         if (idx != i) {
@@ -266,7 +322,8 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
                 goto out_inval;
             }
         }
-        if (!have[i] && format_write(s->disks[i], dep, i, s->k, s->m) != 0)
+        if (!have[i] && format_write(s->disks[i], dep, i, s->k, s->m,
+                                     s->stripe_size) != 0)
             goto out_inval;
     }
 
@@ -304,6 +361,14 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
                    s->m);
             goto out_inval;
         }
+        /* A Vandermonde generator is not MDS for every geometry: from 5
+         * parity shards some loss patterns within M can leave a singular
+         * decode matrix (isa-l issues #10, #46). */
+        if (s->m >= 5)
+            cf_log(CF_LOG_WARN, "ec: %d+%d with isa_l_rs_vand: with 5 or "
+                   "more parity shards some combinations of lost shards "
+                   "cannot be decoded; use at most 4 parity shards",
+                   s->k, s->m);
         {
             /* The fragment length of a full stripe, learnt from the
              * library itself (payload plus its fragment header). */
@@ -398,6 +463,17 @@ static void obj_path(const struct ec_set *s, const char *id, int shard,
     snprintf(out, cap, "%s/%s.%d", d, id, shard);
 }
 
+/* Seed of the hash of block `stripe` of shard `shard` (format 2, see
+ * ec_int.h): it binds each block to its version, stripe and shard, so a
+ * block written to or read from the wrong place (a misdirected write, two
+ * blocks swapped) fails its hash like a flipped bit. Format 1 blocks were
+ * hashed unseeded, and XXH3 with seed 0 is plain XXH3-64. */
+static uint64_t block_seed(int fmt, uint64_t vseed, uint64_t stripe,
+                           int shard)
+{
+    return fmt >= 2 ? vseed ^ ((stripe << 8) | (uint64_t)shard) : 0;
+}
+
 /* ---- writer ---- */
 
 struct ec_writer {
@@ -405,11 +481,14 @@ struct ec_writer {
     char id[EC_VERSION_ID_MAX];
     int fds[EC_MAX_DISKS];              /* -1 once closed */
     char *tmp[EC_MAX_DISKS];            /* tmp paths, owned */
-    char *stripe;                       /* stripe_size bytes, owned */
+    char *stripe;                       /* stripe_size bytes, owned; NULL
+                                           until a partial stripe is held */
     size_t fill;                        /* bytes in stripe */
     uint64_t size;                      /* object bytes appended */
     uint64_t nstripes;
     uint64_t last_len;                  /* block length of the last stripe */
+    uint64_t vseed;                     /* XXH3 of the version id */
+    uint64_t hhash[EC_MAX_DISKS];       /* each shard's header hash */
     int failed;                         /* shards dropped from this write */
     int enospc;                         /* a dropped shard's disk was full */
     int dead;                           /* an error happened */
@@ -446,17 +525,31 @@ static enum ec_status shard_fail(struct ec_writer *w, int i, int err,
     return w->enospc ? EC_ENOSPC : EC_ETOOFEW;
 }
 
+/* Writes every byte of iov[0..n) (n <= 4) to shard i, going on after a
+ * short write (what a filling disk or a signal produces); drops the shard
+ * on failure. */
 static enum ec_status write_all(struct ec_writer *w, int i,
-                                const struct iovec *iov, int n)
+                                const struct iovec *iov_in, int n)
 {
-    size_t want = 0;
-    ssize_t got;
-    int k;
+    struct iovec iov[4];
+    int at = 0;
     if (w->fds[i] < 0) return EC_OK; /* already dropped from this write */
-    for (k = 0; k < n; k++) want += iov[k].iov_len;
-    got = writev(w->fds[i], iov, n);
-    if (got != (ssize_t)want)
-        return shard_fail(w, i, got < 0 ? errno : ENOSPC, "write");
+    assert(n >= 1 && n <= 4);
+    memcpy(iov, iov_in, (size_t)n * sizeof(iov[0]));
+    while (at < n) {
+        ssize_t got = writev(w->fds[i], iov + at, n - at);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) /* 0: no progress, as good as full */
+            return shard_fail(w, i, got < 0 ? errno : ENOSPC, "write");
+        while (at < n && (size_t)got >= iov[at].iov_len) {
+            got -= (ssize_t)iov[at].iov_len;
+            at++;
+        }
+        if (at < n) {
+            iov[at].iov_base = (char *)iov[at].iov_base + got;
+            iov[at].iov_len -= (size_t)got;
+        }
+    }
     return EC_OK;
 }
 
@@ -479,14 +572,10 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     w->set = set;
     snprintf(w->id, sizeof(w->id), "%s", in->version_id);
     for (i = 0; i < EC_MAX_DISKS; i++) w->fds[i] = -1;
-    w->stripe = malloc(set->stripe_size);
-    if (w->stripe == NULL) {
-        free(w);
-        return EC_ENOMEM;
-    }
+    w->vseed = XXH3_64bits(w->id, strlen(w->id));
     memset(hdr, 0, sizeof(hdr));
     memcpy(hdr, EC_MAGIC, 8);
-    put_le(hdr + 8, 1, 4);
+    put_le(hdr + 8, EC_FORMAT_VERSION, 4);
     hdr[12] = (unsigned char)set->k;
     hdr[13] = (unsigned char)set->m;
     hdr[15] = EC_HASH_XXH3;
@@ -505,8 +594,8 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
         char p[4300];
         struct iovec iov;
         hdr[14] = (unsigned char)i;
-        put_le(hdr + EC_HEADER_SIZE - 8,
-               XXH3_64bits(hdr, EC_HEADER_SIZE - 8), 8);
+        w->hhash[i] = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
+        put_le(hdr + EC_HEADER_SIZE - 8, w->hhash[i], 8);
         snprintf(p, sizeof(p), "%s/tmp/%s.%d.%s",
                  set->disks[disk_of(set, w->id, i)], w->id, i, rhex);
         w->tmp[i] = strdup(p);
@@ -533,9 +622,11 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     return EC_OK;
 }
 
-/* Encodes the first len bytes of the stripe buffer (a full stripe, or the
- * last one) and appends one block to every shard. */
-static enum ec_status flush_stripe(struct ec_writer *w, size_t len)
+/* Encodes len bytes at src (a full stripe, or the last one) and appends one
+ * block to every shard. A short stripe must be in w->stripe: without parity
+ * its last block is zero-padded there. */
+static enum ec_status flush_stripe(struct ec_writer *w, const char *src,
+                                   size_t len)
 {
     struct ec_set *s = w->set;
     char **data = NULL, **parity = NULL;
@@ -545,13 +636,20 @@ static enum ec_status flush_stripe(struct ec_writer *w, size_t len)
 
     if (s->m == 0) {
         size_t blk = (len + (size_t)s->k - 1) / (size_t)s->k;
-        memset(w->stripe + len, 0, blk * (size_t)s->k - len);
+        if (blk * (size_t)s->k != len) {
+            assert(src == w->stripe);
+            memset(w->stripe + len, 0, blk * (size_t)s->k - len);
+        }
         for (i = 0; i < s->k && st == EC_OK; i++) {
-            char *b = w->stripe + (size_t)i * blk;
+            const char *b = src + (size_t)i * blk;
             unsigned char h[8];
             struct iovec iov[2];
-            put_le(h, XXH3_64bits(b, blk), 8);
-            iov[0].iov_base = b;
+            put_le(h, XXH3_64bits_withSeed(b, blk,
+                                           block_seed(EC_FORMAT_VERSION,
+                                                      w->vseed, w->nstripes,
+                                                      i)),
+                   8);
+            iov[0].iov_base = (void *)b; /* writev does not write to it */
             iov[0].iov_len = blk;
             iov[1].iov_base = h;
             iov[1].iov_len = 8;
@@ -561,7 +659,7 @@ static enum ec_status flush_stripe(struct ec_writer *w, size_t len)
         w->last_len = blk;
         return st;
     }
-    rc = liberasurecode_encode(s->desc, w->stripe, len, &data, &parity, &flen);
+    rc = liberasurecode_encode(s->desc, src, len, &data, &parity, &flen);
     if (rc != 0 || (len == s->stripe_size && flen != s->block_len) ||
         flen > s->block_len) {
         cf_log(CF_LOG_ERR, "ec: encode failed (%d, fragment %llu)", rc,
@@ -573,7 +671,10 @@ static enum ec_status flush_stripe(struct ec_writer *w, size_t len)
         char *b = i < s->k ? data[i] : parity[i - s->k];
         unsigned char h[8];
         struct iovec iov[2];
-        put_le(h, XXH3_64bits(b, flen), 8);
+        put_le(h, XXH3_64bits_withSeed(b, flen,
+                                       block_seed(EC_FORMAT_VERSION, w->vseed,
+                                                  w->nstripes, i)),
+               8);
         iov[0].iov_base = b;
         iov[0].iov_len = flen;
         iov[1].iov_base = h;
@@ -590,25 +691,41 @@ enum ec_status ec_writer_append(struct ec_writer *w, const void *p,
                                 size_t len)
 {
     const char *c = p;
+    size_t ss = w->set->stripe_size;
+    enum ec_status st;
     if (w->dead) return EC_EIO;
     while (len > 0) {
-        size_t k = w->set->stripe_size - w->fill;
+        size_t k;
+        if (w->fill == 0 && len >= ss) {
+            /* Whole stripes of the caller's are encoded where they lie. */
+            st = flush_stripe(w, c, ss);
+            if (st != EC_OK) goto out_dead;
+            w->size += ss;
+            c += ss;
+            len -= ss;
+            continue;
+        }
+        if (w->stripe == NULL && (w->stripe = malloc(ss)) == NULL) {
+            st = EC_ENOMEM;
+            goto out_dead;
+        }
+        k = ss - w->fill;
         if (k > len) k = len;
         memcpy(w->stripe + w->fill, c, k);
         w->fill += k;
         w->size += k;
         c += k;
         len -= k;
-        if (w->fill == w->set->stripe_size) {
-            enum ec_status st = flush_stripe(w, w->fill);
+        if (w->fill == ss) {
+            st = flush_stripe(w, w->stripe, w->fill);
             w->fill = 0;
-            if (st != EC_OK) {
-                w->dead = 1;
-                return st;
-            }
+            if (st != EC_OK) goto out_dead;
         }
     }
     return EC_OK;
+out_dead:
+    w->dead = 1;
+    return st;
 }
 
 enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
@@ -620,7 +737,7 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
 
     if (w->dead) return EC_EIO;
     if (w->fill > 0) {
-        st = flush_stripe(w, w->fill);
+        st = flush_stripe(w, w->stripe, w->fill);
         w->fill = 0;
         if (st != EC_OK) goto out_dead;
     }
@@ -628,9 +745,11 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
     put_le(tr + 8, w->size, 8);
     put_le(tr + 16, w->nstripes, 8);
     put_le(tr + 24, w->last_len, 8);
-    put_le(tr + 32, XXH3_64bits(tr, 32), 8);
     for (i = 0; i < s->n; i++) {
         struct iovec iov = { tr, sizeof(tr) };
+        /* seeded with this shard's header hash: the trailer belongs to
+         * that header and no other */
+        put_le(tr + 32, XXH3_64bits_withSeed(tr, 32, w->hhash[i]), 8);
         st = write_all(w, i, &iov, 1);
         if (st != EC_OK) goto out_dead;
     }
@@ -758,68 +877,86 @@ struct ec_reader {
     char id[EC_VERSION_ID_MAX];
     uint64_t size, nstripes;
     uint64_t last_len;       /* block length of the last stripe, 0: unknown */
+    uint64_t vseed;          /* XXH3 of the version id (block hash seeds) */
     int fds[EC_MAX_DISKS];   /* -1: missing or failed a check */
-    char *blocks;            /* n * block_len scratch, owned */
+    int fmt[EC_MAX_DISKS];   /* each open shard's format version */
+    char *blocks;            /* n * block_len scratch, owned; allocated on
+                                first need (partial or degraded reads) */
 };
 
 static void shard_drop(struct ec_reader *r, int i, const char *why)
 {
     char p[4300];
     obj_path(r->set, r->id, i, p, sizeof(p));
-    cf_log(CF_LOG_WARN, "ec: shard %s: %s (reading through parity)", p, why);
+    cf_log(CF_LOG_WARN, "ec: shard %s: %s (%s)", p, why,
+           r->set->m > 0 ? "reading through parity" : "no parity");
     if (r->fds[i] >= 0) close(r->fds[i]);
     r->fds[i] = -1;
 }
 
-static int shard_check(struct ec_reader *r, int i)
+/* Checks shard i's header, trailer and length against this reader's
+ * version, size and the set's layout. Returns NULL if the shard is usable,
+ * else what is wrong with it (for the log). */
+static const char *shard_check(struct ec_reader *r, int i)
 {
     struct ec_set *s = r->set;
     unsigned char hdr[EC_HEADER_SIZE], tr[EC_TRAILER_SIZE];
     struct stat st;
-    size_t vl, bl;
-    uint64_t want, last;
+    size_t vl, bl, kl;
+    uint64_t want, last, hh, fmt, th;
 
     if (pread(r->fds[i], hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
-        return -1;
+        return "header unreadable or short";
+    hh = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
+    fmt = get_le(hdr + 8, 4);
     if (memcmp(hdr, EC_MAGIC, 8) != 0 ||
-        get_le(hdr + EC_HEADER_SIZE - 8, 8) !=
-            XXH3_64bits(hdr, EC_HEADER_SIZE - 8) ||
-        hdr[12] != s->k || hdr[13] != s->m || hdr[14] != i ||
+        get_le(hdr + EC_HEADER_SIZE - 8, 8) != hh)
+        return "header failed its magic or hash";
+    if (fmt < 1 || fmt > EC_FORMAT_VERSION || hdr[15] != EC_HASH_XXH3)
+        return "unknown format version or hash kind";
+    if (hdr[12] != s->k || hdr[13] != s->m || hdr[14] != i ||
         get_le(hdr + 16, 4) != s->stripe_size ||
         get_le(hdr + 20, 4) != s->block_len)
-        return -1;
+        return "header names another layout or shard index";
+    /* The lengths are bounded before they are used: a header with a valid
+     * XXH3 (not a MAC) is not proof that its fields are sane. */
     bl = (size_t)get_le(hdr + 32, 2);
     vl = (size_t)get_le(hdr + 34, 2);
+    kl = (size_t)get_le(hdr + 36, 2);
+    if (40 + bl + vl + kl > EC_HEADER_SIZE - 8)
+        return "header string lengths out of bounds";
     if (vl != strlen(r->id) || memcmp(hdr + 40 + bl, r->id, vl) != 0)
-        return -1;
+        return "header names another version";
     if (fstat(r->fds[i], &st) != 0 ||
-        (uint64_t)st.st_size < EC_HEADER_SIZE + EC_TRAILER_SIZE)
-        return -1;
-    if (pread(r->fds[i], tr, sizeof(tr),
+        (uint64_t)st.st_size < EC_HEADER_SIZE + EC_TRAILER_SIZE ||
+        pread(r->fds[i], tr, sizeof(tr),
               (off_t)((uint64_t)st.st_size - EC_TRAILER_SIZE)) !=
-        (ssize_t)sizeof(tr))
-        return -1;
-    if (memcmp(tr, EC_TRAILER_MAGIC, 8) != 0 ||
-        get_le(tr + 32, 8) != XXH3_64bits(tr, 32) ||
-        get_le(tr + 8, 8) != r->size || get_le(tr + 16, 8) != r->nstripes)
-        return -1;
+            (ssize_t)sizeof(tr))
+        return "truncated: no trailer";
+    th = XXH3_64bits_withSeed(tr, 32, fmt >= 2 ? hh : 0);
+    if (memcmp(tr, EC_TRAILER_MAGIC, 8) != 0 || get_le(tr + 32, 8) != th)
+        return "trailer failed its magic or hash (truncated or torn)";
+    if (get_le(tr + 8, 8) != r->size || get_le(tr + 16, 8) != r->nstripes)
+        return "trailer size differs from the catalog's";
     last = get_le(tr + 24, 8);
     if (last > s->block_len || (r->nstripes > 0 && last == 0) ||
         (r->last_len && last != r->last_len))
-        return -1;
+        return "trailer's last block length is inconsistent";
     want = EC_HEADER_SIZE + EC_TRAILER_SIZE;
     if (r->nstripes > 0)
         want += (r->nstripes - 1) * (s->block_len + EC_HASH_SIZE) + last +
                 EC_HASH_SIZE;
-    if ((uint64_t)st.st_size != want) return -1;
+    if ((uint64_t)st.st_size != want) return "file length is wrong";
     r->last_len = last;
-    return 0;
+    r->fmt[i] = (int)fmt;
+    return NULL;
 }
 
 enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
                               struct ec_reader **out)
 {
     struct ec_reader *r;
+    const char *why;
     int i, good = 0, present = 0;
 
     if (!valid_id(id)) return EC_EINVAL;
@@ -829,11 +966,7 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     snprintf(r->id, sizeof(r->id), "%s", id);
     r->size = size;
     r->nstripes = (size + s->stripe_size - 1) / s->stripe_size;
-    r->blocks = malloc((size_t)s->n * s->block_len);
-    if (r->blocks == NULL) {
-        free(r);
-        return EC_ENOMEM;
-    }
+    r->vseed = XXH3_64bits(id, strlen(id));
     for (i = 0; i < s->n; i++) {
         char p[4300];
         obj_path(s, id, i, p, sizeof(p));
@@ -846,8 +979,9 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
             continue;
         }
         present++;
-        if (shard_check(r, i) != 0) {
-            shard_drop(r, i, "header, length or trailer check failed");
+        why = shard_check(r, i);
+        if (why != NULL) {
+            shard_drop(r, i, why);
             continue;
         }
         good++;
@@ -873,26 +1007,51 @@ static size_t block_len_of(const struct ec_reader *r, uint64_t stripe)
                                      : r->set->block_len;
 }
 
-/* Reads and verifies block `stripe` of shard i into dst; on failure the
- * shard is dropped for the rest of this reader's life. */
-static int read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
+/* Bytes of liberasurecode's fragment header at the start of each block. */
+static size_t frag_hdr_len(const struct ec_set *s)
+{
+    return s->m > 0 ? sizeof(fragment_header_t) : 0;
+}
+
+/* Reads block `stripe` of shard i, its fragment header (frag_hdr_len()
+ * bytes) into fh and its payload into pay, and verifies the XXH3 of the
+ * two together. pay == fh + frag_hdr_len() reads the block whole. On
+ * failure the shard is dropped for the rest of this reader's life and the
+ * bytes at fh and pay are undefined. */
+static int read_block2(struct ec_reader *r, int i, uint64_t stripe,
+                       char *fh, char *pay)
 {
     struct ec_set *s = r->set;
-    size_t bl = block_len_of(r, stripe);
+    size_t bl = block_len_of(r, stripe), hl = frag_hdr_len(s);
     unsigned char h[8];
-    struct iovec iov[2] = { { dst, bl }, { h, 8 } };
+    struct iovec iov[3] = { { fh, hl }, { pay, bl - hl }, { h, 8 } };
     off_t off = (off_t)(EC_HEADER_SIZE +
                         stripe * (s->block_len + EC_HASH_SIZE));
-    ssize_t n = preadv(r->fds[i], iov, 2, off);
+    ssize_t n = preadv(r->fds[i], iov, 3, off);
+    uint64_t want, seed = block_seed(r->fmt[i], r->vseed, stripe, i);
     if (n != (ssize_t)(bl + 8)) {
         shard_drop(r, i, n < 0 ? "read error" : "short read");
         return -1;
     }
-    if (get_le(h, 8) != XXH3_64bits(dst, bl)) {
+    if (pay == fh + hl) {
+        want = XXH3_64bits_withSeed(fh, bl, seed);
+    } else {
+        XXH3_state_t xs;
+        XXH3_64bits_reset_withSeed(&xs, seed);
+        XXH3_64bits_update(&xs, fh, hl);
+        XXH3_64bits_update(&xs, pay, bl - hl);
+        want = XXH3_64bits_digest(&xs);
+    }
+    if (get_le(h, 8) != want) {
         shard_drop(r, i, "block failed its bitrot hash");
         return -1;
     }
     return 0;
+}
+
+static int read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
+{
+    return read_block2(r, i, stripe, dst, dst + frag_hdr_len(r->set));
 }
 
 /* Data bytes in stripe `stripe` (the last one may be short). */
@@ -902,15 +1061,21 @@ static uint64_t stripe_data_len(const struct ec_reader *r, uint64_t stripe)
     return stripe + 1 == r->nstripes ? r->size - stripe * ss : ss;
 }
 
-/* Payload bytes of shard `i`'s block, or -1 if the verified block is not
- * the data fragment we expect at this position (then we decode instead). */
-static long frag_payload(const struct ec_reader *r, int i, const char *blk,
+/* Payload bytes of shard i's block whose fragment header is at fh, or -1
+ * if it is not the fragment this position must hold (then we decode
+ * instead, without it). Reads only the frag_hdr_len() bytes at fh: the
+ * checksum type is checked first because liberasurecode would otherwise
+ * checksum md.size bytes after the header. */
+static long frag_payload(const struct ec_reader *r, int i, const char *fh,
                          uint64_t stripe)
 {
+    fragment_header_t hd;
     fragment_metadata_t md;
     size_t bl = block_len_of(r, stripe);
     if (r->set->m == 0) return (long)bl;
-    if (liberasurecode_get_fragment_metadata((char *)blk, &md) != 0 ||
+    memcpy(&hd, fh, sizeof(hd)); /* fh need not be aligned */
+    if (hd.meta.chksum_type != CHKSUM_NONE ||
+        liberasurecode_get_fragment_metadata((char *)&hd, &md) != 0 ||
         md.idx != (uint32_t)i || md.frag_backend_metadata_size != 0 ||
         (size_t)md.size + sizeof(fragment_header_t) != bl ||
         md.orig_data_size != stripe_data_len(r, stripe))
@@ -918,20 +1083,30 @@ static long frag_payload(const struct ec_reader *r, int i, const char *blk,
     return (long)md.size;
 }
 
+/* The reader's block scratch, allocated on first use: whole-stripe reads
+ * of intact data shards never need it. NULL on ENOMEM. */
+static char *scratch(struct ec_reader *r)
+{
+    if (r->blocks == NULL)
+        r->blocks = malloc((size_t)r->set->n * r->set->block_len);
+    return r->blocks;
+}
+
 /* Copies [from, from + n) of stripe `stripe` to out. Systematic path: the
  * data shards covering the range are read, verified and copied as they
- * are; if one of them is missing or bad, K good blocks (data first, then
- * parity) are decoded. */
+ * are, a payload the range covers whole straight into out; if one of them
+ * is missing or bad, K good blocks (data first, then parity) are decoded
+ * and out is rewritten from the decoded stripe. */
 static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
                                   size_t from, size_t n, char *out,
                                   int *degraded)
 {
     struct ec_set *s = r->set;
     char *frags[EC_MAX_DISKS];
-    int good[EC_MAX_DISKS] = { 0 }; /* 1: read and verified */
+    int good[EC_MAX_DISKS] = { 0 }; /* 1: verified, whole in r->blocks */
     size_t bl = block_len_of(r, stripe);
-    size_t hdr = s->m > 0 ? sizeof(fragment_header_t) : 0;
-    size_t pay = bl - hdr, done = 0;
+    size_t hdr = frag_hdr_len(s);
+    size_t pay = bl - hdr;
     int nf = 0, i, first, last, fast = 1;
 
     if (n == 0) return EC_OK;
@@ -940,32 +1115,47 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
     last = (int)((from + n - 1) / pay);
     if (last >= s->k) fast = 0; /* layout other than expected: decode */
     for (i = first; fast && i <= last; i++) {
-        char *dst = r->blocks + (size_t)i * s->block_len;
-        if (r->fds[i] < 0 || read_block(r, i, stripe, dst) != 0) {
+        size_t lo = (size_t)i * pay; /* payload i is stripe [lo, lo+pay) */
+        char *blk = NULL;
+        _Alignas(16) char fh[sizeof(fragment_header_t)];
+        int direct = lo >= from && lo + pay <= from + n;
+        int rc;
+        if (r->fds[i] < 0) {
             *degraded = 1;
             fast = 0;
             break;
         }
-        good[i] = 1;
-        if (frag_payload(r, i, dst, stripe) != (long)pay) {
+        if (!direct) {
+            if (scratch(r) == NULL) return EC_ENOMEM;
+            blk = r->blocks + (size_t)i * s->block_len;
+        }
+        rc = direct ? read_block2(r, i, stripe, fh, out + (lo - from))
+                    : read_block(r, i, stripe, blk);
+        if (rc != 0) {
+            *degraded = 1;
+            fast = 0;
+            break;
+        }
+        good[i] = !direct;
+        if (frag_payload(r, i, direct ? fh : blk, stripe) != (long)pay) {
             cf_log(CF_LOG_DEBUG, "ec: version %s stripe %llu shard %d: "
                    "unexpected fragment layout, decoding", r->id,
                    (unsigned long long)stripe, i);
+            good[i] = 0;
             fast = 0;
         }
-    }
-    if (fast) {
-        while (done < n) {
-            size_t pos = from + done, b = pos / pay, o = pos % pay,
-                   k = pay - o;
-            if (k > n - done) k = n - done;
-            memcpy(out + done, r->blocks + b * s->block_len + hdr + o, k);
-            done += k;
+        if (!direct) {
+            /* the part of payload i inside the range */
+            size_t a = from > lo ? from : lo;
+            size_t e = from + n < lo + pay ? from + n : lo + pay;
+            memcpy(out + (a - from), blk + hdr + (a - lo), e - a);
         }
-        return EC_OK;
     }
+    if (fast) return EC_OK;
 
-    /* Degraded: gather K verified blocks, reusing those already read. */
+    /* Degraded: gather K verified blocks, reusing those already read whole
+     * (a payload read into out is read again: this path is rare). */
+    if (scratch(r) == NULL) return EC_ENOMEM;
     for (i = 0; i < s->n && nf < s->k; i++) {
         char *dst = r->blocks + (size_t)i * s->block_len;
         if (!good[i]) {
@@ -974,6 +1164,13 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
                 continue;
             }
             if (read_block(r, i, stripe, dst) != 0) {
+                *degraded = 1;
+                continue;
+            }
+            if (frag_payload(r, i, dst, stripe) != (long)pay) {
+                /* not a fragment of this stripe and position: never hand
+                 * it to the decoder */
+                shard_drop(r, i, "unexpected fragment header");
                 *degraded = 1;
                 continue;
             }

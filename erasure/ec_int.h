@@ -1,41 +1,66 @@
-/* ec_int.h (erasure-internal): the on-disk formats.
+/* ec_int.h (erasure-internal): the on-disk formats. `coffer meta rebuild`
+ * and healing read shards by these tables; change them only with a new
+ * format version, and keep reading the old ones.
  *
- * Shard file  <disk>/obj/<h0h1>/<h2h3>/<version-id>.<shard>  (h = hex of
- * XXH3-64 of the version id); while written: <disk>/tmp/<version-id>.<shard>
- * .<random>. Write-once, self-describing, little-endian:
+ * Shard file  <disk>/obj/<h0h1>/<h2h3>/<version-id>.<shard>  (h = lower-case
+ * hex of XXH3-64 of the version id, most significant digits first); while
+ * written: <disk>/tmp/<version-id>.<shard>.<16 random hex>. Write-once,
+ * self-describing, every integer little-endian:
  *
  *   OFFSET  SIZE  FIELD
  *        0     8  magic "COFFSHD1"
- *        8     4  format version (1)
+ *        8     4  format version (2 is written; 1 is still read)
  *       12     1  K (data shards)          13  1  M (parity shards)
  *       14     1  shard index (0..K+M-1)   15  1  hash kind (1 = XXH3-64)
  *       16     4  stripe size (data bytes per stripe)
- *       20     4  block length (bytes per shard per stripe, see below)
- *       24     8  mtime, ms since the epoch
+ *       20     4  block length BL (bytes per shard per full stripe)
+ *       24     8  mtime, ms since the epoch (signed)
  *       32     2  bucket length B          34  2  version id length V
  *       36     2  key length L             38  2  reserved (0)
  *       40     B  bucket, then V bytes version id, then L bytes key
+ *                 (40 + B + V + L <= 4088; readers reject anything else)
  *    ...4088     zero padding
- *     4088     8  XXH3-64 of bytes 0..4087
- *     4096        stripe blocks: per stripe, block length bytes followed
- *                 by the 8-byte XXH3-64 of those bytes (bitrot check)
+ *     4088     8  HH = XXH3-64 of bytes 0..4087
+ *     4096        S stripe blocks, stripe s at 4096 + s * (BL + 8):
+ *                   BL bytes (the last stripe: LL bytes, see the trailer)
+ *                   8  XXH3-64 of the block bytes, seeded (format 2) with
+ *                      XXH3-64(version id) ^ (s << 8 | shard index), so
+ *                      a block at the wrong offset, in the wrong shard or
+ *                      in another version's file fails like bit rot;
+ *                      format 1: unseeded
  *      end-40  8  trailer magic "COFFEND1"
- *      end-32  8  object size in bytes
- *      end-24  8  stripe count
- *      end-16  8  length of the last stripe's block
- *      end-8   8  XXH3-64 of the 32 trailer bytes before it
+ *      end-32  8  object size in bytes (must equal the catalog's)
+ *      end-24  8  stripe count S = ceil(size / stripe size)
+ *      end-16  8  LL = length of the last stripe's block (0 if S = 0)
+ *      end-8   8  XXH3-64 of the 32 trailer bytes before it, seeded with HH
+ *                 (format 2: the trailer belongs to this header and no
+ *                 other); format 1: unseeded
+ *   and the file is exactly 4096 + (S-1)*(BL+8) + LL+8 + 40 bytes long
+ *   (4096 + 40 when S = 0): truncation and appended junk are both caught.
  *
- * A block is one liberasurecode fragment (its own 80-byte header included)
- * of one stripe. Every stripe but the last is full (block length in the
- * header); the last is encoded at its own size, so a small object costs
- * a small block, not a full stripe's. With M = 0 a block is the raw
- * stripe_size/K bytes of data (ceil(len/K), zero-padded, for the last).
+ * Blocks. With parity, a block is one whole liberasurecode fragment of
+ * one stripe: its 80-byte fragment_header_t (index, payload size, original
+ * stripe length; checksum type NONE, our XXH3 covers it) and then the
+ * payload. We keep the whole fragment, not the payload alone, so
+ * liberasurecode_decode() takes blocks as they are read. Systematic: the
+ * payload of data shard i holds stripe bytes [i*P, (i+1)*P), P = payload
+ * size = stripe size / K for a full stripe, zero-padded at the end of the
+ * last, so reads of intact data shards skip the decoder. Every stripe but
+ * the last is full (BL bytes); the last is encoded at its own length, so
+ * a small object costs a small block (P = its length / K rounded up to
+ * the backend's alignment), not a full stripe's. With M = 0 a block is raw
+ * data: stripe size / K bytes (the last: ceil(len / K), zero-padded).
  *
  * Placement: shard i lives on disk (i + rot) % N, rot = XXH3(version id) % N,
  * so data shards (systematic: they hold the plain bytes) spread over disks.
  *
- * format.json  <disk>/.coffer/format.json, written once:
- *   {"version":1,"deployment":"<32 hex>","disk":<index>,"data":K,"parity":M}
+ * format.json  <disk>/.coffer/format.json, written once (tmp, fdatasync,
+ * rename, fsync of .coffer/) when a disk has none:
+ *   {"version":1,"deployment":"<32 hex>","disk":<index>,"data":K,
+ *    "parity":M,"stripe_size":<bytes>}
+ * At open every existing one must name the same deployment, K and M, its own
+ * position in the configured disk list, and (when present: files written
+ * before it existed lack it) the configured stripe size.
  */
 #ifndef EC_INT_H
 #define EC_INT_H
@@ -48,14 +73,21 @@
 #define EC_TRAILER_SIZE 40
 #define EC_HASH_SIZE 8
 #define EC_HASH_XXH3 1
+#define EC_FORMAT_VERSION 2 /* written; 1 is still read */
+/* Largest stripe: the header stores stripe size and block length in 32
+ * bits, and liberasurecode sizes its buffers with int. */
+#define EC_STRIPE_MAX ((size_t)256 << 20)
 
+/* Immutable after ec_set_open(): shared by every thread without a lock
+ * (liberasurecode's encode/decode on one instance are thread-safe). */
 struct ec_set {
     char **disks;          /* N directory paths, owned */
-    int n, k, m;
+    int n, k, m;           /* N = K + M disks, K data, M parity shards */
     size_t stripe_size;    /* data bytes per stripe */
-    size_t block_len;      /* bytes per shard per stripe (fragment) */
+    size_t block_len;      /* BL: bytes per shard per full stripe (a whole
+                              fragment with parity, see above) */
     int desc;              /* liberasurecode instance, -1 when M == 0 */
-    char deployment[33];
+    char deployment[33];   /* 32 hex digits + NUL, from format.json */
     /* All disks on one filesystem (the default layout: directories of one
      * data dir): a write is made durable with one syncfs() instead of an
      * fdatasync per shard and an fsync per directory. fs_fd is an open
