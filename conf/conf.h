@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 enum conf_status { CONF_OK = 0, CONF_EINVAL, CONF_EIO, CONF_ENOMEM };
+/* A short text for st ("invalid configuration"); never NULL. */
+const char *conf_strerror(enum conf_status st);
 
 #define CONF_MAX_DISKS 32
 #define CONF_ERR_MAX 512

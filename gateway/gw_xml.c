@@ -1,6 +1,26 @@
 /* gw_xml.c: XML out (an escaping growable buffer) and in (libxml2 with no
- * network, no entity expansion and no DTDs; documents with a DOCTYPE are
- * refused, which stops entity-expansion bombs before they start). */
+ * network, no entity substitution and no DTD loading).
+ *
+ * Out: every byte a client gave us goes through gw_xbuf_esc() or
+ * gw_xbuf_urlenc(). Invariant: what they append is well-formed XML 1.0
+ * character data, with one deliberate exception that S3 makes too: control
+ * characters other than TAB, LF and CR become "&#xN;" references, which
+ * strict XML 1.0 parsers refuse but which are the only faithful rendering of
+ * such keys (clients that care ask for encoding-type=url). Bytes that are not
+ * UTF-8, and the non-characters U+FFFE/U+FFFF, are written as "&#xHH;", one
+ * reference per byte, i.e. read as Latin-1: the document stays well-formed,
+ * and the byte values are not lost.
+ *
+ * In: a DOCTYPE is refused the moment the parser sees it, before its
+ * internal subset (where entities would be declared) is read, which stops
+ * entity-expansion bombs and external entities before they start. Without a
+ * DTD, only the five predefined entities and character references exist.
+ * libxml2's own limits apply too (nesting depth 256, 10 MB text nodes); the
+ * caller bounds the body by max_xml_bytes before calling. Element names are
+ * matched by local name, so a body with or without the S3 namespace
+ * (xmlns="http://s3.amazonaws.com/doc/2006-03-01/") parses the same. Text is
+ * kept exactly as the parser delivers it (no trimming): XML itself turns a
+ * literal CR LF into LF, so a key with CR must arrive as "&#xD;". */
 #include "gw_xml.h"
 
 #include <stdarg.h>
@@ -10,6 +30,7 @@
 #include <strings.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 void gw_xbuf_cleanup(struct gw_xbuf *b)
 {
@@ -23,10 +44,15 @@ static int grow(struct gw_xbuf *b, size_t more)
     char *p;
 
     if (b->oom) return -1;
+    if (more > SIZE_MAX / 2 - b->len) { /* absurd: treat as no memory */
+        b->oom = 1;
+        return -1;
+    }
     need = b->len + more + 1;
     if (need <= b->cap) return 0;
     cap = b->cap ? b->cap : 256;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     p = realloc(b->p, cap);
     if (p == NULL) {
         b->oom = 1;
@@ -65,17 +91,22 @@ void gw_xbuf_printf(struct gw_xbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Length of a valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+/* Length (1..4) of a well-formed UTF-8 sequence at s encoding an XML
+ * character (not a surrogate, not U+FFFE/U+FFFF, at most U+10FFFF, shortest
+ * form), or 0. Only called for s[0] >= 0x80. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
     uint32_t cp;
     size_t len, i;
 
-    if (s[0] < 0x80) return 1;
-    if ((s[0] & 0xe0) == 0xc0) len = 2, cp = s[0] & 0x1f;
-    else if ((s[0] & 0xf0) == 0xe0) len = 3, cp = s[0] & 0x0f;
-    else if ((s[0] & 0xf8) == 0xf0) len = 4, cp = s[0] & 0x07;
-    else return 0;
+    if ((s[0] & 0xe0) == 0xc0)
+        len = 2, cp = s[0] & 0x1f;
+    else if ((s[0] & 0xf0) == 0xe0)
+        len = 3, cp = s[0] & 0x0f;
+    else if ((s[0] & 0xf8) == 0xf0)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
     if (len > n) return 0;
     for (i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) return 0;
@@ -91,55 +122,69 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 void gw_xbuf_esc(struct gw_xbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = 0, run = 0; /* run: bytes before i still to copy verbatim */
+    char num[8];
 
     while (i < n) {
         unsigned char c = u[i];
         const char *rep = NULL;
-        char num[16];
         size_t l;
 
         switch (c) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&apos;"; break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        case '\t':
+        case '\n':
+            break; /* literal: element content keeps them */
+        case '\r':
+            rep = "&#xD;";
+            break; /* a literal CR would read as LF */
         default:
-            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-                /* As S3 does; strict XML 1.0 parsers reject these, but
-                 * they are the only faithful rendering of such keys. */
+            if (c < 0x20) {
+                /* Not an XML 1.0 character even as a reference; S3
+                 * writes it this way too (see the file comment). */
                 snprintf(num, sizeof(num), "&#x%X;", c);
                 rep = num;
-            } else if (c == '\r') {
-                rep = "&#xD;";
             } else if (c >= 0x80) {
                 l = utf8_len(u + i, n - i);
-                if (l == 0) {
-                    /* Not UTF-8: keep the document well-formed. */
-                    rep = "\xef\xbf\xbd"; /* U+FFFD */
-                } else {
+                if (l > 0) {
                     i += l;
                     run += l;
                     continue;
                 }
+                /* Not UTF-8: this one byte as the character of its value,
+                 * so the document stays well-formed. */
+                snprintf(num, sizeof(num), "&#x%X;", c);
+                rep = num;
             }
         }
-        if (rep) {
-            gw_xbuf_raw(b, s + i - run, run);
-            run = 0;
-            gw_xbuf_str(b, rep);
+        if (rep == NULL) {
             i++;
+            run++;
             continue;
         }
+        gw_xbuf_raw(b, s + i - run, run);
+        gw_xbuf_str(b, rep);
+        run = 0;
         i++;
-        run++;
     }
     gw_xbuf_raw(b, s + n - run, run);
 }
 
-void gw_xbuf_elem(struct gw_xbuf *b, const char *name, const char *s,
-                  size_t n)
+void gw_xbuf_elem(struct gw_xbuf *b, const char *name, const char *s, size_t n)
 {
     gw_xbuf_printf(b, "<%s>", name);
     gw_xbuf_esc(b, s, n);
@@ -158,7 +203,7 @@ void gw_xbuf_urlenc(struct gw_xbuf *b, const char *s, size_t n)
             c == '~' || c == '/') {
             gw_xbuf_raw(b, (const char *)&c, 1);
         } else {
-            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
             gw_xbuf_raw(b, e, 3);
         }
     }
@@ -171,24 +216,50 @@ void gw_xml_init(void)
     xmlInitParser();
 }
 
-static void silent(void *ctx, const char *msg, ...)
+/* Parser errors are the client's mistakes: never print them. */
+static void quiet_error(void *ctx, xmlErrorPtr err)
 {
 }
 
+/* SAX hook run as soon as "<!DOCTYPE name ...>" is read, before any
+ * internal subset: stop there. ctx is the parser context (its userData). */
+static void refuse_doctype(void *ctx, const xmlChar *name,
+                           const xmlChar *external_id, const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+
+    *(int *)ctxt->_private = 1;
+    xmlStopParser(ctxt);
+}
+
+/* Parses body; NULL when it is not well-formed, has a DOCTYPE, or memory
+ * ran out. A stopped parser still returns a (rootless) document and keeps
+ * wellFormed set, hence the explicit flag. */
 static xmlDocPtr parse(const char *body, size_t len)
 {
+    xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
+    int doctype = 0;
 
-    if (len == 0 || len > INT32_MAX) return NULL;
-    xmlSetGenericErrorFunc(NULL, silent);
-    doc = xmlReadMemory(body, (int)len, "body.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR |
-                            XML_PARSE_NOWARNING);
-    if (doc == NULL) return NULL;
-    if (doc->intSubset != NULL || doc->extSubset != NULL) {
+    if (body == NULL || len == 0 || len > INT32_MAX) return NULL;
+    ctxt = xmlNewParserCtxt();
+    if (ctxt == NULL) return NULL;
+    ctxt->_private = &doctype;
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->sax->serror = quiet_error;
+    /* Deliberately absent: XML_PARSE_NOENT (substitute entities),
+     * XML_PARSE_DTDLOAD / DTDATTR / DTDVALID (read a DTD), XML_PARSE_HUGE
+     * (lift libxml2's size and depth limits). */
+    doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                XML_PARSE_NOWARNING);
+    if (doc != NULL &&
+        (doctype || !ctxt->wellFormed || doc->intSubset != NULL ||
+         doc->extSubset != NULL || xmlDocGetRootElement(doc) == NULL)) {
         xmlFreeDoc(doc);
-        return NULL;
+        doc = NULL;
     }
+    xmlFreeParserCtxt(ctxt);
     return doc;
 }
 
@@ -203,7 +274,7 @@ static int is_elem(xmlNodePtr n, const char *name)
 static char *text_of(xmlNodePtr n, size_t *len, int *bad)
 {
     xmlNodePtr c;
-    struct gw_xbuf b = { 0 };
+    struct gw_xbuf b = {0};
 
     for (c = n->children; c; c = c->next) {
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
@@ -225,10 +296,15 @@ static char *text_of(xmlNodePtr n, size_t *len, int *bad)
     return b.p;
 }
 
+static int blank_char(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
 static int blank(const char *s)
 {
     for (; *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
+        if (!blank_char(*s)) return 0;
     return 1;
 }
 
@@ -263,8 +339,10 @@ enum gw_xml_status gw_xml_parse_location(const char *body, size_t len,
             size_t n;
             int bad = 0;
             char *t = text_of(c, &n, &bad);
-            if (bad || n >= regioncap) st = GW_XML_MALFORMED;
-            else memcpy(region, t, n + 1);
+            if (bad || n >= regioncap)
+                st = GW_XML_MALFORMED;
+            else
+                memcpy(region, t, n + 1);
             free(t);
         }
         /* Other elements (Bucket, Location) are accepted and ignored. */
@@ -291,6 +369,7 @@ enum gw_xml_status gw_xml_parse_delete(const char *body, size_t len,
     xmlDocPtr doc = parse(body, len);
     xmlNodePtr root, c, f;
     size_t cap = 0;
+    int have_quiet = 0;
 
     memset(out, 0, sizeof(*out));
     if (doc == NULL) return GW_XML_MALFORMED;
@@ -303,18 +382,28 @@ enum gw_xml_status gw_xml_parse_delete(const char *body, size_t len,
             size_t n;
             int b = 0;
             char *t = text_of(c, &n, &b);
-            if (b) {
+            const char *v = t;
+            if (b || have_quiet++) {
                 free(t);
                 goto bad;
             }
-            if (strcasecmp(t, "true") == 0) out->quiet = 1;
-            else if (strcasecmp(t, "false") != 0) {
+            /* true/false in any case, surrounding blanks allowed (a
+             * pretty-printed <Quiet>\n  true\n</Quiet>) */
+            while (n > 0 && blank_char(v[n - 1]))
+                n--;
+            while (n > 0 && blank_char(*v))
+                v++, n--;
+            if (n == 4 && strncasecmp(v, "true", 4) == 0)
+                out->quiet = 1;
+            else if (n == 5 && strncasecmp(v, "false", 5) == 0)
+                out->quiet = 0;
+            else {
                 free(t);
                 goto bad;
             }
             free(t);
         } else if (is_elem(c, "Object")) {
-            struct gw_xml_del_obj o = { 0 };
+            struct gw_xml_del_obj o = {0};
             int b = 0, have_key = 0;
             if (out->nobjs == GW_XML_DELETE_MAX) goto bad;
             if (!only_elements(c)) goto bad;
@@ -414,8 +503,10 @@ enum gw_xml_status gw_xml_parse_complete(const char *body, size_t len,
             } else if (is_elem(f, "ETag")) {
                 const char *e = t;
                 size_t el = n;
-                while (el && (*e == ' ' || *e == '\n')) e++, el--;
-                while (el && (e[el - 1] == ' ' || e[el - 1] == '\n')) el--;
+                while (el && (*e == ' ' || *e == '\n'))
+                    e++, el--;
+                while (el && (e[el - 1] == ' ' || e[el - 1] == '\n'))
+                    el--;
                 if (el >= 2 && e[0] == '"' && e[el - 1] == '"') e++, el -= 2;
                 if (el >= sizeof(p.etag)) el = sizeof(p.etag) - 1;
                 memcpy(p.etag, e, el);
@@ -466,9 +557,12 @@ enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
         if (c->type != XML_ELEMENT_NODE) continue;
         t = text_of(c, &n, &bad);
         if (t && is_elem(c, "Status")) {
-            if (strcmp(t, "Enabled") == 0) *enabled = 1, have = 1;
-            else if (strcmp(t, "Suspended") == 0) *enabled = 0, have = 1;
-            else bad = 1;
+            if (strcmp(t, "Enabled") == 0)
+                *enabled = 1, have = 1;
+            else if (strcmp(t, "Suspended") == 0)
+                *enabled = 0, have = 1;
+            else
+                bad = 1;
         } else if (t && is_elem(c, "MfaDelete")) {
             if (strcmp(t, "Disabled") != 0) bad = 1;
         } else {
@@ -529,7 +623,8 @@ enum gw_xml_status gw_xml_parse_lock_config(const char *body, size_t len,
             char v[16];
             if (text_into(c, v, sizeof(v)) != 0 || strcmp(v, "Enabled") != 0)
                 bad = 1;
-            else out->enabled = 1;
+            else
+                out->enabled = 1;
         } else if (is_elem(c, "Rule")) {
             for (r = c->children; r && !bad; r = r->next) {
                 if (r->type != XML_ELEMENT_NODE) continue;
@@ -584,10 +679,12 @@ enum gw_xml_status gw_xml_parse_retention(const char *body, size_t len,
         bad = 1;
     for (c = root ? root->children : NULL; c && !bad; c = c->next) {
         if (c->type != XML_ELEMENT_NODE) continue;
-        if (is_elem(c, "Mode")) bad = text_into(c, mode, modecap) != 0;
+        if (is_elem(c, "Mode"))
+            bad = text_into(c, mode, modecap) != 0;
         else if (is_elem(c, "RetainUntilDate"))
             bad = text_into(c, until, untilcap) != 0;
-        else bad = 1;
+        else
+            bad = 1;
     }
     xmlFreeDoc(doc);
     return bad ? GW_XML_MALFORMED : GW_XML_OK;
@@ -661,9 +758,12 @@ enum gw_xml_status gw_xml_parse_tagging(const char *body, size_t len,
             }
             for (f = t->children; f && !bad; f = f->next) {
                 if (f->type != XML_ELEMENT_NODE) continue;
-                if (is_elem(f, "Key") && !k) k = text_of(f, &n, &bad);
-                else if (is_elem(f, "Value") && !v) v = text_of(f, &n, &bad);
-                else bad = 1;
+                if (is_elem(f, "Key") && !k)
+                    k = text_of(f, &n, &bad);
+                else if (is_elem(f, "Value") && !v)
+                    v = text_of(f, &n, &bad);
+                else
+                    bad = 1;
             }
             if (bad || k == NULL || v == NULL) {
                 free(k);
