@@ -11,13 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pthread_mutex_t *upload_lock(struct meta_db *m, const char *id)
-{
-    uint32_t h = 2166136261u;
-    for (; *id; id++) h = (h ^ (unsigned char)*id) * 16777619u;
-    return &m->upload_locks[h % 64];
-}
-
 void meta_upload_cleanup(struct meta_upload *u)
 {
     size_t i;
@@ -69,7 +62,7 @@ static enum meta_status upload_decode(const char *id, const char *p, size_t n,
     meta_rd_strbuf(&r, u->owner, sizeof(u->owner));
     u->key = meta_rd_str(&r, &u->key_len);
     nh = meta_rd_u32(&r);
-    if (r.bad || nh > 4096) goto bad;
+    if (r.bad || nh > META_MAX_HEADERS) goto bad;
     u->headers = calloc(nh ? nh : 1, sizeof(*u->headers));
     if (u->headers == NULL) goto bad;
     for (i = 0; i < nh && !r.bad; i++) {
@@ -90,6 +83,7 @@ enum meta_status meta_upload_create(struct meta_db *m, const char *bucket,
 {
     struct meta_bucket b;
     struct meta_buf k = { 0 }, v = { 0 };
+    pthread_rwlock_t *bl;
     enum meta_status st;
     char *err = NULL;
     size_t i;
@@ -97,7 +91,9 @@ enum meta_status meta_upload_create(struct meta_db *m, const char *bucket,
     if (u->key_len == 0 || u->key_len > META_KEY_MAX ||
         memchr(u->key, '\0', u->key_len) || u->upload_id[0] == '\0')
         return META_EINVAL;
-    pthread_rwlock_rdlock(&m->buckets);
+    if (!meta_bucket_name_ok(bucket)) return META_ENOTFOUND;
+    bl = meta_bucket_lock(m, bucket);
+    pthread_rwlock_rdlock(bl);
     st = meta_bucket_get(m, bucket, &b);
     if (st != META_OK) goto out;
     ukey(&k, bucket, u->key, u->key_len, u->upload_id);
@@ -117,7 +113,7 @@ enum meta_status meta_upload_create(struct meta_db *m, const char *bucket,
     rocksdb_put(m->db, m->wsync, k.p, k.len, v.p, v.len, &err);
     st = meta_err(err, "create upload");
 out:
-    pthread_rwlock_unlock(&m->buckets);
+    pthread_rwlock_unlock(bl);
     meta_buf_free(&k);
     meta_buf_free(&v);
     return st;
@@ -175,7 +171,7 @@ enum meta_status meta_upload_put_part(struct meta_db *m, const char *bucket,
                                       const struct meta_part *p,
                                       struct meta_part *replaced)
 {
-    pthread_mutex_t *lk = upload_lock(m, upload_id);
+    pthread_mutex_t *lk = meta_upload_lock(m, upload_id);
     struct meta_upload u;
     struct meta_buf k = { 0 }, v = { 0 };
     enum meta_status st;
@@ -317,7 +313,7 @@ enum meta_status meta_upload_complete(struct meta_db *m, const char *bucket,
                                       struct meta_part **unused,
                                       size_t *nunused)
 {
-    pthread_mutex_t *lk = upload_lock(m, upload_id);
+    pthread_mutex_t *lk = meta_upload_lock(m, upload_id);
     struct finish_ctx f;
     struct meta_upload u;
     enum meta_status st;
@@ -377,7 +373,7 @@ enum meta_status meta_upload_abort(struct meta_db *m, const char *bucket,
                                    const char *upload_id,
                                    struct meta_part **parts, size_t *nparts)
 {
-    pthread_mutex_t *lk = upload_lock(m, upload_id);
+    pthread_mutex_t *lk = meta_upload_lock(m, upload_id);
     struct finish_ctx f;
     struct meta_upload u;
     rocksdb_writebatch_t *wb = NULL;
