@@ -38,6 +38,7 @@ def head_status(server, bucket, key):
 # ---------------------------------------------------------------- our signer is right
 # (no server needed: if these fail, fix s3util, not coffer)
 
+@pytest.mark.boto
 def test_own_signer_matches_botocore_header_auth():
     creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     req = AWSRequest(method="PUT", url="http://127.0.0.1:9000/bkt/some%20key%2B%E2%9C%93?tagging=&x=a%20b",
@@ -52,6 +53,7 @@ def test_own_signer_matches_botocore_header_auth():
     assert want.split("Signature=")[1] == mine["authorization"].split("Signature=")[1]
 
 
+@pytest.mark.boto
 def test_own_signer_matches_botocore_presign():
     creds = Credentials("AKIDEXAMPLE", "secretsecretsecretsecretsecretsecret1234")
     req = AWSRequest(method="GET", url="http://127.0.0.1:9000/bkt/k%20y")
@@ -87,6 +89,7 @@ def test_own_chunk_signer_matches_aws_streaming_example():
 
 # ---------------------------------------------------------------- credentials
 
+@pytest.mark.boto
 def test_wrong_secret_signature_does_not_match(server):
     bad = server.client(secret_key=server.secret_key[:-4] + "XXXX")
     with pytest.raises(ClientError) as ei:
@@ -148,6 +151,7 @@ def test_anonymous_requests_denied(server, s3, bucket):
 # ---------------------------------------------------------------- presigned URLs
 
 @pytest.mark.presign
+@pytest.mark.boto
 def test_presigned_get(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="p/obj 1+", Body=b"presigned body")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p/obj 1+"},
@@ -157,6 +161,7 @@ def test_presigned_get(server, s3, bucket):
 
 
 @pytest.mark.presign
+@pytest.mark.boto
 def test_presigned_get_with_response_overrides(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="po", Body=b"x", ContentType="text/plain")
     url = s3.generate_presigned_url("get_object", Params={
@@ -169,6 +174,7 @@ def test_presigned_get_with_response_overrides(server, s3, bucket):
 
 
 @pytest.mark.presign
+@pytest.mark.boto
 def test_presigned_put(server, s3, bucket):
     url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "pp"},
                                     ExpiresIn=300)
@@ -260,6 +266,7 @@ def test_clock_skew_within_15_minutes_ok(server, bucket, offset_min):
 
 # ---------------------------------------------------------------- payload signing
 
+@pytest.mark.boto
 def test_boto3_signed_payload(server, bucket):
     c = server.client(s3={"payload_signing_enabled": True})
     seen = {}
@@ -275,6 +282,7 @@ def test_boto3_signed_payload(server, bucket):
     assert c.get_object(Bucket=bucket, Key="signed")["Body"].read() == data
 
 
+@pytest.mark.boto
 def test_unsigned_payload_accepted(server, bucket):
     r = server.request("PUT", obj_path(bucket, "unsigned"), body=b"unsigned payload",
                        payload_hash=UNSIGNED_PAYLOAD)

@@ -159,7 +159,9 @@ def test_rclone(server, tmp_path):
         f"secret_access_key = {server.secret_key}\n"
         f"endpoint = {server.endpoint}\n"
         "region = us-east-1\n"
-        "force_path_style = true\n")
+        "force_path_style = true\n"
+        "upload_cutoff = 5G\n"
+        "chunk_size = 64M\n")
     rc = ["rclone", "--config", str(conf), "--retries", "1", "--low-level-retries", "1",
           "--s3-upload-cutoff", "5G", "--s3-chunk-size", "64M"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_"))}

@@ -14,6 +14,7 @@ import s3util
 from s3util import UNSIGNED_PAYLOAD, obj_path
 
 
+@pytest.mark.boto
 def test_request_id_on_every_response(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="rid", Body=b"x")
     cases = [
@@ -125,6 +126,7 @@ def _raw_put_head(server, path, length, extra=(), payload_hash=UNSIGNED_PAYLOAD,
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+@pytest.mark.boto
 def test_expect_100_continue(server, s3, bucket):
     data = b"sent after 100 Continue" * 100
     path = obj_path(bucket, "expect")
@@ -158,6 +160,7 @@ def test_expect_100_continue_refused_without_reading_body(server, bucket):
     assert status == 403, raw[:300]
 
 
+@pytest.mark.boto
 def test_boto3_sends_expect_100_continue(server, bucket):
     c = server.client()
     seen = []

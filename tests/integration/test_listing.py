@@ -95,6 +95,7 @@ def test_v2_object_fields(s3, big):
     assert "Owner" not in o          # only with fetch-owner
 
 
+@pytest.mark.boto
 def test_v2_paging_small_pages_equals_full_listing(s3, big):
     keys, prefixes, pages = v2_all(s3, Bucket=big, MaxKeys=7)
     assert keys == ALL_KEYS
@@ -102,6 +103,7 @@ def test_v2_paging_small_pages_equals_full_listing(s3, big):
     assert pages == -(-len(ALL_KEYS) // 7)
 
 
+@pytest.mark.boto
 def test_v2_paginator(s3, big):
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=big,
@@ -116,6 +118,7 @@ def test_v2_max_keys_over_1000_is_capped(s3, big):
     assert r["IsTruncated"] is True
 
 
+@pytest.mark.boto
 def test_v2_max_keys_zero(s3, big):
     r = s3.list_objects_v2(Bucket=big, MaxKeys=0)
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
@@ -133,6 +136,7 @@ def test_v2_prefix(s3, big):
     assert r["Prefix"] == "no-such-prefix/"
 
 
+@pytest.mark.boto
 def test_v2_delimiter_top_level(s3, big):
     r = s3.list_objects_v2(Bucket=big, Delimiter="/")
     assert r["IsTruncated"] is False
@@ -176,6 +180,7 @@ def test_v2_delimiter_paging_counts_prefixes(s3, big):
     assert len(got) == len(set(got))
 
 
+@pytest.mark.boto
 def test_v2_start_after(s3, big):
     keys, _, _ = v2_all(s3, Bucket=big, StartAfter="dir9/sub8/f5")
     assert keys == [k for k in ALL_KEYS if k.encode() > b"dir9/sub8/f5"]
@@ -186,6 +191,7 @@ def test_v2_start_after(s3, big):
     assert r["StartAfter"] == "dir9/sub9/f5"
 
 
+@pytest.mark.boto
 def test_v2_fetch_owner(s3, big):
     r = s3.list_objects_v2(Bucket=big, Prefix="dir1/sub1/", FetchOwner=True)
     assert len(r["Contents"]) == 10
@@ -193,6 +199,7 @@ def test_v2_fetch_owner(s3, big):
         assert o["Owner"]["ID"]
 
 
+@pytest.mark.boto
 def test_v2_encoding_type_url(s3, bucket):
     keys = ["plain", "sp ace", "plus+", "pct%41", "uni-ü", "amp&lt", "q?", "slash/inner"]
     for k in keys:
@@ -222,6 +229,7 @@ def test_v2_raw_xml_without_encoding(server, bucket, s3):
     assert kc and kc[0].text == "2"
 
 
+@pytest.mark.boto
 def test_utf8_byte_order(s3, bucket):
     """Keys sort by UTF-8 bytes: e.g. U+FF61 (EF BD A1) before U+1D11E
     (F0 9D 84 9E), the reverse of UTF-16 order."""
@@ -268,6 +276,7 @@ def test_v1_marker_paging_small_pages(s3, big):
     assert got == ALL_KEYS
 
 
+@pytest.mark.boto
 def test_v1_delimiter_next_marker(s3, big):
     """With a delimiter, a truncated v1 listing carries NextMarker (AWS:
     returned only when a delimiter is given), and paging by it returns
@@ -304,6 +313,7 @@ def test_v1_max_keys_zero(s3, big):
     assert r["IsTruncated"] is False
 
 
+@pytest.mark.boto
 def test_v1_encoding_type_url(s3, bucket):
     s3.put_object(Bucket=bucket, Key="v1 space+plus", Body=b"x")
     r = s3.list_objects(Bucket=bucket, EncodingType="url")

@@ -18,6 +18,7 @@ from s3util import client_error, det_bytes, etag_of, md5_b64, obj_path
 SEED = 0xC0FFEE   # data seed for this module (printed in failures via ids)
 
 
+@pytest.mark.boto
 def test_put_get_roundtrip_and_etag(s3, bucket):
     data = det_bytes(100_000, SEED)
     r = s3.put_object(Bucket=bucket, Key="obj", Body=data)
@@ -33,6 +34,26 @@ def test_put_get_roundtrip_and_etag(s3, bucket):
     assert h["ContentLength"] == len(data)
     assert h["ETag"] == etag_of(data)
     assert h["LastModified"] == g["LastModified"]
+
+
+MiB = 1024 * 1024
+
+
+@pytest.mark.boto
+@pytest.mark.parametrize("size", [0, 1, MiB - 1, MiB, MiB + 1, 5 * MiB + 7],
+                         ids=["0", "1", "1MiB-1", "1MiB", "1MiB+1", "5MiB+7"])
+def test_put_get_sizes_around_stripe_boundaries(s3, bucket, size):
+    """Sizes around the 1 MiB erasure stripe; ETag is the quoted MD5 hex."""
+    data = det_bytes(size, SEED + size)
+    r = s3.put_object(Bucket=bucket, Key=f"size-{size}", Body=data)
+    assert r["ETag"] == '"%s"' % hashlib.md5(data).hexdigest()
+    g = s3.get_object(Bucket=bucket, Key=f"size-{size}")
+    assert g["ContentLength"] == size
+    assert g["ETag"] == r["ETag"]
+    got = g["Body"].read()
+    assert len(got) == size
+    assert got == data
+    assert s3.head_object(Bucket=bucket, Key=f"size-{size}")["ContentLength"] == size
 
 
 def test_empty_object(s3, bucket):
@@ -60,12 +81,14 @@ def test_default_content_type(server, bucket):
 
 # ---------------------------------------------------------------- Content-MD5
 
+@pytest.mark.boto
 def test_content_md5_correct(s3, bucket):
     data = b"hello content-md5"
     r = s3.put_object(Bucket=bucket, Key="m", Body=data, ContentMD5=md5_b64(data))
     assert r["ETag"] == etag_of(data)
 
 
+@pytest.mark.boto
 def test_content_md5_wrong_is_bad_digest(s3, bucket):
     data = b"hello content-md5"
     wrong = md5_b64(b"something else")
@@ -88,6 +111,7 @@ def test_content_md5_malformed_is_invalid_digest(server, bucket, bad):
 
 # ---------------------------------------------------------------- headers, metadata
 
+@pytest.mark.boto
 def test_standard_headers_and_metadata_roundtrip(s3, bucket):
     expires = datetime.datetime(2037, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
     meta = {"color": "blue", "owner-id": "42", "with-space": "a b c"}
@@ -124,6 +148,7 @@ def test_user_metadata_just_under_2k_ok(s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="meta-ok")["Metadata"]["k"] == "v" * 1900
 
 
+@pytest.mark.boto
 def test_user_metadata_over_2k_is_metadata_too_large(s3, bucket):
     with pytest.raises(ClientError) as ei:
         s3.put_object(Bucket=bucket, Key="meta-big", Body=b"x",
@@ -194,6 +219,7 @@ OVERRIDES = {
 }
 
 
+@pytest.mark.boto
 def test_response_overrides(s3, bucket):
     s3.put_object(Bucket=bucket, Key="o", Body=b"override me", ContentType="text/plain",
                   CacheControl="max-age=1")
@@ -304,6 +330,7 @@ def test_delete_missing_object_is_204(s3, bucket):
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
 
 
+@pytest.mark.boto
 def test_delete_objects_verbose(s3, bucket):
     keys = [f"dv/{i}" for i in range(10)]
     for k in keys[:7]:
@@ -316,6 +343,7 @@ def test_delete_objects_verbose(s3, bucket):
     assert s3.list_objects_v2(Bucket=bucket, Prefix="dv/")["KeyCount"] == 0
 
 
+@pytest.mark.boto
 def test_delete_objects_quiet(s3, bucket):
     keys = [f"dq/{i}" for i in range(5)]
     for k in keys:
@@ -334,6 +362,7 @@ def test_delete_objects_1000_keys_ok(s3, bucket):
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
+@pytest.mark.boto
 def test_delete_objects_over_1000_keys_malformed(s3, bucket):
     with pytest.raises(ClientError) as ei:
         s3.delete_objects(Bucket=bucket, Delete={
@@ -356,6 +385,7 @@ def test_delete_objects_malformed_xml(server, bucket, body):
 
 # ---------------------------------------------------------------- keys
 
+@pytest.mark.boto
 def test_key_1024_bytes_ok_1025_too_long(s3, bucket):
     k1024 = "k" * 1024
     s3.put_object(Bucket=bucket, Key=k1024, Body=b"max")
@@ -396,6 +426,7 @@ ODD_KEYS = [
 ]
 
 
+@pytest.mark.boto
 def test_odd_keys_roundtrip_and_list(s3, bucket):
     for i, k in enumerate(ODD_KEYS):
         s3.put_object(Bucket=bucket, Key=k, Body=f"{i}:{k}".encode())
