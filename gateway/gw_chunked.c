@@ -1,78 +1,245 @@
-/* gw_chunked.c: incremental decoder for aws-chunked request bodies.
+/* gw_chunked.c: incremental decoder for aws-chunked request bodies, fed
+ * arbitrary splits of the body as they arrive.
  *
- *   chunk   := hex-size [";chunk-signature=" 64hex] CRLF data CRLF
- *   body    := chunk* "0" [";chunk-signature=" 64hex] CRLF trailer* CRLF
- *   trailer := name ":" value CRLF   (trailer modes; the signed trailer mode
- *              ends with "x-amz-trailer-signature:" 64hex CRLF)
+ * Wire format (AWS S3 API reference, "Transferring Payload in Multiple
+ * Chunks" and "Signature calculations for trailing headers"):
  *
- * Data is handed to the caller as it arrives; each chunk's SHA-256 is
- * computed incrementally and its signature checked when the chunk ends
- * (signed modes), chaining from the request's seed signature. Nothing is
- * buffered but one header or trailer line, bounded by GW_CHUNK_HEADER_MAX /
- * GW_TRAILER_MAX. */
+ *   body      = *chunk last-chunk *trailer CRLF
+ *   chunk     = hex-size [ ";chunk-signature=" 64HEX ] CRLF data CRLF
+ *   last-chunk= "0"      [ ";chunk-signature=" 64HEX ] CRLF
+ *   trailer   = name ":" value CRLF        (trailer modes only)
+ *
+ *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD          every chunk signed, no
+ *                                               trailers
+ *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER  every chunk signed; the
+ *       trailers end with "x-amz-trailer-signature:" 64HEX
+ *   STREAMING-UNSIGNED-PAYLOAD-TRAILER          "hex CRLF data CRLF", any
+ *       chunk extensions ignored, trailers unsigned
+ *
+ * Chunk signature (chained from the request's seed signature):
+ *   HMAC(key, "AWS4-HMAC-SHA256-PAYLOAD\n" amz-date "\n" scope "\n"
+ *             previous-signature "\n" hex(SHA-256("")) "\n"
+ *             hex(SHA-256(chunk data)))
+ * Trailer signature (chained from the last, zero-size chunk's):
+ *   HMAC(key, "AWS4-HMAC-SHA256-TRAILER\n" amz-date "\n" scope "\n"
+ *             previous-signature "\n" hex(SHA-256(canonical trailers)))
+ *   canonical trailers = each "name:value\n", names lower-case and sorted,
+ *   values trimmed (AWS's example: SHA-256("x-amz-checksum-crc32c:
+ *   sOO8/Q==\n")).
+ *
+ * Invariants:
+ * - Chunk data is never buffered: it is hashed and passed to the callback
+ *   as it arrives, before its signature can be checked. The caller commits
+ *   nothing until gw_chunked_feed returns GW_CHUNKED_DONE.
+ * - Only one chunk-size line (GW_CHUNK_HEADER_MAX with its CRLF) and the
+ *   trailers (GW_TRAILER_MAX, GW_TRAILER_MAX_COUNT) are held, in fixed
+ *   arrays inside the decoder.
+ * - After an error the decoder is dead: every later feed returns the same
+ *   status. After DONE, feeds consume nothing and return DONE, so bytes
+ *   after the body show up as *consumed < n. */
 #include "gw_sigv4.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define EMPTY_SHA256 \
+#define EMPTY_SHA256                                                           \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define MAX_CHUNK_SIZE (1ULL << 40)
-#define MAX_TRAILERS 16
+#define SIG_HEX_LEN 64
+#define CHUNK_SIG_EXT ";chunk-signature="
+#define TRAILER_SIG_NAME "x-amz-trailer-signature"
 
-enum cstate { CS_HEADER, CS_DATA, CS_DATA_CR, CS_DATA_LF, CS_TRAILER,
-              CS_DONE, CS_ERROR };
-
-struct gw_chunked {
-    enum gw_payload_mode mode;
-    const struct gw_sigv4_auth *auth; /* borrowed */
-    gw_chunked_data_fn fn;
-    void *arg;
-    enum cstate state;
-    enum gw_chunked_status err;
-    char line[GW_CHUNK_HEADER_MAX];   /* header or trailer line so far */
-    size_t line_len;
-    uint64_t remaining;               /* data bytes left in this chunk */
-    int final;                        /* the size-0 chunk was seen */
-    char chunk_sig[65];               /* signature claimed for this chunk */
-    char prev_sig[65];                /* previous signature in the chain */
-    EVP_MD_CTX *sha;                  /* over this chunk's data */
-    uint64_t decoded;
-    struct { char name[64]; char value[256]; } trailers[MAX_TRAILERS];
-    int ntrailers;
-    size_t trailer_bytes;
-    char trailer_sig[65];
+enum ck_state {
+    CK_SIZE_LINE, /* reading "hex[;ext]\r\n" into line[] */
+    CK_DATA,      /* passing chunk data through; remaining counts down */
+    CK_DATA_CR,   /* the CR that ends chunk data */
+    CK_DATA_LF,   /* the LF that ends chunk data */
+    CK_TRAILER,   /* reading trailer lines into tbuf[] */
+    CK_DONE,      /* the empty line after the trailers was read */
+    CK_FAILED,    /* dead: failed holds the status */
 };
 
-static int signed_mode(const struct gw_chunked *c)
+enum line_result { LINE_MORE, LINE_DONE, LINE_BAD, LINE_LONG };
+
+/* One trailer header: offsets into tbuf. */
+struct ck_trailer {
+    size_t noff, nlen; /* name, lower-cased in place */
+    size_t voff, vlen; /* value, trimmed */
+};
+
+/* Decoder state for one request body. Owned by the thread that feeds the
+ * body (the request's loop thread); not shared. */
+struct gw_chunked {
+    enum gw_payload_mode mode;         /* one of the STREAMING_* modes */
+    const struct gw_sigv4_auth *auth;  /* borrowed; NULL in unsigned mode */
+    gw_chunked_data_fn fn;             /* receives decoded data */
+    void *arg;                         /* for fn */
+    int is_signed;                     /* chunk signatures are checked */
+    enum ck_state state;               /* where the parser is */
+    enum gw_chunked_status failed;     /* the status once CK_FAILED */
+    uint64_t remaining;                /* data bytes left in this chunk */
+    uint64_t decoded;                  /* data bytes passed to fn */
+    EVP_MD_CTX *md;                    /* SHA-256 of this chunk's data */
+    char prev_sig[SIG_HEX_LEN + 1];    /* last verified signature (chain) */
+    char chunk_sig[SIG_HEX_LEN + 1];   /* signature claimed for this chunk */
+    char trailer_sig[SIG_HEX_LEN + 1]; /* x-amz-trailer-signature value */
+    int have_trailer_sig;              /* trailer_sig was read */
+    size_t line_len;                   /* bytes in line[] (may end in CR) */
+    char line[GW_CHUNK_HEADER_MAX];    /* the chunk-size line so far */
+    size_t twire;                      /* wire bytes of complete trailer
+                                          lines, CRLFs included */
+    size_t tused;                      /* tbuf bytes of complete lines */
+    size_t tcur;                       /* bytes of the current line */
+    int ntrailers;                     /* entries in tr[] */
+    /* Trailers read so far, in arrival order. */
+    struct ck_trailer tr[GW_TRAILER_MAX_COUNT];
+    /* Trailer lines without their CRLFs, plus room for the CR of the
+     * final empty line. */
+    char tbuf[GW_TRAILER_MAX + 2];
+};
+
+static void log_ossl(const char *what);
+static enum gw_chunked_status fail(struct gw_chunked *c,
+                                   enum gw_chunked_status st);
+static enum line_result line_take(const char **pp, const char *end, char *dst,
+                                  size_t cap, size_t *len);
+static int hexval(int c);
+static int sig_copy(const char *p, size_t n, char out[SIG_HEX_LEN + 1]);
+static int hmac_hex(const unsigned char key[32], const char *msg, size_t n,
+                    char out[SIG_HEX_LEN + 1]);
+static int chunk_begin(struct gw_chunked *c);
+static enum gw_chunked_status chunk_verify(struct gw_chunked *c);
+static enum gw_chunked_status size_line(struct gw_chunked *c);
+static int trailer_verify(const struct gw_chunked *c);
+static enum gw_chunked_status trailer_line(struct gw_chunked *c);
+
+static void log_ossl(const char *what)
 {
-    return c->mode == GW_PAYLOAD_STREAMING_SIGNED ||
-           c->mode == GW_PAYLOAD_STREAMING_SIGNED_TRAILER;
+    unsigned long e = ERR_get_error();
+    char buf[256];
+
+    ERR_error_string_n(e, buf, sizeof(buf));
+    cf_log(CF_LOG_ERR, "gw: aws-chunked: %s failed: %s", what,
+           e ? buf : "no openssl error");
+    ERR_clear_error();
+}
+
+static enum gw_chunked_status fail(struct gw_chunked *c,
+                                   enum gw_chunked_status st)
+{
+    c->state = CK_FAILED;
+    c->failed = st;
+    return st;
+}
+
+/* Appends the bytes of one CRLF-terminated line to dst, which holds *len
+ * bytes and may grow to cap (the CR included, the LF never stored). On
+ * LINE_DONE *len excludes the CR. A CR not followed by LF, or an LF not
+ * preceded by CR, is LINE_BAD. *pp advances past what was used. */
+static enum line_result line_take(const char **pp, const char *end, char *dst,
+                                  size_t cap, size_t *len)
+{
+    const char *p = *pp;
+    enum line_result res = LINE_MORE;
+
+    while (p < end) {
+        char ch = *p++;
+        if (ch == '\n') {
+            if (*len == 0 || dst[*len - 1] != '\r') {
+                res = LINE_BAD;
+                break;
+            }
+            (*len)--;
+            res = LINE_DONE;
+            break;
+        }
+        if (*len > 0 && dst[*len - 1] == '\r') {
+            res = LINE_BAD;
+            break;
+        }
+        if (*len >= cap) {
+            res = LINE_LONG;
+            break;
+        }
+        dst[(*len)++] = ch;
+    }
+    *pp = p;
+    return res;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 64 hex digits, copied lower-cased; 0 or -1. */
+static int sig_copy(const char *p, size_t n, char out[SIG_HEX_LEN + 1])
+{
+    size_t i;
+
+    if (n != SIG_HEX_LEN) return -1;
+    for (i = 0; i < n; i++) {
+        if (hexval((unsigned char)p[i]) < 0) return -1;
+        out[i] = (p[i] >= 'A' && p[i] <= 'F') ? (char)(p[i] - 'A' + 'a') : p[i];
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static int hmac_hex(const unsigned char key[32], const char *msg, size_t n,
+                    char out[SIG_HEX_LEN + 1])
+{
+    unsigned char mac[32];
+    unsigned int l = 0;
+
+    if (HMAC(EVP_sha256(), key, 32, (const unsigned char *)msg, n, mac, &l) ==
+            NULL ||
+        l != 32) {
+        log_ossl("hmac-sha256");
+        return -1;
+    }
+    cf_hex_encode(mac, 32, out);
+    return 0;
 }
 
 struct gw_chunked *gw_chunked_new(enum gw_payload_mode mode,
                                   const struct gw_sigv4_auth *auth,
                                   gw_chunked_data_fn fn, void *arg)
 {
-    struct gw_chunked *c = calloc(1, sizeof(*c));
+    struct gw_chunked *c;
+    int is_signed = mode == GW_PAYLOAD_STREAMING_SIGNED ||
+                    mode == GW_PAYLOAD_STREAMING_SIGNED_TRAILER;
+
+    if (fn == NULL ||
+        (!is_signed && mode != GW_PAYLOAD_STREAMING_UNSIGNED_TRAILER))
+        return NULL;
+    if (is_signed &&
+        (auth == NULL || strlen(auth->seed_signature) != SIG_HEX_LEN))
+        return NULL;
+    c = calloc(1, sizeof(*c));
     if (c == NULL) return NULL;
     c->mode = mode;
     c->auth = auth;
     c->fn = fn;
     c->arg = arg;
-    c->state = CS_HEADER;
-    if (signed_mode(c)) {
-        c->sha = EVP_MD_CTX_new();
-        if (c->sha == NULL) {
+    c->is_signed = is_signed;
+    c->state = CK_SIZE_LINE;
+    if (is_signed) {
+        c->md = EVP_MD_CTX_new();
+        if (c->md == NULL) {
+            log_ossl("sha256 context");
             free(c);
             return NULL;
         }
-        memcpy(c->prev_sig, auth->seed_signature, 65);
+        memcpy(c->prev_sig, auth->seed_signature, SIG_HEX_LEN + 1);
     }
     return c;
 }
@@ -80,7 +247,7 @@ struct gw_chunked *gw_chunked_new(enum gw_payload_mode mode,
 void gw_chunked_free(struct gw_chunked *c)
 {
     if (c == NULL) return;
-    EVP_MD_CTX_free(c->sha);
+    EVP_MD_CTX_free(c->md);
     free(c);
 }
 
@@ -92,258 +259,284 @@ uint64_t gw_chunked_decoded_len(const struct gw_chunked *c)
 struct cf_str gw_chunked_trailer(const struct gw_chunked *c, const char *name)
 {
     int i;
-    for (i = 0; i < c->ntrailers; i++)
-        if (strcasecmp(c->trailers[i].name, name) == 0)
-            return (struct cf_str){ c->trailers[i].value,
-                                    strlen(c->trailers[i].value) };
-    return (struct cf_str){ "", 0 };
+
+    for (i = 0; i < c->ntrailers; i++) {
+        struct cf_str n = {c->tbuf + c->tr[i].noff, c->tr[i].nlen};
+        if (cf_str_caseeq(n, name))
+            return (struct cf_str){c->tbuf + c->tr[i].voff, c->tr[i].vlen};
+    }
+    return (struct cf_str){"", 0};
 }
 
-static void hmac_hex(const unsigned char key[32], const char *msg, size_t n,
-                     char out[65])
+/* Starts hashing a chunk's data (signed modes). */
+static int chunk_begin(struct gw_chunked *c)
 {
-    unsigned char mac[32];
-    unsigned int l = 32;
-    HMAC(EVP_sha256(), key, 32, (const unsigned char *)msg, n, mac, &l);
-    cf_hex_encode(mac, 32, out);
+    if (!c->is_signed) return 0;
+    if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1) {
+        log_ossl("sha256 init");
+        return -1;
+    }
+    return 0;
 }
 
-/* Checks the chunk that just ended against its claimed signature. */
-static int chunk_verify(struct gw_chunked *c)
+/* The chunk whose data just ended (or the zero-size last chunk) against
+ * its claimed signature; on success it becomes the chain's previous one. */
+static enum gw_chunked_status chunk_verify(struct gw_chunked *c)
 {
-    unsigned char md[32];
-    unsigned int l;
-    char hex[65], sts[512], want[65];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char hex[65], sts[512], want[SIG_HEX_LEN + 1];
     int n;
 
-    EVP_DigestFinal_ex(c->sha, md, &l);
+    if (EVP_DigestFinal_ex(c->md, md, &mdlen) != 1 || mdlen != 32) {
+        log_ossl("sha256");
+        return fail(c, GW_CHUNKED_BAD_SIGNATURE);
+    }
     cf_hex_encode(md, 32, hex);
     n = snprintf(sts, sizeof(sts),
                  "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n" EMPTY_SHA256 "\n%s",
                  c->auth->amz_date, c->auth->scope, c->prev_sig, hex);
-    hmac_hex(c->auth->signing_key, sts, (size_t)n, want);
-    if (CRYPTO_memcmp(want, c->chunk_sig, 64) != 0) return -1;
-    memcpy(c->prev_sig, want, 65);
-    return 0;
+    if (n < 0 || (size_t)n >= sizeof(sts) ||
+        hmac_hex(c->auth->signing_key, sts, (size_t)n, want) != 0)
+        return fail(c, GW_CHUNKED_BAD_SIGNATURE);
+    if (CRYPTO_memcmp(want, c->chunk_sig, SIG_HEX_LEN) != 0)
+        return fail(c, GW_CHUNKED_BAD_SIGNATURE);
+    memcpy(c->prev_sig, want, SIG_HEX_LEN + 1);
+    return GW_CHUNKED_OK;
 }
 
-static int set_error(struct gw_chunked *c, enum gw_chunked_status st)
-{
-    c->state = CS_ERROR;
-    c->err = st;
-    return -1;
-}
-
-/* "hex[;ext]" with optional chunk-signature. */
-static int header_line(struct gw_chunked *c)
+/* A complete chunk-size line is in line[0..line_len). */
+static enum gw_chunked_status size_line(struct gw_chunked *c)
 {
     const char *p = c->line, *end = c->line + c->line_len;
     uint64_t size = 0;
-    int digits = 0;
+    int v;
 
-    while (p < end && *p != ';') {
-        int v;
-        char ch = *p;
-        if (ch >= '0' && ch <= '9') v = ch - '0';
-        else if (ch >= 'a' && ch <= 'f') v = ch - 'a' + 10;
-        else if (ch >= 'A' && ch <= 'F') v = ch - 'A' + 10;
-        else return set_error(c, GW_CHUNKED_MALFORMED);
-        size = size * 16 + (uint64_t)v;
-        if (size > MAX_CHUNK_SIZE) return set_error(c, GW_CHUNKED_MALFORMED);
-        digits++;
+    if (p == end || hexval((unsigned char)*p) < 0)
+        return fail(c, GW_CHUNKED_MALFORMED);
+    while (p < end && (v = hexval((unsigned char)*p)) >= 0) {
+        if (size > MAX_CHUNK_SIZE >> 4) return fail(c, GW_CHUNKED_MALFORMED);
+        size = size << 4 | (uint64_t)v;
         p++;
     }
-    if (digits == 0) return set_error(c, GW_CHUNKED_MALFORMED);
-    c->chunk_sig[0] = '\0';
-    if (p < end) {
-        static const char key[] = ";chunk-signature=";
-        size_t kl = sizeof(key) - 1;
-        if ((size_t)(end - p) == kl + 64 && memcmp(p, key, kl) == 0) {
-            memcpy(c->chunk_sig, p + kl, 64);
-            c->chunk_sig[64] = '\0';
-        } else if (signed_mode(c)) {
-            return set_error(c, GW_CHUNKED_MALFORMED);
-        }
+    if (size > MAX_CHUNK_SIZE) return fail(c, GW_CHUNKED_MALFORMED);
+    if (c->is_signed) {
+        /* Exactly ";chunk-signature=" and 64 hex digits. */
+        size_t kl = sizeof(CHUNK_SIG_EXT) - 1;
+        if ((size_t)(end - p) != kl + SIG_HEX_LEN ||
+            memcmp(p, CHUNK_SIG_EXT, kl) != 0 ||
+            sig_copy(p + kl, SIG_HEX_LEN, c->chunk_sig) != 0)
+            return fail(c, GW_CHUNKED_MALFORMED);
+    } else if (p < end) {
+        /* Unsigned: extensions are allowed and ignored, but must be
+         * extensions (';' then visible characters). */
+        if (*p != ';') return fail(c, GW_CHUNKED_MALFORMED);
+        for (; p < end; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+                return fail(c, GW_CHUNKED_MALFORMED);
     }
-    if (signed_mode(c)) {
-        if (c->chunk_sig[0] == '\0') return set_error(c, GW_CHUNKED_MALFORMED);
-        EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL);
-    }
+    if (chunk_begin(c) != 0) return fail(c, GW_CHUNKED_BAD_SIGNATURE);
     c->remaining = size;
-    if (size == 0) {
-        c->final = 1;
-        if (signed_mode(c) && chunk_verify(c) != 0)
-            return set_error(c, GW_CHUNKED_BAD_SIGNATURE);
-        c->state = CS_TRAILER;
-    } else {
-        c->state = CS_DATA;
+    if (size > 0) {
+        c->state = CK_DATA;
+        return GW_CHUNKED_OK;
     }
-    return 0;
+    if (c->is_signed && chunk_verify(c) != GW_CHUNKED_OK) return c->failed;
+    c->state = CK_TRAILER;
+    return GW_CHUNKED_OK;
 }
 
-static int trailers_verify(struct gw_chunked *c)
+/* SHA-256 over the canonical trailers, then the chained signature. */
+static int trailer_verify(const struct gw_chunked *c)
 {
-    EVP_MD_CTX *h = EVP_MD_CTX_new();
-    unsigned char md[32];
-    unsigned int l;
-    char hex[65], sts[512], want[65];
-    int i, n;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int hlen = 0;
+    char hex[65], sts[512], want[SIG_HEX_LEN + 1];
+    int order[GW_TRAILER_MAX_COUNT];
+    int i, j, n, ok;
 
-    if (h == NULL) return -1;
-    EVP_DigestInit_ex(h, EVP_sha256(), NULL);
+    /* Insertion sort by name; names are unique (trailer_line refuses
+     * repeats), so the order is total. */
     for (i = 0; i < c->ntrailers; i++) {
-        EVP_DigestUpdate(h, c->trailers[i].name, strlen(c->trailers[i].name));
-        EVP_DigestUpdate(h, ":", 1);
-        EVP_DigestUpdate(h, c->trailers[i].value,
-                         strlen(c->trailers[i].value));
-        EVP_DigestUpdate(h, "\n", 1);
+        for (j = i; j > 0; j--) {
+            const struct ck_trailer *a = &c->tr[order[j - 1]];
+            const struct ck_trailer *b = &c->tr[i];
+            size_t m = a->nlen < b->nlen ? a->nlen : b->nlen;
+            int cmp = memcmp(c->tbuf + a->noff, c->tbuf + b->noff, m);
+            if (cmp < 0 || (cmp == 0 && a->nlen < b->nlen)) break;
+            order[j] = order[j - 1];
+        }
+        order[j] = i;
     }
-    EVP_DigestFinal_ex(h, md, &l);
-    EVP_MD_CTX_free(h);
-    cf_hex_encode(md, 32, hex);
+    ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    for (i = 0; ok && i < c->ntrailers; i++) {
+        const struct ck_trailer *t = &c->tr[order[i]];
+        ok = EVP_DigestUpdate(md, c->tbuf + t->noff, t->nlen) == 1 &&
+             EVP_DigestUpdate(md, ":", 1) == 1 &&
+             EVP_DigestUpdate(md, c->tbuf + t->voff, t->vlen) == 1 &&
+             EVP_DigestUpdate(md, "\n", 1) == 1;
+    }
+    ok = ok && EVP_DigestFinal_ex(md, h, &hlen) == 1 && hlen == 32;
+    EVP_MD_CTX_free(md);
+    if (!ok) {
+        log_ossl("sha256 of trailers");
+        return -1;
+    }
+    cf_hex_encode(h, 32, hex);
     n = snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256-TRAILER\n%s\n%s\n%s\n%s",
                  c->auth->amz_date, c->auth->scope, c->prev_sig, hex);
-    hmac_hex(c->auth->signing_key, sts, (size_t)n, want);
-    return CRYPTO_memcmp(want, c->trailer_sig, 64) == 0 ? 0 : -1;
+    if (n < 0 || (size_t)n >= sizeof(sts) ||
+        hmac_hex(c->auth->signing_key, sts, (size_t)n, want) != 0)
+        return -1;
+    return CRYPTO_memcmp(want, c->trailer_sig, SIG_HEX_LEN) == 0 ? 0 : -1;
 }
 
-static int trailer_line(struct gw_chunked *c)
+/* A complete trailer line is at tbuf + tused, tcur bytes (no CRLF). */
+static enum gw_chunked_status trailer_line(struct gw_chunked *c)
 {
+    char *line = c->tbuf + c->tused;
+    size_t len = c->tcur, nlen, i;
     const char *colon;
-    size_t nl, vl;
-    const char *v;
+    size_t voff, vlen;
 
-    if (c->line_len == 0) {
-        /* End of the body. */
-        if (c->mode == GW_PAYLOAD_STREAMING_SIGNED_TRAILER &&
-            c->ntrailers > 0) {
-            if (c->trailer_sig[0] == '\0' || trailers_verify(c) != 0)
-                return set_error(c, GW_CHUNKED_BAD_SIGNATURE);
+    if (len == 0) {
+        /* The empty line: end of the body. */
+        if (c->mode == GW_PAYLOAD_STREAMING_SIGNED_TRAILER) {
+            if (!c->have_trailer_sig) return fail(c, GW_CHUNKED_MALFORMED);
+            if (trailer_verify(c) != 0)
+                return fail(c, GW_CHUNKED_BAD_SIGNATURE);
         }
-        c->state = CS_DONE;
-        return 0;
+        c->state = CK_DONE;
+        return GW_CHUNKED_DONE;
     }
-    c->trailer_bytes += c->line_len + 2;
-    if (c->trailer_bytes > GW_TRAILER_MAX)
-        return set_error(c, GW_CHUNKED_TOO_LARGE);
-    if (c->mode != GW_PAYLOAD_STREAMING_SIGNED_TRAILER &&
-        c->mode != GW_PAYLOAD_STREAMING_UNSIGNED_TRAILER)
-        return set_error(c, GW_CHUNKED_MALFORMED);
-    colon = memchr(c->line, ':', c->line_len);
-    if (colon == NULL || colon == c->line)
-        return set_error(c, GW_CHUNKED_MALFORMED);
-    nl = (size_t)(colon - c->line);
-    v = colon + 1;
-    vl = c->line_len - nl - 1;
-    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
-    if (nl == 23 && strncasecmp(c->line, "x-amz-trailer-signature", 23) == 0) {
-        if (vl != 64) return set_error(c, GW_CHUNKED_MALFORMED);
-        memcpy(c->trailer_sig, v, 64);
-        c->trailer_sig[64] = '\0';
-        return 0;
+    if (c->twire + len + 2 > GW_TRAILER_MAX)
+        return fail(c, GW_CHUNKED_TOO_LARGE);
+    /* No trailers in the plain signed mode; nothing after the trailer
+     * signature, which closes the signed trailers. */
+    if (c->mode == GW_PAYLOAD_STREAMING_SIGNED || c->have_trailer_sig)
+        return fail(c, GW_CHUNKED_MALFORMED);
+    colon = memchr(line, ':', len);
+    if (colon == NULL || colon == line) return fail(c, GW_CHUNKED_MALFORMED);
+    nlen = (size_t)(colon - line);
+    for (i = 0; i < nlen; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+            return fail(c, GW_CHUNKED_MALFORMED);
+        if (ch >= 'A' && ch <= 'Z') line[i] = (char)(ch - 'A' + 'a');
     }
-    if (c->ntrailers == MAX_TRAILERS || nl >= sizeof(c->trailers[0].name) ||
-        vl >= sizeof(c->trailers[0].value))
-        return set_error(c, GW_CHUNKED_TOO_LARGE);
-    {
-        size_t i;
-        for (i = 0; i < nl; i++) {
-            char ch = c->line[i];
-            c->trailers[c->ntrailers].name[i] =
-                (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-        }
-        c->trailers[c->ntrailers].name[nl] = '\0';
+    voff = nlen + 1;
+    vlen = len - voff;
+    while (vlen && (line[voff] == ' ' || line[voff] == '\t'))
+        voff++, vlen--;
+    while (vlen &&
+           (line[voff + vlen - 1] == ' ' || line[voff + vlen - 1] == '\t'))
+        vlen--;
+    for (i = 0; i < vlen; i++) {
+        unsigned char ch = (unsigned char)line[voff + i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return fail(c, GW_CHUNKED_MALFORMED);
     }
-    memcpy(c->trailers[c->ntrailers].value, v, vl);
-    c->trailers[c->ntrailers].value[vl] = '\0';
-    c->ntrailers++;
-    return 0;
-}
-
-/* Accumulates a CRLF-terminated line; returns 1 when complete. */
-static int take_line(struct gw_chunked *c, const char **p, const char *end,
-                     size_t max)
-{
-    while (*p < end) {
-        char ch = *(*p)++;
-        if (ch == '\n') {
-            if (c->line_len == 0 || c->line[c->line_len - 1] != '\r') {
-                set_error(c, GW_CHUNKED_MALFORMED);
-                return -1;
-            }
-            c->line_len--;
-            return 1;
-        }
-        if (c->line_len + 1 >= max) {
-            set_error(c, GW_CHUNKED_TOO_LARGE);
-            return -1;
-        }
-        c->line[c->line_len++] = ch;
+    if (nlen == sizeof(TRAILER_SIG_NAME) - 1 &&
+        memcmp(line, TRAILER_SIG_NAME, nlen) == 0) {
+        if (c->mode != GW_PAYLOAD_STREAMING_SIGNED_TRAILER ||
+            sig_copy(line + voff, vlen, c->trailer_sig) != 0)
+            return fail(c, GW_CHUNKED_MALFORMED);
+        c->have_trailer_sig = 1;
+    } else {
+        int k;
+        for (k = 0; k < c->ntrailers; k++)
+            if (c->tr[k].nlen == nlen &&
+                memcmp(c->tbuf + c->tr[k].noff, line, nlen) == 0)
+                return fail(c, GW_CHUNKED_MALFORMED);
+        if (c->ntrailers == GW_TRAILER_MAX_COUNT)
+            return fail(c, GW_CHUNKED_TOO_LARGE);
+        c->tr[c->ntrailers].noff = c->tused;
+        c->tr[c->ntrailers].nlen = nlen;
+        c->tr[c->ntrailers].voff = c->tused + voff;
+        c->tr[c->ntrailers].vlen = vlen;
+        c->ntrailers++;
     }
-    return 0;
+    c->twire += len + 2;
+    c->tused += len;
+    c->tcur = 0;
+    return GW_CHUNKED_OK;
 }
 
 enum gw_chunked_status gw_chunked_feed(struct gw_chunked *c, const char *p,
                                        size_t n, size_t *consumed)
 {
     const char *start = p, *end = p + n;
-    int r;
+    enum line_result lr;
 
     *consumed = 0;
-    while (p < end && c->state != CS_DONE && c->state != CS_ERROR) {
+    if (c->state == CK_FAILED) return c->failed;
+    while (p < end && c->state != CK_DONE && c->state != CK_FAILED) {
         switch (c->state) {
-        case CS_HEADER:
-            r = take_line(c, &p, end, sizeof(c->line));
-            if (r < 0) break;
-            if (r == 1) {
-                header_line(c);
+        case CK_SIZE_LINE:
+            lr = line_take(&p, end, c->line, sizeof(c->line) - 1, &c->line_len);
+            if (lr == LINE_BAD) {
+                fail(c, GW_CHUNKED_MALFORMED);
+            } else if (lr == LINE_LONG) {
+                fail(c, GW_CHUNKED_TOO_LARGE);
+            } else if (lr == LINE_DONE) {
+                size_line(c);
                 c->line_len = 0;
             }
             break;
-        case CS_DATA: {
-            size_t k = (size_t)(end - p) < c->remaining ? (size_t)(end - p)
-                                                        : (size_t)c->remaining;
-            if (c->sha) EVP_DigestUpdate(c->sha, p, k);
+        case CK_DATA: {
+            size_t k = (size_t)(end - p);
+            if ((uint64_t)k > c->remaining) k = (size_t)c->remaining;
+            if (c->is_signed && EVP_DigestUpdate(c->md, p, k) != 1) {
+                log_ossl("sha256 update");
+                fail(c, GW_CHUNKED_BAD_SIGNATURE);
+                break;
+            }
             c->decoded += k;
+            c->remaining -= k;
             if (c->fn(p, k, c->arg) != 0) {
-                set_error(c, GW_CHUNKED_MALFORMED);
+                p += k;
+                fail(c, GW_CHUNKED_MALFORMED);
                 break;
             }
             p += k;
-            c->remaining -= k;
-            if (c->remaining == 0) c->state = CS_DATA_CR;
+            if (c->remaining == 0) c->state = CK_DATA_CR;
             break;
         }
-        case CS_DATA_CR:
-            if (*p++ != '\r') set_error(c, GW_CHUNKED_MALFORMED);
-            else c->state = CS_DATA_LF;
+        case CK_DATA_CR:
+            if (*p++ != '\r')
+                fail(c, GW_CHUNKED_MALFORMED);
+            else
+                c->state = CK_DATA_LF;
             break;
-        case CS_DATA_LF:
+        case CK_DATA_LF:
             if (*p++ != '\n') {
-                set_error(c, GW_CHUNKED_MALFORMED);
+                fail(c, GW_CHUNKED_MALFORMED);
                 break;
             }
-            if (signed_mode(c) && chunk_verify(c) != 0) {
-                set_error(c, GW_CHUNKED_BAD_SIGNATURE);
-                break;
-            }
-            c->state = CS_HEADER;
+            if (c->is_signed && chunk_verify(c) != GW_CHUNKED_OK) break;
+            c->state = CK_SIZE_LINE;
             break;
-        case CS_TRAILER:
-            r = take_line(c, &p, end, sizeof(c->line));
-            if (r < 0) break;
-            if (r == 1) {
+        case CK_TRAILER:
+            /* Room for this line: what is left of GW_TRAILER_MAX, plus one
+             * so the CR of the final empty line always fits; trailer_line
+             * checks the exact bound on complete lines. */
+            lr = line_take(&p, end, c->tbuf + c->tused,
+                           GW_TRAILER_MAX + 1 - c->twire, &c->tcur);
+            if (lr == LINE_BAD)
+                fail(c, GW_CHUNKED_MALFORMED);
+            else if (lr == LINE_LONG)
+                fail(c, GW_CHUNKED_TOO_LARGE);
+            else if (lr == LINE_DONE)
                 trailer_line(c);
-                c->line_len = 0;
-            }
             break;
-        default:
+        case CK_DONE:
+        case CK_FAILED:
             break;
         }
     }
     *consumed = (size_t)(p - start);
-    if (c->state == CS_ERROR) return c->err;
-    if (c->state == CS_DONE) return GW_CHUNKED_DONE;
+    if (c->state == CK_FAILED) return c->failed;
+    if (c->state == CK_DONE) return GW_CHUNKED_DONE;
     return GW_CHUNKED_OK;
 }

@@ -62,6 +62,11 @@ enum gw_payload_mode {
 
 #define GW_SIGV4_MAX_SKEW_S (15 * 60)
 #define GW_SIGV4_MAX_EXPIRES_S (7 * 24 * 3600)
+/* Limits on client-sized inputs of a signed request (more is
+ * GW_AUTH_MALFORMED): query parameters, and the bytes of the SignedHeaders
+ * / X-Amz-SignedHeaders list. */
+#define GW_SIGV4_MAX_QUERY_PARAMS 256
+#define GW_SIGV4_MAX_SIGNED_HEADERS_LEN 2048
 
 /* Returns the secret for an access key (NUL-terminated, owned by the
  * caller of gw_sigv4_verify), or NULL if unknown. */
@@ -105,6 +110,8 @@ void gw_sigv4_signing_key(const char *secret, const char *date,
 
 #define GW_CHUNK_HEADER_MAX 4096  /* "hex;chunk-signature=...\r\n" bound */
 #define GW_TRAILER_MAX 8192       /* all trailer lines together */
+#define GW_TRAILER_MAX_COUNT 16   /* trailer headers, not counting
+                                     x-amz-trailer-signature */
 
 enum gw_chunked_status {
     GW_CHUNKED_OK = 0,        /* consumed everything given, want more */
