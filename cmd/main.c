@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "cf.h"
+#include "cmd.h"
 #include "conf.h"
 #include "ec.h"
 #include "gw.h"
+#include "heal.h"
 #include "meta.h"
 #include "ol.h"
 #include <pthread.h>
@@ -36,6 +38,15 @@ static int usage(FILE *out)
             "        --listen 127.0.0.1:9000)\n"
             "  audit verify|log [--data DIR]\n"
             "        check the hash chain of the audit log / print it\n"
+            "  heal [--data DIR] [--bucket B] [--dry-run] [--rate MIB_S]\n"
+            "        verify every stored object and rebuild bad shards\n"
+            "  heal --status [--data DIR]\n"
+            "        the running server's scrubber and healer status\n"
+            "  meta rebuild [--data DIR]\n"
+            "        rebuild a lost catalog from the newest checkpoint and\n"
+            "        the records in the shard headers\n"
+            "  meta checkpoint [--data DIR]\n"
+            "        checkpoint a stopped server's catalog onto its disks\n"
             "  version\n");
     return out == stdout ? 0 : 2;
 }
@@ -171,6 +182,11 @@ static enum cf_log_level parse_level(const char *s)
     return CF_LOG_NOTICE;
 }
 
+static void on_degraded(const char *data_id, uint64_t size, void *arg)
+{
+    heal_bg_report(arg, data_id, size);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct conf c;
@@ -181,6 +197,7 @@ static int cmd_serve(int argc, char **argv)
     struct ec_set *set = NULL;
     struct ec_config ecc;
     struct gw_user *users = NULL;
+    struct heal_bg *bg = NULL;
     enum ec_status est;
     enum meta_status mst;
     int i, rc = 1, nusers;
@@ -235,6 +252,7 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
 
+    memset(&ecc, 0, sizeof(ecc));
     ecc.disks = (const char *const *)c.disks;
     ecc.ndisks = c.ndisks;
     ecc.data = c.ec_data;
@@ -270,6 +288,22 @@ static int cmd_serve(int argc, char **argv)
     if (gw_server_new(&c, db, set, users, nusers, &the_server) != GW_OK)
         goto out;
 
+    {
+        /* healer, scrubber, checkpointer, orphan cleanup */
+        struct heal_bg_config hc;
+        char status[4200];
+        snprintf(status, sizeof(status), "%s/heal-status.json", c.data_dir);
+        memset(&hc, 0, sizeof(hc));
+        hc.status_path = status;
+        hc.scrub_rate_mib_s = (double)c.scrub_rate / 1048576.0;
+        hc.scrub_interval_ms = (int64_t)c.scrub_interval_s * 1000;
+        hc.checkpoint_interval_ms = (int64_t)c.checkpoint_interval_s * 1000;
+        hc.checkpoint_keep = c.checkpoint_keep;
+        hc.disks = (const char *const *)c.disks;
+        hc.ndisks = c.ndisks;
+        if (heal_bg_start(db, set, &hc, &bg) != HEAL_OK) goto out;
+        gw_server_on_degraded(the_server, on_degraded, bg);
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     printf("coffer %s serving S3 on http://%s\n"
@@ -293,6 +327,7 @@ static int cmd_serve(int argc, char **argv)
     cf_log(CF_LOG_NOTICE, "stopping");
     rc = 0;
 out:
+    heal_bg_stop(bg);
     gw_server_free(the_server);
     the_server = NULL;
     meta_close(db);
@@ -399,6 +434,8 @@ int main(int argc, char **argv)
     if (argc < 2) return usage(stderr);
     if (strcmp(argv[1], "audit") == 0) return cmd_audit(argc, argv);
     if (strcmp(argv[1], "serve") == 0) return cmd_serve(argc, argv);
+    if (strcmp(argv[1], "heal") == 0) return cmd_heal(argc, argv);
+    if (strcmp(argv[1], "meta") == 0) return cmd_meta(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);
         return 0;

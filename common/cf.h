@@ -79,6 +79,9 @@ long cf_base64_decode(const char *in, size_t len, void *out, size_t outcap);
 
 /* ---- time ------------------------------------------------------------ */
 
+/* mkdir -p with mode 0700 for every missing component: 0, or -1 with
+ * errno (ENAMETOOLONG beyond 4095 bytes). */
+int cf_mkdir_p(const char *path);
 int64_t cf_now_ms(void);        /* CLOCK_REALTIME, milliseconds since epoch */
 int64_t cf_monotonic_ms(void);  /* CLOCK_MONOTONIC, for timeouts */
 

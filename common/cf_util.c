@@ -5,6 +5,8 @@
 #include "cf.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -386,5 +388,24 @@ int cf_parse_http_date(struct cf_str s, int64_t *sec)
     }
     if (!valid_civil(y, mo, d, h, mi, se)) return -1;
     *sec = to_sec(y, mo, d, h, mi, se);
+    return 0;
+}
+
+int cf_mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t i, n = strlen(path);
+    if (n >= sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+            buf[i] = c;
+        }
     return 0;
 }

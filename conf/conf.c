@@ -119,6 +119,17 @@ static const struct ck limits_keys[] = {
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
+static const struct ck heal_keys[] = {
+    {"scrub_rate", CK_SIZE, OFF(scrub_rate), 0, GIB, NULL, NULL, MK_NONE},
+    {"scrub_interval", CK_DURATION, OFF(scrub_interval_s), 1, 366 * 86400,
+     NULL, NULL, MK_NONE},
+    {"checkpoint_interval", CK_DURATION, OFF(checkpoint_interval_s), 0,
+     7 * 86400, NULL, NULL, MK_NONE},
+    {"checkpoint_keep", CK_INT, OFF(checkpoint_keep), 1, 100, NULL, NULL,
+     MK_NONE},
+    {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
+};
+
 static const struct ck top_keys[] = {
     {"listen", CK_STR, OFF(listen), 0, 0, NULL, check_addr, MK_NONE},
     {"console_listen", CK_STR, OFF(console_listen), 0, 0, NULL, check_addr,
@@ -135,6 +146,7 @@ static const struct ck top_keys[] = {
     {"domain", CK_STR_OPT, OFF(domain), 0, 0, NULL, check_domain, MK_NONE},
     {"log_level", CK_STR, OFF(log_level), 0, 0, NULL, check_level, MK_NONE},
     {"limits", CK_MAP, 0, 0, 0, limits_keys, NULL, MK_NONE},
+    {"heal", CK_MAP, 0, 0, 0, heal_keys, NULL, MK_NONE},
     {"users", CK_USERS, 0, 0, 0, NULL, NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
@@ -437,6 +449,10 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->idle_timeout_s = 60;
     c->header_timeout_s = 30;
     c->body_timeout_s = 60;
+    c->scrub_rate = (size_t)(16 * MIB);
+    c->scrub_interval_s = 7 * 86400;
+    c->checkpoint_interval_s = 3600;
+    c->checkpoint_keep = 3;
     return CONF_OK;
 }
 

@@ -54,6 +54,11 @@ struct conf {
     int idle_timeout_s;        /* keep-alive idle, 60 */
     int header_timeout_s;      /* whole request head must arrive, 30 */
     int body_timeout_s;        /* no body byte for this long, 60 */
+    /* heal: background scrubbing and catalog checkpoints */
+    size_t scrub_rate;         /* bytes/s the scrubber reads, 16 MiB; 0 off */
+    int scrub_interval_s;      /* pause between scrub passes, 7 days */
+    int checkpoint_interval_s; /* catalog checkpoints, 1 h; 0 off */
+    int checkpoint_keep;       /* newest checkpoints kept per disk, 3 */
     struct conf_user *users;   /* from the file; root is added by cmd/ */
     int nusers;
 };

@@ -59,7 +59,7 @@ const char *ec_strerror(enum ec_status st)
     return "unknown";
 }
 
-static void log_errno(const char *what, const char *path, int err)
+void ec_log_errno(const char *what, const char *path, int err)
 {
     char e[128];
     cf_log(CF_LOG_ERR, "ec: %s %s: %s", what, path,
@@ -67,13 +67,13 @@ static void log_errno(const char *what, const char *path, int err)
 }
 
 
-static void put_le(unsigned char *p, uint64_t v, int n)
+void ec_put_le(unsigned char *p, uint64_t v, int n)
 {
     int i;
     for (i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint64_t get_le(const unsigned char *p, int n)
+uint64_t ec_get_le(const unsigned char *p, int n)
 {
     uint64_t v = 0;
     int i;
@@ -81,23 +81,7 @@ static uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    size_t i, n = strlen(path);
-    if (n >= sizeof(buf)) return -1;
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-            buf[i] = c;
-        }
-    return 0;
-}
-
-static int fsync_dir(const char *path)
+int ec_fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY);
     int rc;
@@ -123,7 +107,7 @@ static int format_read(const char *disk, char dep[33], int *idx, int *k,
     snprintf(path, sizeof(path), "%s/.coffer/format.json", disk);
     if (access(path, F_OK) != 0) {
         if (errno == ENOENT) return 0;
-        log_errno("access", path, errno);
+        ec_log_errno("access", path, errno);
         return -1;
     }
     j = json_load_file(path, 0, &jerr);
@@ -165,8 +149,8 @@ static int format_write(const char *disk, const char *dep, int idx, int k,
     char body[256];
 
     snprintf(dir, sizeof(dir), "%s/.coffer", disk);
-    if (mkdir_p(dir) != 0) {
-        log_errno("mkdir", dir, errno);
+    if (cf_mkdir_p(dir) != 0) {
+        ec_log_errno("mkdir", dir, errno);
         return -1;
     }
     snprintf(tmp, sizeof(tmp), "%s/format.json.tmp", dir);
@@ -177,28 +161,28 @@ static int format_write(const char *disk, const char *dep, int idx, int k,
                  dep, idx, k, m, stripe);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
-        log_errno("create", tmp, errno);
+        ec_log_errno("create", tmp, errno);
         return -1;
     }
     wr = write(fd, body, (size_t)n);
     if (wr != n) {
-        log_errno("write", tmp, wr < 0 ? errno : ENOSPC);
+        ec_log_errno("write", tmp, wr < 0 ? errno : ENOSPC);
         goto out_close;
     }
     if (fdatasync(fd) != 0) {
-        log_errno("fdatasync", tmp, errno);
+        ec_log_errno("fdatasync", tmp, errno);
         goto out_close;
     }
     if (close(fd) != 0) {
-        log_errno("close", tmp, errno);
+        ec_log_errno("close", tmp, errno);
         goto out_unlink;
     }
     if (rename(tmp, path) != 0) {
-        log_errno("rename", path, errno);
+        ec_log_errno("rename", path, errno);
         goto out_unlink;
     }
-    if (fsync_dir(dir) != 0) {
-        log_errno("fsync", dir, errno);
+    if (ec_fsync_dir(dir) != 0) {
+        ec_log_errno("fsync", dir, errno);
         return -1;
     }
     return 0;
@@ -207,6 +191,37 @@ out_close:
 out_unlink:
     unlink(tmp);
     return -1;
+}
+
+int ec_disk_prepare(const struct ec_set *s, int d)
+{
+    char p[4200], dep[33];
+    static const char *const sub[] = { "tmp", "obj" };
+    int j, idx, k, m, r;
+    size_t ss;
+
+    for (j = 0; j < 2; j++) {
+        snprintf(p, sizeof(p), "%s/%s", s->disks[d], sub[j]);
+        if (cf_mkdir_p(p) != 0) {
+            ec_log_errno("mkdir", p, errno);
+            return -1;
+        }
+    }
+    r = format_read(s->disks[d], dep, &idx, &k, &m, &ss);
+    if (r < 0) return -1;
+    if (r > 0) {
+        if (strcmp(dep, s->deployment) != 0 || idx != d || k != s->k ||
+            m != s->m) {
+            cf_log(CF_LOG_ERR, "ec: %s now holds the format of another "
+                   "disk or deployment: not writing to it", s->disks[d]);
+            return -1;
+        }
+        return 0;
+    }
+    cf_log(CF_LOG_NOTICE, "ec: %s has no format.json: formatting it as "
+           "disk %d of the set (a replaced disk)", s->disks[d], d + 1);
+    return format_write(s->disks[d], s->deployment, d, s->k, s->m,
+                        s->stripe_size);
 }
 
 /* Shards left in tmp/ by a crash were never published (publishing is a
@@ -225,7 +240,7 @@ static void clean_tmp(const char *disk)
         if (e->d_name[0] == '.') continue;
         snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
         if (unlink(p) == 0) n++;
-        else log_errno("unlink", p, errno);
+        else ec_log_errno("unlink", p, errno);
     }
     closedir(d);
     if (n) cf_log(CF_LOG_NOTICE, "ec: removed %d unfinished shard file(s) "
@@ -313,12 +328,12 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
     for (i = 0; i < s->n; i++) {
         char p[4200];
         static const char *const sub[] = { "tmp", "obj" };
-        clean_tmp(s->disks[i]);
+        if (!cfg->shared) clean_tmp(s->disks[i]);
         int j;
         for (j = 0; j < 2; j++) {
             snprintf(p, sizeof(p), "%s/%s", s->disks[i], sub[j]);
-            if (mkdir_p(p) != 0) {
-                log_errno("mkdir", p, errno);
+            if (cf_mkdir_p(p) != 0) {
+                ec_log_errno("mkdir", p, errno);
                 goto out_inval;
             }
         }
@@ -426,7 +441,7 @@ int ec_set_disks_online(const struct ec_set *s)
 
 /* ---- paths ---- */
 
-static int valid_id(const char *id)
+int ec_valid_id(const char *id)
 {
     size_t i, n = strlen(id);
     if (n == 0 || n >= EC_VERSION_ID_MAX) return 0;
@@ -439,27 +454,27 @@ static int valid_id(const char *id)
     return id[0] != '.';
 }
 
-static int disk_of(const struct ec_set *s, const char *id, int shard)
+int ec_disk_of(const struct ec_set *s, const char *id, int shard)
 {
     uint64_t rot = XXH3_64bits(id, strlen(id)) % (uint64_t)s->n;
     return (int)(((uint64_t)shard + rot) % (uint64_t)s->n);
 }
 
-static void obj_dir(const struct ec_set *s, const char *id, int shard,
+void ec_obj_dir(const struct ec_set *s, const char *id, int shard,
                     char *out, size_t cap)
 {
     char h[17];
     uint64_t x = XXH3_64bits(id, strlen(id));
     snprintf(h, sizeof(h), "%016llx", (unsigned long long)x);
-    snprintf(out, cap, "%s/obj/%.2s/%.2s", s->disks[disk_of(s, id, shard)], h,
+    snprintf(out, cap, "%s/obj/%.2s/%.2s", s->disks[ec_disk_of(s, id, shard)], h,
              h + 2);
 }
 
-static void obj_path(const struct ec_set *s, const char *id, int shard,
+void ec_obj_path(const struct ec_set *s, const char *id, int shard,
                      char *out, size_t cap)
 {
     char d[4200];
-    obj_dir(s, id, shard, d, sizeof(d));
+    ec_obj_dir(s, id, shard, d, sizeof(d));
     snprintf(out, cap, "%s/%s.%d", d, id, shard);
 }
 
@@ -468,7 +483,7 @@ static void obj_path(const struct ec_set *s, const char *id, int shard,
  * block written to or read from the wrong place (a misdirected write, two
  * blocks swapped) fails its hash like a flipped bit. Format 1 blocks were
  * hashed unseeded, and XXH3 with seed 0 is plain XXH3-64. */
-static uint64_t block_seed(int fmt, uint64_t vseed, uint64_t stripe,
+uint64_t ec_block_seed(int fmt, uint64_t vseed, uint64_t stripe,
                            int shard)
 {
     return fmt >= 2 ? vseed ^ ((stripe << 8) | (uint64_t)shard) : 0;
@@ -493,11 +508,13 @@ struct ec_writer {
     int enospc;                         /* a dropped shard's disk was full */
     int dead;                           /* an error happened */
     int published;                      /* renamed into obj/ */
+    unsigned char *hdr;                 /* the header as written (shard
+                                           index and hash per shard), owned */
 };
 
 /* Shards that must be written for a write to succeed: K + 1 when there is
  * parity (one more failure stays survivable), all of them without. */
-static int write_quorum(const struct ec_set *s)
+int ec_write_quorum(const struct ec_set *s)
 {
     return s->m > 0 ? s->k + 1 : s->n;
 }
@@ -508,7 +525,7 @@ static int write_quorum(const struct ec_set *s)
 static enum ec_status shard_fail(struct ec_writer *w, int i, int err,
                                  const char *what)
 {
-    log_errno(what, w->tmp[i] ? w->tmp[i] : w->id, err);
+    ec_log_errno(what, w->tmp[i] ? w->tmp[i] : w->id, err);
     if (w->fds[i] >= 0) close(w->fds[i]);
     w->fds[i] = -1;
     if (w->tmp[i]) {
@@ -518,10 +535,10 @@ static enum ec_status shard_fail(struct ec_writer *w, int i, int err,
     }
     w->failed++;
     if (err == ENOSPC || err == EDQUOT) w->enospc = 1;
-    if (w->set->n - w->failed >= write_quorum(w->set)) return EC_OK;
+    if (w->set->n - w->failed >= ec_write_quorum(w->set)) return EC_OK;
     cf_log(CF_LOG_ERR, "ec: version %s: only %d of %d shards writable, %d "
            "needed", w->id, w->set->n - w->failed, w->set->n,
-           write_quorum(w->set));
+           ec_write_quorum(w->set));
     return w->enospc ? EC_ENOSPC : EC_ETOOFEW;
 }
 
@@ -564,7 +581,7 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     enum ec_status st = EC_OK;
     int i;
 
-    if (!valid_id(in->version_id) || bl > 255 || in->key_len > 2048 ||
+    if (!ec_valid_id(in->version_id) || bl > 255 || in->key_len > 2048 ||
         40 + bl + vl + in->key_len > EC_HEADER_SIZE - 8)
         return EC_EINVAL;
     w = calloc(1, sizeof(*w));
@@ -573,18 +590,23 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     snprintf(w->id, sizeof(w->id), "%s", in->version_id);
     for (i = 0; i < EC_MAX_DISKS; i++) w->fds[i] = -1;
     w->vseed = XXH3_64bits(w->id, strlen(w->id));
+    w->hdr = malloc(EC_HEADER_SIZE);
+    if (w->hdr == NULL) {
+        free(w);
+        return EC_ENOMEM;
+    }
     memset(hdr, 0, sizeof(hdr));
     memcpy(hdr, EC_MAGIC, 8);
-    put_le(hdr + 8, EC_FORMAT_VERSION, 4);
+    ec_put_le(hdr + 8, EC_FORMAT_VERSION, 4);
     hdr[12] = (unsigned char)set->k;
     hdr[13] = (unsigned char)set->m;
     hdr[15] = EC_HASH_XXH3;
-    put_le(hdr + 16, set->stripe_size, 4);
-    put_le(hdr + 20, set->block_len, 4);
-    put_le(hdr + 24, (uint64_t)in->mtime_ms, 8);
-    put_le(hdr + 32, bl, 2);
-    put_le(hdr + 34, vl, 2);
-    put_le(hdr + 36, in->key_len, 2);
+    ec_put_le(hdr + 16, set->stripe_size, 4);
+    ec_put_le(hdr + 20, set->block_len, 4);
+    ec_put_le(hdr + 24, (uint64_t)in->mtime_ms, 8);
+    ec_put_le(hdr + 32, bl, 2);
+    ec_put_le(hdr + 34, vl, 2);
+    ec_put_le(hdr + 36, in->key_len, 2);
     memcpy(hdr + 40, in->bucket, bl);
     memcpy(hdr + 40 + bl, in->version_id, vl);
     memcpy(hdr + 40 + bl + vl, in->key, in->key_len);
@@ -595,9 +617,9 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
         struct iovec iov;
         hdr[14] = (unsigned char)i;
         w->hhash[i] = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
-        put_le(hdr + EC_HEADER_SIZE - 8, w->hhash[i], 8);
+        ec_put_le(hdr + EC_HEADER_SIZE - 8, w->hhash[i], 8);
         snprintf(p, sizeof(p), "%s/tmp/%s.%d.%s",
-                 set->disks[disk_of(set, w->id, i)], w->id, i, rhex);
+                 set->disks[ec_disk_of(set, w->id, i)], w->id, i, rhex);
         w->tmp[i] = strdup(p);
         if (w->tmp[i] == NULL) {
             st = EC_ENOMEM;
@@ -618,7 +640,40 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
         ec_writer_free(w);
         return st;
     }
+    memcpy(w->hdr, hdr, EC_HEADER_SIZE);
     *out = w;
+    return EC_OK;
+}
+
+enum ec_status ec_writer_set_record(struct ec_writer *w, const void *rec,
+                                    size_t len)
+{
+    unsigned char *h = w->hdr;
+    size_t at = 40 + ec_get_le(h + 32, 2) + ec_get_le(h + 34, 2) +
+                ec_get_le(h + 36, 2);
+    enum ec_status st;
+    int i;
+
+    if (w->dead) return EC_EIO;
+    if (len > 0xffff || at + len > EC_HEADER_SIZE - 8) return EC_EINVAL;
+    memset(h + at, 0, EC_HEADER_SIZE - 8 - at);
+    memcpy(h + at, rec, len);
+    ec_put_le(h + 38, len, 2);
+    for (i = 0; i < w->set->n; i++) {
+        ssize_t n;
+        if (w->fds[i] < 0) continue;
+        h[14] = (unsigned char)i;
+        w->hhash[i] = XXH3_64bits(h, EC_HEADER_SIZE - 8);
+        ec_put_le(h + EC_HEADER_SIZE - 8, w->hhash[i], 8);
+        n = pwrite(w->fds[i], h, EC_HEADER_SIZE, 0);
+        if (n != EC_HEADER_SIZE) {
+            st = shard_fail(w, i, n < 0 ? errno : ENOSPC, "write header");
+            if (st != EC_OK) {
+                w->dead = 1;
+                return st;
+            }
+        }
+    }
     return EC_OK;
 }
 
@@ -644,8 +699,8 @@ static enum ec_status flush_stripe(struct ec_writer *w, const char *src,
             const char *b = src + (size_t)i * blk;
             unsigned char h[8];
             struct iovec iov[2];
-            put_le(h, XXH3_64bits_withSeed(b, blk,
-                                           block_seed(EC_FORMAT_VERSION,
+            ec_put_le(h, XXH3_64bits_withSeed(b, blk,
+                                           ec_block_seed(EC_FORMAT_VERSION,
                                                       w->vseed, w->nstripes,
                                                       i)),
                    8);
@@ -671,8 +726,8 @@ static enum ec_status flush_stripe(struct ec_writer *w, const char *src,
         char *b = i < s->k ? data[i] : parity[i - s->k];
         unsigned char h[8];
         struct iovec iov[2];
-        put_le(h, XXH3_64bits_withSeed(b, flen,
-                                       block_seed(EC_FORMAT_VERSION, w->vseed,
+        ec_put_le(h, XXH3_64bits_withSeed(b, flen,
+                                       ec_block_seed(EC_FORMAT_VERSION, w->vseed,
                                                   w->nstripes, i)),
                8);
         iov[0].iov_base = b;
@@ -742,14 +797,14 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
         if (st != EC_OK) goto out_dead;
     }
     memcpy(tr, EC_TRAILER_MAGIC, 8);
-    put_le(tr + 8, w->size, 8);
-    put_le(tr + 16, w->nstripes, 8);
-    put_le(tr + 24, w->last_len, 8);
+    ec_put_le(tr + 8, w->size, 8);
+    ec_put_le(tr + 16, w->nstripes, 8);
+    ec_put_le(tr + 24, w->last_len, 8);
     for (i = 0; i < s->n; i++) {
         struct iovec iov = { tr, sizeof(tr) };
         /* seeded with this shard's header hash: the trailer belongs to
          * that header and no other */
-        put_le(tr + 32, XXH3_64bits_withSeed(tr, 32, w->hhash[i]), 8);
+        ec_put_le(tr + 32, XXH3_64bits_withSeed(tr, 32, w->hhash[i]), 8);
         st = write_all(w, i, &iov, 1);
         if (st != EC_OK) goto out_dead;
     }
@@ -770,9 +825,9 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
         for (i = 0; i < s->n; i++) {
             char d[4200], p[4300];
             if (w->tmp[i] == NULL) continue;
-            obj_dir(s, w->id, i, d, sizeof(d));
-            obj_path(s, w->id, i, p, sizeof(p));
-            if (mkdir_p(d) != 0 || rename(w->tmp[i], p) != 0) {
+            ec_obj_dir(s, w->id, i, d, sizeof(d));
+            ec_obj_path(s, w->id, i, p, sizeof(p));
+            if (cf_mkdir_p(d) != 0 || rename(w->tmp[i], p) != 0) {
                 st = shard_fail(w, i, errno, "publish");
                 if (st != EC_OK) goto out_dead;
                 continue;
@@ -781,7 +836,7 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
             w->tmp[i] = NULL;
         }
         if (syncfs(s->fs_fd) != 0) {
-            log_errno("syncfs", s->disks[0], errno);
+            ec_log_errno("syncfs", s->disks[0], errno);
             st = EC_EIO;
             goto out_dead;
         }
@@ -809,21 +864,21 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
     for (i = 0; i < s->n; i++) {
         char d[4200], p[4300];
         if (w->tmp[i] == NULL) continue;
-        obj_dir(s, w->id, i, d, sizeof(d));
-        obj_path(s, w->id, i, p, sizeof(p));
-        if (mkdir_p(d) != 0 || rename(w->tmp[i], p) != 0) {
+        ec_obj_dir(s, w->id, i, d, sizeof(d));
+        ec_obj_path(s, w->id, i, p, sizeof(p));
+        if (cf_mkdir_p(d) != 0 || rename(w->tmp[i], p) != 0) {
             st = shard_fail(w, i, errno, "publish");
             if (st != EC_OK) goto out_dead;
             continue;
         }
         free(w->tmp[i]);
         w->tmp[i] = NULL;
-        if (fsync_dir(d) != 0) {
+        if (ec_fsync_dir(d) != 0) {
             /* The name may not survive a crash: count the shard lost. */
-            log_errno("fsync", d, errno);
+            ec_log_errno("fsync", d, errno);
             unlink(p);
             w->failed++;
-            if (s->n - w->failed < write_quorum(s)) {
+            if (s->n - w->failed < ec_write_quorum(s)) {
                 st = EC_EIO;
                 goto out_dead;
             }
@@ -854,40 +909,29 @@ void ec_writer_free(struct ec_writer *w)
         }
     }
     free(w->stripe);
+    free(w->hdr);
     free(w);
 }
 
 enum ec_status ec_remove(struct ec_set *s, const char *id)
 {
     int i, found = 0;
-    if (!valid_id(id)) return EC_EINVAL;
+    if (!ec_valid_id(id)) return EC_EINVAL;
     for (i = 0; i < s->n; i++) {
         char p[4300];
-        obj_path(s, id, i, p, sizeof(p));
+        ec_obj_path(s, id, i, p, sizeof(p));
         if (unlink(p) == 0) found++;
-        else if (errno != ENOENT) log_errno("unlink", p, errno);
+        else if (errno != ENOENT) ec_log_errno("unlink", p, errno);
     }
     return found ? EC_OK : EC_ENOTFOUND;
 }
 
 /* ---- reader ---- */
 
-struct ec_reader {
-    struct ec_set *set;
-    char id[EC_VERSION_ID_MAX];
-    uint64_t size, nstripes;
-    uint64_t last_len;       /* block length of the last stripe, 0: unknown */
-    uint64_t vseed;          /* XXH3 of the version id (block hash seeds) */
-    int fds[EC_MAX_DISKS];   /* -1: missing or failed a check */
-    int fmt[EC_MAX_DISKS];   /* each open shard's format version */
-    char *blocks;            /* n * block_len scratch, owned; allocated on
-                                first need (partial or degraded reads) */
-};
-
 static void shard_drop(struct ec_reader *r, int i, const char *why)
 {
     char p[4300];
-    obj_path(r->set, r->id, i, p, sizeof(p));
+    ec_obj_path(r->set, r->id, i, p, sizeof(p));
     cf_log(CF_LOG_WARN, "ec: shard %s: %s (%s)", p, why,
            r->set->m > 0 ? "reading through parity" : "no parity");
     if (r->fds[i] >= 0) close(r->fds[i]);
@@ -908,21 +952,21 @@ static const char *shard_check(struct ec_reader *r, int i)
     if (pread(r->fds[i], hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
         return "header unreadable or short";
     hh = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
-    fmt = get_le(hdr + 8, 4);
+    fmt = ec_get_le(hdr + 8, 4);
     if (memcmp(hdr, EC_MAGIC, 8) != 0 ||
-        get_le(hdr + EC_HEADER_SIZE - 8, 8) != hh)
+        ec_get_le(hdr + EC_HEADER_SIZE - 8, 8) != hh)
         return "header failed its magic or hash";
     if (fmt < 1 || fmt > EC_FORMAT_VERSION || hdr[15] != EC_HASH_XXH3)
         return "unknown format version or hash kind";
     if (hdr[12] != s->k || hdr[13] != s->m || hdr[14] != i ||
-        get_le(hdr + 16, 4) != s->stripe_size ||
-        get_le(hdr + 20, 4) != s->block_len)
+        ec_get_le(hdr + 16, 4) != s->stripe_size ||
+        ec_get_le(hdr + 20, 4) != s->block_len)
         return "header names another layout or shard index";
     /* The lengths are bounded before they are used: a header with a valid
      * XXH3 (not a MAC) is not proof that its fields are sane. */
-    bl = (size_t)get_le(hdr + 32, 2);
-    vl = (size_t)get_le(hdr + 34, 2);
-    kl = (size_t)get_le(hdr + 36, 2);
+    bl = (size_t)ec_get_le(hdr + 32, 2);
+    vl = (size_t)ec_get_le(hdr + 34, 2);
+    kl = (size_t)ec_get_le(hdr + 36, 2);
     if (40 + bl + vl + kl > EC_HEADER_SIZE - 8)
         return "header string lengths out of bounds";
     if (vl != strlen(r->id) || memcmp(hdr + 40 + bl, r->id, vl) != 0)
@@ -934,11 +978,11 @@ static const char *shard_check(struct ec_reader *r, int i)
             (ssize_t)sizeof(tr))
         return "truncated: no trailer";
     th = XXH3_64bits_withSeed(tr, 32, fmt >= 2 ? hh : 0);
-    if (memcmp(tr, EC_TRAILER_MAGIC, 8) != 0 || get_le(tr + 32, 8) != th)
+    if (memcmp(tr, EC_TRAILER_MAGIC, 8) != 0 || ec_get_le(tr + 32, 8) != th)
         return "trailer failed its magic or hash (truncated or torn)";
-    if (get_le(tr + 8, 8) != r->size || get_le(tr + 16, 8) != r->nstripes)
+    if (ec_get_le(tr + 8, 8) != r->size || ec_get_le(tr + 16, 8) != r->nstripes)
         return "trailer size differs from the catalog's";
-    last = get_le(tr + 24, 8);
+    last = ec_get_le(tr + 24, 8);
     if (last > s->block_len || (r->nstripes > 0 && last == 0) ||
         (r->last_len && last != r->last_len))
         return "trailer's last block length is inconsistent";
@@ -959,7 +1003,7 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     const char *why;
     int i, good = 0, present = 0;
 
-    if (!valid_id(id)) return EC_EINVAL;
+    if (!ec_valid_id(id)) return EC_EINVAL;
     r = calloc(1, sizeof(*r));
     if (r == NULL) return EC_ENOMEM;
     r->set = s;
@@ -969,12 +1013,12 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     r->vseed = XXH3_64bits(id, strlen(id));
     for (i = 0; i < s->n; i++) {
         char p[4300];
-        obj_path(s, id, i, p, sizeof(p));
+        ec_obj_path(s, id, i, p, sizeof(p));
         r->fds[i] = open(p, O_RDONLY | O_CLOEXEC);
         if (r->fds[i] < 0) {
             if (errno != ENOENT) {
                 present++;
-                log_errno("open", p, errno);
+                ec_log_errno("open", p, errno);
             }
             continue;
         }
@@ -1001,34 +1045,34 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
 }
 
 /* Length of shard blocks in stripe `stripe` (the last may be shorter). */
-static size_t block_len_of(const struct ec_reader *r, uint64_t stripe)
+size_t ec_block_len_of(const struct ec_reader *r, uint64_t stripe)
 {
     return stripe + 1 == r->nstripes ? (size_t)r->last_len
                                      : r->set->block_len;
 }
 
 /* Bytes of liberasurecode's fragment header at the start of each block. */
-static size_t frag_hdr_len(const struct ec_set *s)
+size_t ec_frag_hdr_len(const struct ec_set *s)
 {
     return s->m > 0 ? sizeof(fragment_header_t) : 0;
 }
 
-/* Reads block `stripe` of shard i, its fragment header (frag_hdr_len()
+/* Reads block `stripe` of shard i, its fragment header (ec_frag_hdr_len()
  * bytes) into fh and its payload into pay, and verifies the XXH3 of the
- * two together. pay == fh + frag_hdr_len() reads the block whole. On
+ * two together. pay == fh + ec_frag_hdr_len() reads the block whole. On
  * failure the shard is dropped for the rest of this reader's life and the
  * bytes at fh and pay are undefined. */
 static int read_block2(struct ec_reader *r, int i, uint64_t stripe,
                        char *fh, char *pay)
 {
     struct ec_set *s = r->set;
-    size_t bl = block_len_of(r, stripe), hl = frag_hdr_len(s);
+    size_t bl = ec_block_len_of(r, stripe), hl = ec_frag_hdr_len(s);
     unsigned char h[8];
     struct iovec iov[3] = { { fh, hl }, { pay, bl - hl }, { h, 8 } };
     off_t off = (off_t)(EC_HEADER_SIZE +
                         stripe * (s->block_len + EC_HASH_SIZE));
     ssize_t n = preadv(r->fds[i], iov, 3, off);
-    uint64_t want, seed = block_seed(r->fmt[i], r->vseed, stripe, i);
+    uint64_t want, seed = ec_block_seed(r->fmt[i], r->vseed, stripe, i);
     if (n != (ssize_t)(bl + 8)) {
         shard_drop(r, i, n < 0 ? "read error" : "short read");
         return -1;
@@ -1042,16 +1086,16 @@ static int read_block2(struct ec_reader *r, int i, uint64_t stripe,
         XXH3_64bits_update(&xs, pay, bl - hl);
         want = XXH3_64bits_digest(&xs);
     }
-    if (get_le(h, 8) != want) {
+    if (ec_get_le(h, 8) != want) {
         shard_drop(r, i, "block failed its bitrot hash");
         return -1;
     }
     return 0;
 }
 
-static int read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
+int ec_read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst)
 {
-    return read_block2(r, i, stripe, dst, dst + frag_hdr_len(r->set));
+    return read_block2(r, i, stripe, dst, dst + ec_frag_hdr_len(r->set));
 }
 
 /* Data bytes in stripe `stripe` (the last one may be short). */
@@ -1063,15 +1107,15 @@ static uint64_t stripe_data_len(const struct ec_reader *r, uint64_t stripe)
 
 /* Payload bytes of shard i's block whose fragment header is at fh, or -1
  * if it is not the fragment this position must hold (then we decode
- * instead, without it). Reads only the frag_hdr_len() bytes at fh: the
+ * instead, without it). Reads only the ec_frag_hdr_len() bytes at fh: the
  * checksum type is checked first because liberasurecode would otherwise
  * checksum md.size bytes after the header. */
-static long frag_payload(const struct ec_reader *r, int i, const char *fh,
+long ec_frag_payload(const struct ec_reader *r, int i, const char *fh,
                          uint64_t stripe)
 {
     fragment_header_t hd;
     fragment_metadata_t md;
-    size_t bl = block_len_of(r, stripe);
+    size_t bl = ec_block_len_of(r, stripe);
     if (r->set->m == 0) return (long)bl;
     memcpy(&hd, fh, sizeof(hd)); /* fh need not be aligned */
     if (hd.meta.chksum_type != CHKSUM_NONE ||
@@ -1085,7 +1129,7 @@ static long frag_payload(const struct ec_reader *r, int i, const char *fh,
 
 /* The reader's block scratch, allocated on first use: whole-stripe reads
  * of intact data shards never need it. NULL on ENOMEM. */
-static char *scratch(struct ec_reader *r)
+static char *ec_scratch(struct ec_reader *r)
 {
     if (r->blocks == NULL)
         r->blocks = malloc((size_t)r->set->n * r->set->block_len);
@@ -1104,8 +1148,8 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
     struct ec_set *s = r->set;
     char *frags[EC_MAX_DISKS];
     int good[EC_MAX_DISKS] = { 0 }; /* 1: verified, whole in r->blocks */
-    size_t bl = block_len_of(r, stripe);
-    size_t hdr = frag_hdr_len(s);
+    size_t bl = ec_block_len_of(r, stripe);
+    size_t hdr = ec_frag_hdr_len(s);
     size_t pay = bl - hdr;
     int nf = 0, i, first, last, fast = 1;
 
@@ -1126,18 +1170,18 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
             break;
         }
         if (!direct) {
-            if (scratch(r) == NULL) return EC_ENOMEM;
+            if (ec_scratch(r) == NULL) return EC_ENOMEM;
             blk = r->blocks + (size_t)i * s->block_len;
         }
         rc = direct ? read_block2(r, i, stripe, fh, out + (lo - from))
-                    : read_block(r, i, stripe, blk);
+                    : ec_read_block(r, i, stripe, blk);
         if (rc != 0) {
             *degraded = 1;
             fast = 0;
             break;
         }
         good[i] = !direct;
-        if (frag_payload(r, i, direct ? fh : blk, stripe) != (long)pay) {
+        if (ec_frag_payload(r, i, direct ? fh : blk, stripe) != (long)pay) {
             cf_log(CF_LOG_DEBUG, "ec: version %s stripe %llu shard %d: "
                    "unexpected fragment layout, decoding", r->id,
                    (unsigned long long)stripe, i);
@@ -1155,7 +1199,7 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
 
     /* Degraded: gather K verified blocks, reusing those already read whole
      * (a payload read into out is read again: this path is rare). */
-    if (scratch(r) == NULL) return EC_ENOMEM;
+    if (ec_scratch(r) == NULL) return EC_ENOMEM;
     for (i = 0; i < s->n && nf < s->k; i++) {
         char *dst = r->blocks + (size_t)i * s->block_len;
         if (!good[i]) {
@@ -1163,11 +1207,11 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
                 if (i < s->k) *degraded = 1;
                 continue;
             }
-            if (read_block(r, i, stripe, dst) != 0) {
+            if (ec_read_block(r, i, stripe, dst) != 0) {
                 *degraded = 1;
                 continue;
             }
-            if (frag_payload(r, i, dst, stripe) != (long)pay) {
+            if (ec_frag_payload(r, i, dst, stripe) != (long)pay) {
                 /* not a fragment of this stripe and position: never hand
                  * it to the decoder */
                 shard_drop(r, i, "unexpected fragment header");

@@ -44,6 +44,8 @@ struct ec_config {
     int data;                 /* K, >= 1 */
     int parity;               /* M, >= 0 */
     size_t stripe_size;       /* data bytes per stripe; multiple of K*64 */
+    int shared;               /* 1: a running server may be writing (an
+                                 offline tool): leave tmp/ alone */
 };
 
 struct ec_set;
@@ -85,6 +87,13 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *info,
  * throughput appending exactly ec_set_stripe_size() bytes at a time. After an
  * error the writer is dead: only ec_writer_free() may be called. */
 enum ec_status ec_writer_append(struct ec_writer *w, const void *p, size_t len);
+/* Stores rec (len bytes, opaque here: the catalog's record of the
+ * version) in every shard's header, so `coffer meta rebuild` can restore
+ * the version from its shards alone. Call it before ec_writer_finish().
+ * EC_EINVAL if it does not fit in the header beside the bucket, key and
+ * version id (4048 bytes in all); the writer then goes on without it. */
+enum ec_status ec_writer_set_record(struct ec_writer *w, const void *rec,
+                                    size_t len);
 /* Encodes the final partial stripe, writes the trailer with the total size,
  * fdatasyncs every shard, renames each into obj/ and fsyncs the directories.
  * On EC_OK the shards are durable under their final names (the caller then
@@ -108,5 +117,51 @@ void ec_reader_free(struct ec_reader *r);
 
 /* Removes every shard file of a version (best effort; logs failures). */
 enum ec_status ec_remove(struct ec_set *set, const char *version_id);
+
+/* ---- healing, scrubbing, scanning ---- */
+
+struct ec_heal_result {
+    int shards_bad;         /* missing, unreadable or corrupt shards */
+    int shards_rebuilt;     /* rewritten from the others */
+    uint32_t bad_mask;      /* bit i: shard i was bad */
+    uint64_t bytes_read;    /* shard bytes read to verify and rebuild */
+    uint64_t bytes_written; /* shard bytes written */
+};
+/* Verifies every block of every shard of a version of `size` bytes
+ * (header, trailer, length, bitrot hashes, fragment headers). With repair,
+ * rebuilds each bad shard from the good ones into tmp/, makes it durable
+ * and renames it over the bad one (a reader holding the old file keeps
+ * it); a replaced, empty disk gets its format.json first. Returns EC_OK
+ * when every shard is good or was rebuilt; EC_ETOOFEW when more than M are
+ * bad (nothing written: the data is lost); EC_ENOTFOUND when no shard
+ * exists; EC_EIO when a bad shard could not be rewritten (its disk is
+ * failing). out is filled in every case. Safe beside a running server. */
+enum ec_status ec_heal(struct ec_set *set, const char *version_id,
+                       uint64_t size, int repair, struct ec_heal_result *out);
+
+/* One shard file met by ec_scan(). Strings are NUL-terminated and valid
+ * only during the callback. */
+struct ec_shard_info {
+    const char *path;
+    int disk;               /* index of the disk it was found on */
+    int valid;              /* header and trailer check out; when 0 only
+                               path, disk and file_mtime_ms are meaningful */
+    int shard;              /* shard index from the header */
+    const char *bucket;
+    const char *key;
+    size_t key_len;
+    const char *version_id;
+    int64_t mtime_ms;       /* the version's, from the header */
+    int64_t file_mtime_ms;  /* the file's (orphan ages) */
+    uint64_t size;          /* object bytes, from the trailer */
+    const void *record;     /* see ec_writer_set_record(); NULL if none */
+    size_t record_len;
+};
+/* Calls fn for every file under every disk's obj/ tree, in no particular
+ * order; fn returns non-zero to stop. Unreadable directories are logged
+ * and skipped. */
+enum ec_status ec_scan(struct ec_set *set,
+                       int (*fn)(const struct ec_shard_info *si, void *arg),
+                       void *arg);
 
 #endif /* EC_H */

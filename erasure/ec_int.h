@@ -16,9 +16,11 @@
  *       20     4  block length BL (bytes per shard per full stripe)
  *       24     8  mtime, ms since the epoch (signed)
  *       32     2  bucket length B          34  2  version id length V
- *       36     2  key length L             38  2  reserved (0)
- *       40     B  bucket, then V bytes version id, then L bytes key
- *                 (40 + B + V + L <= 4088; readers reject anything else)
+ *       36     2  key length L             38  2  record length R (0: none)
+ *       40     B  bucket, then V bytes version id, then L bytes key, then
+ *                 R bytes: the catalog's record of the version, opaque
+ *                 here, for `coffer meta rebuild` (ec_writer_set_record)
+ *                 (40 + B + V + L + R <= 4088; readers reject anything else)
  *    ...4088     zero padding
  *     4088     8  HH = XXH3-64 of bytes 0..4087
  *     4096        S stripe blocks, stripe s at 4096 + s * (BL + 8):
@@ -94,5 +96,49 @@ struct ec_set {
      * directory on it, or -1. */
     int fs_fd;
 };
+
+
+/* A reader of one version (ec.c); healing (ec_heal.c) walks it block by
+ * block. */
+struct ec_reader {
+    struct ec_set *set;
+    char id[EC_VERSION_ID_MAX];
+    uint64_t size, nstripes;
+    uint64_t last_len;       /* block length of the last stripe, 0: unknown */
+    uint64_t vseed;          /* XXH3 of the version id (block hash seeds) */
+    int fds[EC_MAX_DISKS];   /* -1: missing or failed a check */
+    int fmt[EC_MAX_DISKS];   /* each open shard's format version */
+    char *blocks;            /* n * block_len scratch, owned; allocated on
+                                first need (partial or degraded reads) */
+};
+
+/* Shared by ec.c and ec_heal.c. */
+void ec_log_errno(const char *what, const char *path, int err);
+void ec_put_le(unsigned char *p, uint64_t v, int n);
+uint64_t ec_get_le(const unsigned char *p, int n);
+int ec_fsync_dir(const char *path); /* 0, or -1 with errno */
+int ec_valid_id(const char *id);
+void ec_obj_dir(const struct ec_set *s, const char *id, int shard,
+                char *out, size_t cap);
+void ec_obj_path(const struct ec_set *s, const char *id, int shard,
+                 char *out, size_t cap);
+uint64_t ec_block_seed(int fmt, uint64_t vseed, uint64_t stripe, int shard);
+int ec_write_quorum(const struct ec_set *s);
+/* Disk (index into set->disks) holding shard `shard` of a version. */
+int ec_disk_of(const struct ec_set *s, const char *id, int shard);
+/* Makes disk d writable for healing: tmp/ and obj/ exist, and a missing
+ * format.json (a replaced, empty disk) is written; -1 (logged) if the disk
+ * cannot be used or holds another disk's format. */
+int ec_disk_prepare(const struct ec_set *s, int d);
+/* Block length of stripe `stripe` (the last may be shorter). */
+size_t ec_block_len_of(const struct ec_reader *r, uint64_t stripe);
+size_t ec_frag_hdr_len(const struct ec_set *s);
+/* Reads and verifies block `stripe` of shard i whole into dst; -1 (and
+ * the shard dropped from the reader) if unreadable or corrupt. */
+int ec_read_block(struct ec_reader *r, int i, uint64_t stripe, char *dst);
+/* Payload length of the fragment whose header is at fh, or -1 if it is
+ * not the fragment shard i must hold for that stripe. */
+long ec_frag_payload(const struct ec_reader *r, int i, const char *fh,
+                     uint64_t stripe);
 
 #endif /* EC_INT_H */

@@ -35,6 +35,13 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
  * worker has finished. */
 enum gw_status gw_server_run(struct gw_server *srv);
 void gw_server_stop(struct gw_server *srv);
+/* Called from a worker thread with the data id and size of each stored
+ * object a read found missing or corrupt shards in (it was served from
+ * parity), so it can be healed. Set before gw_server_run(). */
+typedef void (*gw_degraded_fn)(const char *data_id, uint64_t size,
+                               void *arg);
+void gw_server_on_degraded(struct gw_server *srv, gw_degraded_fn fn,
+                           void *arg);
 void gw_server_free(struct gw_server *srv);
 
 #endif /* GW_H */

@@ -226,23 +226,28 @@ static void copy_work(struct gw_req *req)
     if (md == NULL || !EVP_DigestInit_ex(md, EVP_md5(), NULL)) goto out_oom;
     est = ec_writer_new(req->srv->set, &info, &w);
     if (est == EC_OK) est = copy_data(req, &src, w, md);
-    if (est == EC_OK) est = ec_writer_finish(w, &size);
+    if (est == EC_OK) {
+        EVP_DigestFinal_ex(md, dig, &dl);
+        cf_hex_encode(dig, 16, dst.etag);
+        gw_new_version_id(req, dst.version_id, sizeof(dst.version_id));
+        dst.key = req->key;
+        dst.key_len = req->key_len;
+        dst.size = src.size;
+        dst.mtime_ms = cf_now_ms();
+        dst.ec_data = ec_set_data_shards(req->srv->set);
+        dst.ec_parity = ec_set_parity_shards(req->srv->set);
+        dst.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
+        gw_put_record(req, w, &dst);
+        est = ec_writer_finish(w, &size);
+    }
     ec_writer_free(w);
     w = NULL;
     if (est != EC_OK) {
+        dst.key = NULL;
         gw_resp_error(&req->resp, gw_err_from_ec(est), ec_strerror(est));
         goto out;
     }
-    EVP_DigestFinal_ex(md, dig, &dl);
-    cf_hex_encode(dig, 16, dst.etag);
-    gw_new_version_id(req, dst.version_id, sizeof(dst.version_id));
-    dst.key = req->key;
-    dst.key_len = req->key_len;
     dst.size = size;
-    dst.mtime_ms = cf_now_ms();
-    dst.ec_data = ec_set_data_shards(req->srv->set);
-    dst.ec_parity = ec_set_parity_shards(req->srv->set);
-    dst.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
     if (applies) {
         char *ev = gw_audit_event(req, "put-locked", req->key, req->key_len,
                                   &dst, "copy");

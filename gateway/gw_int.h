@@ -326,6 +326,8 @@ struct gw_server {
     atomic_ulong next_conn_id;
     atomic_int stopping;
     int stop_pipe[2];
+    gw_degraded_fn on_degraded;   /* may be NULL */
+    void *on_degraded_arg;
 };
 
 /* gw_server.c */
@@ -398,6 +400,12 @@ int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v);
 int gw_bucket_check(struct gw_req *req, struct meta_bucket *b);
 /* A new version's id: random while versioning is enabled, else "null". */
 void gw_new_version_id(const struct gw_req *req, char *out, size_t cap);
+/* Stores v's catalog record in the headers of w's shards, so `coffer meta
+ * rebuild` can restore the version (with its lock state) without the
+ * catalog. Call before ec_writer_finish(); a record that does not fit is
+ * logged and left out. */
+void gw_put_record(const struct gw_req *req, struct ec_writer *w,
+                   const struct meta_version *v);
 /* gw_lock.c: Object Lock */
 void gw_h_put_lock_config(struct gw_req *req);  /* after XML body */
 void gw_h_get_lock_config(struct gw_req *req);

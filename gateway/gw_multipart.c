@@ -22,10 +22,8 @@ void gw_remove_data(struct gw_server *srv, const struct meta_version *v)
 {
     size_t i;
     if (v->delete_marker) return;
-    if (v->nparts == 0) {
-        ec_remove(srv->set, v->version_id);
-        return;
-    }
+    /* the data, or with parts the record object (see heal/heal_int.h) */
+    ec_remove(srv->set, v->data_id[0] ? v->data_id : v->version_id);
     for (i = 0; i < v->nparts; i++) ec_remove(srv->set, v->parts[i].data_id);
 }
 
@@ -216,8 +214,27 @@ static void complete_work(struct gw_req *req)
         int applies = 0; /* the bucket's default retention, if any */
         if (gw_lock_for_write(req, &b, &v, &applies) != 0) goto out_keep;
     }
+    {
+        /* The record object: no data, the version's record in its shard
+         * headers, so a catalog rebuild can restore a multipart object. */
+        struct ec_obj_info info = { req->bucket, req->key, req->key_len,
+                                    v.data_id, v.mtime_ms };
+        struct ec_writer *w = NULL;
+        uint64_t zero;
+        enum ec_status est = ec_writer_new(req->srv->set, &info, &w);
+        if (est == EC_OK) {
+            gw_put_record(req, w, &v);
+            est = ec_writer_finish(w, &zero);
+        }
+        ec_writer_free(w);
+        if (est != EC_OK) {
+            gw_resp_error(&req->resp, gw_err_from_ec(est), ec_strerror(est));
+            goto out_keep;
+        }
+    }
     st = meta_upload_complete(req->srv->db, req->bucket, id, &v, &replaced,
                               &unused, &nunused);
+    if (st != META_OK) ec_remove(req->srv->set, v.data_id);
     v.key = NULL;
     v.headers = NULL;
     v.nheaders = 0;

@@ -130,6 +130,22 @@ int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
 
 /* The id a new version gets: unique while versioning is enabled, "null"
  * otherwise (AWS). */
+void gw_put_record(const struct gw_req *req, struct ec_writer *w,
+                   const struct meta_version *v)
+{
+    char *rec = NULL;
+    size_t len = 0;
+    /* the shard header holds bucket, data id and key besides */
+    size_t room = 4048 - strlen(req->bucket) - strlen(v->data_id) -
+                  req->key_len;
+    if (meta_version_record(req->bucket, v, room, &rec, &len) != META_OK ||
+        ec_writer_set_record(w, rec, len) != EC_OK)
+        cf_log(CF_LOG_WARN, "gw: version %s of %s: its record does not fit "
+               "in the shard headers (a catalog rebuild cannot restore it)",
+               v->version_id, req->bucket);
+    free(rec);
+}
+
 void gw_new_version_id(const struct gw_req *req, char *out, size_t cap)
 {
     unsigned char rnd[16];
@@ -785,6 +801,18 @@ static void put_finish_work(struct gw_req *req)
         }
     }
     est = put_writer_open(req);
+    if (est == EC_OK && req->op != GW_OP_UPLOAD_PART) {
+        /* The version's identity is fixed before its shards are published,
+         * so their headers can carry its record (coffer meta rebuild). */
+        gw_new_version_id(req, pu->ver.version_id,
+                          sizeof(pu->ver.version_id));
+        pu->ver.size = pu->received;
+        pu->ver.mtime_ms = cf_now_ms();
+        pu->ver.ec_data = ec_set_data_shards(req->srv->set);
+        pu->ver.ec_parity = ec_set_parity_shards(req->srv->set);
+        pu->ver.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
+        gw_put_record(req, pu->writer, &pu->ver);
+    }
     if (est == EC_OK) est = ec_writer_finish(pu->writer, &size);
     if (est != EC_OK) {
         put_fail(req, gw_err_from_ec(est), ec_strerror(est));
@@ -820,12 +848,7 @@ static void put_finish_work(struct gw_req *req)
     }
     /* The shards are durable under their final names; now the version
      * comes into existence with one synced catalog batch. */
-    gw_new_version_id(req, pu->ver.version_id, sizeof(pu->ver.version_id));
     pu->ver.size = size;
-    pu->ver.mtime_ms = cf_now_ms();
-    pu->ver.ec_data = ec_set_data_shards(req->srv->set);
-    pu->ver.ec_parity = ec_set_parity_shards(req->srv->set);
-    pu->ver.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
     {
         /* Written under lock: the audit entry commits with the version.
          * Conditional writes are judged under the same key lock. */
@@ -1176,6 +1199,17 @@ static void get_read_work(struct gw_req *req)
         g->degraded = 1; /* once per request, not per stripe */
         cf_log(CF_LOG_WARN, "gw: degraded read of version %s (needs heal)",
                g->ver.version_id);
+        if (req->srv->on_degraded) {
+            if (g->ver.nparts)
+                req->srv->on_degraded(g->ver.parts[g->part].data_id,
+                                      g->ver.parts[g->part].size,
+                                      req->srv->on_degraded_arg);
+            else
+                req->srv->on_degraded(g->ver.data_id[0] ? g->ver.data_id
+                                                        : g->ver.version_id,
+                                      g->ver.size,
+                                      req->srv->on_degraded_arg);
+        }
     }
 }
 

@@ -1114,6 +1114,13 @@ enum gw_status gw_server_run(struct gw_server *srv)
     return GW_OK;
 }
 
+void gw_server_on_degraded(struct gw_server *srv, gw_degraded_fn fn,
+                           void *arg)
+{
+    srv->on_degraded = fn;
+    srv->on_degraded_arg = arg;
+}
+
 void gw_server_stop(struct gw_server *srv)
 {
     char c = 'x';

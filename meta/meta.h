@@ -339,4 +339,38 @@ enum meta_status meta_list_versions(struct meta_db *db, const char *bucket,
                                     struct meta_versions_result *out);
 void meta_versions_result_cleanup(struct meta_versions_result *r);
 
+/* ---- maintenance (meta_maint.c) ---- */
+
+/* Called with each version or delete marker; non-zero stops the walk.
+ * v is valid only during the call. */
+typedef int (*meta_version_fn)(const char *bucket,
+                               const struct meta_version *v, void *arg);
+/* Every version of one bucket (bucket NULL: of every bucket), in catalog
+ * order (bucket, key, newest first). */
+enum meta_status meta_version_foreach(struct meta_db *db, const char *bucket,
+                                      meta_version_fn fn, void *arg);
+typedef int (*meta_part_fn)(const char *upload_id, const struct meta_part *p,
+                            void *arg);
+/* Every recorded part of every upload in progress. */
+enum meta_status meta_upload_part_foreach(struct meta_db *db,
+                                          meta_part_fn fn, void *arg);
+/* A RocksDB checkpoint of the catalog into dir (which must not exist): a
+ * complete catalog that meta_open() opens, hard-linked where dir is on the
+ * catalog's filesystem, copied otherwise. */
+enum meta_status meta_checkpoint(struct meta_db *db, const char *dir);
+/* The record of a version kept with its data (the erasure layer stores it
+ * in every shard header) so `coffer meta rebuild` can restore the version,
+ * its lock state included, without the catalog: at most max bytes (the
+ * stored headers are dropped first if it would not fit; META_EINVAL if it
+ * still does not). *out is malloc'ed. */
+enum meta_status meta_version_record(const char *bucket,
+                                     const struct meta_version *v,
+                                     size_t max, char **out, size_t *len);
+/* Decodes such a record into bucket and *v (cleanup with
+ * meta_version_cleanup); META_ECORRUPT if it is not one. */
+enum meta_status meta_version_from_record(const void *p, size_t n,
+                                          char bucket[META_BUCKET_NAME_MAX +
+                                                      1],
+                                          struct meta_version *v);
+
 #endif /* META_H */

@@ -315,25 +315,6 @@ pthread_mutex_t *meta_upload_lock(struct meta_db *m, const char *upload_id)
 
 /* ---- open / close ---- */
 
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    size_t i, n = strlen(path);
-    if (n >= sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-            buf[i] = c;
-        }
-    return 0;
-}
-
 static void locks_init(struct meta_db *m)
 {
     int i;
@@ -469,7 +450,7 @@ static enum meta_status open_common(const char *dir, int readonly,
     *out = NULL;
     m = calloc(1, sizeof(*m));
     if (m == NULL) return META_ENOMEM;
-    if (!readonly && mkdir_p(dir) != 0) {
+    if (!readonly && cf_mkdir_p(dir) != 0) {
         char e[128];
         cf_log(CF_LOG_ERR, "meta: mkdir %s: %s", dir,
                cf_strerror(errno, e, sizeof(e)));

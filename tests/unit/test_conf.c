@@ -565,7 +565,7 @@ static const struct err_row err_rows[] = {
     {"frobnicate: 1\n", 1, "frobnicate",
      "unknown key; valid keys: listen, console_listen, data_dir, disks, "
      "meta_dir, erasure, max_threads, io_threads, buffer_size, region, "
-     "domain, log_level, limits, users"},
+     "domain, log_level, limits, heal, users"},
     {"listen: 127.0.0.1:9000\nregion: x\nlisten: 1.2.3.4:5\n", 3, "listen",
      "duplicate key (first given on line 1)"},
     {"erasure: {data: 4}\n\nerasure: {parity: 2}\n", 3, "erasure",

@@ -33,7 +33,7 @@ static unsigned seed, seed0; /* seed0: as given, for the failure note */
 
 static struct ec_set *open_set(int k, int m, size_t stripe)
 {
-    struct ec_config c = { diskp, k + m, k, m, stripe };
+    struct ec_config c = { diskp, k + m, k, m, stripe, 0 };
     struct ec_set *s = NULL;
     assert_int_equal(ec_set_open(&c, &s), EC_OK);
     return s;
@@ -339,7 +339,7 @@ static void test_abandoned_writer(void **state)
 
 static void test_no_parity_and_format_mismatch(void **state)
 {
-    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100 };
+    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100, 0 };
     struct ec_set *s = NULL;
     char *d;
     /* the disks were formatted 4+2: a 5+1 layout is refused */
@@ -347,7 +347,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     /* a disk out of order is refused */
     {
         const char *swapped[N];
-        struct ec_config c2 = { swapped, N, K, M, STRIPE };
+        struct ec_config c2 = { swapped, N, K, M, STRIPE, 0 };
         memcpy(swapped, diskp, sizeof(swapped));
         swapped[0] = diskp[1];
         swapped[1] = diskp[0];
@@ -376,14 +376,14 @@ static void test_no_parity_and_format_mismatch(void **state)
         fputs(body, f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE }, &s),
+                                                           STRIPE, 0 }, &s),
                          EC_EINVAL);
         f = fopen(fp, "w");
         assert_non_null(f);
         fputs("{\"version\":1,", f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE }, &s),
+                                                           STRIPE, 0 }, &s),
                          EC_EINVAL);
         /* restored, the set opens again */
         {
@@ -404,7 +404,7 @@ static void test_no_parity_and_format_mismatch(void **state)
             assert_non_null(strstr(body, want));
         }
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           2 * STRIPE }, &s),
+                                                           2 * STRIPE, 0 }, &s),
                          EC_EINVAL);
         /* a format.json from before the field existed is accepted */
         {
@@ -423,7 +423,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     {
         static char d0[256], d1[256];
         const char *two[2] = { d0, d1 };
-        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10 };
+        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10, 0 };
         snprintf(d0, sizeof(d0), "%s/m0a", root);
         snprintf(d1, sizeof(d1), "%s/m0b", root);
         assert_int_equal(ec_set_open(&c3, &s), EC_OK);
@@ -659,7 +659,7 @@ static void test_two_filesystems(void **state)
     const char *dp[N];
     struct stat a, b;
     struct ec_set *s;
-    struct ec_config c = { dp, N, K, M, STRIPE };
+    struct ec_config c = { dp, N, K, M, STRIPE, 0 };
     size_t n = 2 * STRIPE + 5;
     char *d, p[512];
     int i;
@@ -700,6 +700,161 @@ static void test_two_filesystems(void **state)
     free(d);
 }
 
+/* Healing: shards deleted, corrupted and truncated (at most M) are found by
+ * a verify pass and rebuilt byte-identical in function: after healing, a
+ * different set of M shards can be lost and everything still reads; more
+ * than M bad is reported unrecoverable and nothing is written. */
+static void test_heal(void **state)
+{
+    struct ec_set *s = open_set(K, M, STRIPE);
+    struct ec_heal_result hr;
+    size_t sizes[] = { 0, 1, 1000, STRIPE, 3 * STRIPE + 77 };
+    size_t z;
+    for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        char id[32], p[512], p2[512];
+        char *d = pattern(n);
+        int i;
+        snprintf(id, sizeof(id), "heal%zu", z);
+        put(s, id, d, n);
+        assert_int_equal(ec_heal(s, id, n, 0, &hr), EC_OK);
+        assert_int_equal(hr.shards_bad, 0);
+        /* shard 1 deleted, shard 4 (parity) corrupted in its last block
+         * or, for the empty object, its trailer */
+        assert_int_equal(shard_path(id, 1, p, sizeof(p)), 0);
+        assert_int_equal(unlink(p), 0);
+        assert_int_equal(shard_path(id, 4, p2, sizeof(p2)), 0);
+        {
+            struct stat st;
+            assert_int_equal(stat(p2, &st), 0);
+            flip(p2, st.st_size - 41 - (n ? 3 : 0));
+        }
+        /* dry run: found, nothing written */
+        assert_int_equal(ec_heal(s, id, n, 0, &hr), EC_OK);
+        assert_int_equal(hr.shards_bad, 2);
+        assert_int_equal(hr.bad_mask, (1u << 1) | (1u << 4));
+        assert_int_equal(hr.shards_rebuilt, 0);
+        assert_int_not_equal(shard_path(id, 1, p, sizeof(p)), 0);
+        /* repair */
+        assert_int_equal(ec_heal(s, id, n, 1, &hr), EC_OK);
+        assert_int_equal(hr.shards_bad, 2);
+        assert_int_equal(hr.shards_rebuilt, 2);
+        assert_int_equal(ec_heal(s, id, n, 0, &hr), EC_OK);
+        assert_int_equal(hr.shards_bad, 0);
+        /* now lose a different pair: 0 and 5 */
+        for (i = 0; i < N; i += N - 1) {
+            assert_int_equal(shard_path(id, i, p, sizeof(p)), 0);
+            assert_int_equal(unlink(p), 0);
+        }
+        check(s, id, d, n, 1);
+        assert_int_equal(ec_heal(s, id, n, 1, &hr), EC_OK);
+        assert_int_equal(hr.shards_rebuilt, 2);
+        check(s, id, d, n, 0);
+        /* three bad: unrecoverable, nothing written */
+        for (i = 1; i <= 3; i++) {
+            assert_int_equal(shard_path(id, i, p, sizeof(p)), 0);
+            assert_int_equal(unlink(p), 0);
+        }
+        assert_int_equal(ec_heal(s, id, n, 1, &hr), EC_ETOOFEW);
+        assert_int_not_equal(shard_path(id, 1, p, sizeof(p)), 0);
+        free(d);
+    }
+    assert_int_equal(count_files("tmp/*"), 0);
+    assert_int_equal(ec_heal(s, "never-written", 10, 1, &hr), EC_ENOTFOUND);
+    ec_set_free(s);
+}
+
+/* A whole disk directory replaced by an empty one: healing writes its
+ * format.json back and refills it. */
+static void test_heal_replaced_disk(void **state)
+{
+    struct ec_set *s = open_set(K, M, STRIPE);
+    struct ec_heal_result hr;
+    char cmd[600], p[512];
+    char *d = pattern(2 * STRIPE + 5);
+    int i, present = 0;
+    put(s, "repl", d, 2 * STRIPE + 5);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/disk3 && mkdir %s/disk3", root,
+             root);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ec_heal(s, "repl", 2 * STRIPE + 5, 1, &hr), EC_OK);
+    assert_int_equal(hr.shards_bad, 1);
+    assert_int_equal(hr.shards_rebuilt, 1);
+    snprintf(p, sizeof(p), "%s/disk3/.coffer/format.json", root);
+    assert_int_equal(access(p, R_OK), 0);
+    for (i = 0; i < N; i++) present += shard_path(i == 0 ? "repl" : "repl",
+                                                  i, p, sizeof(p)) == 0;
+    assert_int_equal(present, N);
+    check(s, "repl", d, 2 * STRIPE + 5, 0);
+    ec_set_free(s);
+    /* and the set opens again with the refilled disk */
+    s = open_set(K, M, STRIPE);
+    check(s, "repl", d, 2 * STRIPE + 5, 0);
+    ec_set_free(s);
+    free(d);
+}
+
+struct scan_seen {
+    int n, valid;
+    char rec[64];
+    char key[64];
+};
+
+static int scan_cb(const struct ec_shard_info *si, void *arg)
+{
+    struct scan_seen *ss = arg;
+    if (strstr(si->path, "scanme") == NULL) return 0;
+    ss->n++;
+    if (!si->valid) return 0;
+    ss->valid++;
+    assert_string_equal(si->bucket, "bkt");
+    assert_string_equal(si->version_id, "scanme");
+    assert_int_equal(si->size, 5000);
+    assert_int_equal(si->mtime_ms, 1234);
+    snprintf(ss->key, sizeof(ss->key), "%.*s", (int)si->key_len, si->key);
+    assert_non_null(si->record);
+    snprintf(ss->rec, sizeof(ss->rec), "%.*s", (int)si->record_len,
+             (const char *)si->record);
+    return 0;
+}
+
+/* The record stored with ec_writer_set_record comes back from every shard
+ * through ec_scan, the version still reads, and an oversized record is
+ * refused without harming the write. */
+static void test_record_and_scan(void **state)
+{
+    struct ec_set *s = open_set(K, M, STRIPE);
+    struct ec_obj_info in = { "bkt", "some/key", 8, "scanme", 1234 };
+    struct ec_writer *w;
+    struct scan_seen ss;
+    char *d = pattern(5000), *big = calloc(1, 5000);
+    uint64_t size;
+    char p[512];
+    assert_int_equal(ec_writer_new(s, &in, &w), EC_OK);
+    assert_int_equal(ec_writer_append(w, d, 5000), EC_OK);
+    assert_int_equal(ec_writer_set_record(w, big, 4050), EC_EINVAL);
+    assert_int_equal(ec_writer_set_record(w, "{\"v\":1}", 7), EC_OK);
+    assert_int_equal(ec_writer_finish(w, &size), EC_OK);
+    ec_writer_free(w);
+    check(s, "scanme", d, 5000, 0);
+    memset(&ss, 0, sizeof(ss));
+    assert_int_equal(ec_scan(s, scan_cb, &ss), EC_OK);
+    assert_int_equal(ss.n, N);
+    assert_int_equal(ss.valid, N);
+    assert_string_equal(ss.rec, "{\"v\":1}");
+    assert_string_equal(ss.key, "some/key");
+    /* a torn shard is reported, not valid */
+    assert_int_equal(shard_path("scanme", 2, p, sizeof(p)), 0);
+    assert_int_equal(truncate(p, 5000), 0);
+    memset(&ss, 0, sizeof(ss));
+    assert_int_equal(ec_scan(s, scan_cb, &ss), EC_OK);
+    assert_int_equal(ss.n, N);
+    assert_int_equal(ss.valid, N - 1);
+    free(big);
+    free(d);
+    ec_set_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +868,9 @@ int main(void)
         cmocka_unit_test(test_forged_shards),
         cmocka_unit_test(test_append_patterns),
         cmocka_unit_test(test_two_filesystems),
+        cmocka_unit_test(test_heal),
+        cmocka_unit_test(test_heal_replaced_disk),
+        cmocka_unit_test(test_record_and_scan),
     };
     int i, rc;
     char cmd[300];
