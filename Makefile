@@ -83,6 +83,13 @@ endef
 UNIT_NAMES  := $(UNIT_SRCS:tests/unit/%.c=%)
 $(foreach t,$(UNIT_NAMES),$(eval $(call unit_rule,$(t))))
 
+# Fault injection for the integration tests only (LD_PRELOAD; never linked
+# into coffer): see tests/fault/fault.c.
+FAULT_SO    := $(BUILD)/tests/libcoffer_fault.so
+$(FAULT_SO): tests/fault/fault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -fPIC -shared -o $@ $< -ldl
+
 # ---- bench: coffer-bench (not part of all) ----
 BENCH_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
 $(BUILD)/coffer-bench: $(BENCH_OBJS) $(BUILD)/gateway/gw_sigv4.o \
@@ -120,7 +127,7 @@ test-unit: $(UNIT_BINS)
 test-unit-san:
 	$(MAKE) SANITIZER=address,undefined test-unit
 
-test-integration: all
+test-integration: all $(FAULT_SO)
 	tests/integration/run.sh $(BUILD)/coffer
 
 test: deps

@@ -897,6 +897,11 @@ out_dead:
     return st;
 }
 
+int ec_writer_missing(const struct ec_writer *w)
+{
+    return w->failed;
+}
+
 void ec_writer_free(struct ec_writer *w)
 {
     int i;
@@ -949,8 +954,13 @@ static const char *shard_check(struct ec_reader *r, int i)
     size_t vl, bl, kl;
     uint64_t want, last, hh, fmt, th;
 
-    if (pread(r->fds[i], hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
-        return "header unreadable or short";
+    {
+        ssize_t n = pread(r->fds[i], hdr, sizeof(hdr), 0);
+        if (n < 0)
+            return errno == EIO ? "header read failed: Input/output error"
+                                : "header read failed";
+        if (n != (ssize_t)sizeof(hdr)) return "header short";
+    }
     hh = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
     fmt = ec_get_le(hdr + 8, 4);
     if (memcmp(hdr, EC_MAGIC, 8) != 0 ||

@@ -99,6 +99,9 @@ enum ec_status ec_writer_set_record(struct ec_writer *w, const void *rec,
  * On EC_OK the shards are durable under their final names (the caller then
  * commits the catalog; if that fails it calls ec_remove()). */
 enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out);
+/* Shards dropped from this write (failed or full disks): after a
+ * successful finish, non-zero means the version needs healing. */
+int ec_writer_missing(const struct ec_writer *w);
 /* Unlinks whatever tmp files remain and frees. NULL is a no-op. */
 void ec_writer_free(struct ec_writer *w);
 

@@ -818,6 +818,10 @@ static void put_finish_work(struct gw_req *req)
         put_fail(req, gw_err_from_ec(est), ec_strerror(est));
         goto out_abort;
     }
+    if (ec_writer_missing(pu->writer) && req->srv->on_degraded)
+        /* written with fewer shards than disks: heal once committed */
+        req->srv->on_degraded(pu->ver.data_id, size,
+                              req->srv->on_degraded_arg);
     ec_writer_free(pu->writer);
     pu->writer = NULL;
     if (req->op == GW_OP_UPLOAD_PART) {

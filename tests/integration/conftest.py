@@ -173,6 +173,7 @@ class CofferServer(_ServerBase):
             self.config_path = os.path.join(self.root, "coffer.yaml")
             with open(self.config_path, "w") as f:
                 f.write(config_text)
+        self.extra_env = {}   # e.g. LD_PRELOAD of the fault shim
         self.access_key = ROOT_ACCESS_KEY
         self.secret_key = ROOT_SECRET_KEY
         self.port = None
@@ -203,6 +204,7 @@ class CofferServer(_ServerBase):
         env = dict(os.environ)
         env["COFFER_ROOT_ACCESS_KEY"] = self.access_key
         env["COFFER_ROOT_SECRET_KEY"] = self.secret_key
+        env.update(self.extra_env)
         if self._log:
             self._log.close()
         self._log = open(self.log_path, "ab")

@@ -15,7 +15,10 @@ data directory and check that
 
 Seeded: the seed is printed and named in every failure; COFFER_CRASH_SEED
 repeats the same operation sequences (the kill moment stays a race).
-COFFER_CRASH_ROUNDS sets the number of kill/restart rounds (default 8).
+COFFER_CRASH_ROUNDS sets the number of kill/restart rounds (default 20).
+At the end, `coffer heal --dry-run` must find every stored object whole,
+and no shard file may be left that the catalog does not name (orphans of
+killed writes are removed when the server starts).
 Only 127.0.0.1 traffic; each writer has its own boto3 client with retries
 disabled and short timeouts.
 
@@ -362,7 +365,7 @@ def abort_uploads(s3):
 def test_sigkill_under_load_keeps_acknowledged_writes(start_server_fn):
     env_seed = os.environ.get("COFFER_CRASH_SEED")
     seed = int(env_seed) if env_seed else random.SystemRandom().randrange(1 << 32)
-    rounds = int(os.environ.get("COFFER_CRASH_ROUNDS", "8"))
+    rounds = int(os.environ.get("COFFER_CRASH_ROUNDS", "20"))
     tag = f"[seed {seed}; repeat with COFFER_CRASH_SEED={seed}]"
     print(f"\ntest_crash: COFFER_CRASH_SEED={seed} rounds={rounds}", flush=True)
     sys.stderr.write(f"\ntest_crash: COFFER_CRASH_SEED={seed} rounds={rounds}\n")
@@ -458,6 +461,19 @@ def test_sigkill_under_load_keeps_acknowledged_writes(start_server_fn):
     assert rc == 0, f"{tag} clean stop exited with {rc}; log:\n{srv.log_tail(30)}"
     left = tmp_leftovers(srv.data_dir)
     assert left == [], f"{tag} files left under disk*/tmp/ after a clean stop: {left[:10]}"
+    # every stored object whole, and no orphan shard file left behind
+    import re
+    import subprocess
+    p = subprocess.run([srv.binary, "heal", "--dry-run", "--data", srv.data_dir],
+                       capture_output=True, text=True, timeout=300)
+    m = re.search(r"(\d+) objects checked, (\d+) damaged", p.stdout)
+    assert p.returncode == 0 and m and m.group(2) == "0", \
+        f"{tag} coffer heal --dry-run after the rounds:\n{p.stdout}\n{p.stderr}"
+    files = [f for d in range(1, 7) for _, _, fs in
+             os.walk(os.path.join(srv.data_dir, f"disk{d}", "obj")) for f in fs]
+    assert len(files) == 6 * int(m.group(1)), \
+        (f"{tag} {len(files)} shard files for {m.group(1)} stored objects: orphans left "
+         f"(or shards missing)")
     total_acked = sum(1 for b in books.values() for e in b.events if e[3] == "acked")
     assert total_acked > 0, f"{tag} no operation was acknowledged at all"
     print(f"test_crash: {total_acked} acked ops over {rounds} rounds in "
