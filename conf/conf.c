@@ -93,6 +93,20 @@ static const char *check_secret_key(const char *s);
 #define OFF(f) offsetof(struct conf, f)
 #define UOFF(f) offsetof(struct conf_user, f)
 
+/* NULL if ndisks disks form erasure sets of per disks each, else the end
+ * of the error message saying why not. */
+static const char *sets_problem(int ndisks, int per)
+{
+    if (per < 1 || ndisks == per) return NULL;
+    if (ndisks % per != 0)
+        return " (or a multiple of it: several erasure sets)";
+    if (per > 16)
+        return ": several erasure sets need data + parity <= 16";
+    if (ndisks / per > CONF_MAX_SETS)
+        return ": at most 16 erasure sets";
+    return NULL;
+}
+
 static const struct ck erasure_keys[] = {
     {"data", CK_INT, OFF(ec_data), 1, 16, NULL, NULL, MK_DATA},
     {"parity", CK_INT, OFF(ec_parity), 0, 16, NULL, NULL, MK_PARITY},
@@ -929,11 +943,11 @@ static int joint_checks(struct loader *L, struct conf *c)
     int n = c->ec_data + c->ec_parity;
     char b[32], eg[32];
 
-    if ((ln[MK_DATA] || ln[MK_PARITY]) && n > CONF_MAX_DISKS)
+    if ((ln[MK_DATA] || ln[MK_PARITY]) && n > CONF_MAX_SET_DISKS)
         return bad(L, ln[MK_PARITY] ? ln[MK_PARITY] : ln[MK_DATA],
                    ln[MK_PARITY] ? "erasure.parity" : "erasure.data",
-                   "data + parity must be at most %d, got %d", CONF_MAX_DISKS,
-                   n);
+                   "data + parity must be at most %d, got %d",
+                   CONF_MAX_SET_DISKS, n);
     if ((ln[MK_DATA] || ln[MK_BLOCK]) && unit != 0 &&
         c->stripe_size % unit != 0) {
         if (ln[MK_BLOCK])
@@ -946,11 +960,14 @@ static int joint_checks(struct loader *L, struct conf *c)
                    fmt_size(c->stripe_size, b, sizeof(b)), unit,
                    fmt_size(256 * KIB * (uint64_t)c->ec_data, eg, sizeof(eg)));
     }
-    if (ln[MK_DISKS] && c->disks != NULL && c->ndisks != n)
-        return bad(L, ln[MK_DISKS], "disks",
-                   "%d directories listed, but erasure.data + "
-                   "erasure.parity = %d",
-                   c->ndisks, n);
+    if (ln[MK_DISKS] && c->disks != NULL) {
+        const char *why = sets_problem(c->ndisks, n);
+        if (why)
+            return bad(L, ln[MK_DISKS], "disks",
+                       "%d directories listed, but erasure.data + "
+                       "erasure.parity = %d%s",
+                       c->ndisks, n, why);
+    }
     return 0;
 }
 
@@ -1355,10 +1372,10 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
     if (check_ranges(c, top_keys, "", src, err, errlen) != 0)
         return CONF_EINVAL;
     n = c->ec_data + c->ec_parity;
-    if (n > CONF_MAX_DISKS) {
+    if (n > CONF_MAX_SET_DISKS) {
         put_err(err, errlen,
                 "%s: erasure: data + parity must be at most %d, got %d", src,
-                CONF_MAX_DISKS, n);
+                CONF_MAX_SET_DISKS, n);
         return CONF_EINVAL;
     }
     if (c->stripe_size % (64 * (size_t)c->ec_data) != 0) {
@@ -1384,11 +1401,11 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
         c->disks = disks;
         c->ndisks = n;
     }
-    if (c->ndisks != n) {
+    if (sets_problem(c->ndisks, n)) {
         put_err(err, errlen,
                 "%s: disks: %d directories listed, but "
-                "erasure.data + erasure.parity = %d",
-                src, c->ndisks, n);
+                "erasure.data + erasure.parity = %d%s",
+                src, c->ndisks, n, sets_problem(c->ndisks, n));
         return CONF_EINVAL;
     }
     for (j = 0; j < c->ndisks; j++) {

@@ -16,7 +16,9 @@ enum conf_status { CONF_OK = 0, CONF_EINVAL, CONF_EIO, CONF_ENOMEM };
 /* A short text for st ("invalid configuration"); never NULL. */
 const char *conf_strerror(enum conf_status st);
 
-#define CONF_MAX_DISKS 32
+#define CONF_MAX_DISKS 256    /* in the disks list */
+#define CONF_MAX_SET_DISKS 32 /* data + parity, one erasure set */
+#define CONF_MAX_SETS 16      /* erasure sets (then of at most 16 disks) */
 #define CONF_ERR_MAX 512
 
 struct conf_user {
@@ -30,7 +32,9 @@ struct conf {
     char *listen;          /* "127.0.0.1:9000" */
     char *console_listen;  /* "127.0.0.1:8443" */
     char *data_dir;        /* "./coffer-data" */
-    char **disks;          /* ndisks paths; default data_dir/disk1..N */
+    char **disks;          /* ndisks paths; default data_dir/disk1..N;
+                              a multiple of data + parity: several erasure
+                              sets (of at most 16 disks) */
     int ndisks;
     char *meta_dir;        /* default data_dir/meta */
     int ec_data;           /* K, default 4 */

@@ -97,7 +97,7 @@ int ec_fsync_dir(const char *path)
  * absent, -1 if unreadable or malformed. *stripe is 0 when the file
  * predates the "stripe_size" field. */
 static int format_read(const char *disk, char dep[33], int *idx, int *k,
-                       int *m, size_t *stripe)
+                       int *m, size_t *stripe, int *sets)
 {
     char path[4200];
     json_error_t jerr;
@@ -132,6 +132,17 @@ static int format_read(const char *disk, char dep[33], int *idx, int *k,
         return -1;
     }
     *stripe = ss ? (size_t)json_integer_value(ss) : 0;
+    {
+        json_t *st = json_object_get(j, "sets");
+        if (st != NULL && (!json_is_integer(st) ||
+                           json_integer_value(st) < 1 ||
+                           json_integer_value(st) > EC_MAX_SETS)) {
+            cf_log(CF_LOG_ERR, "ec: %s: invalid sets", path);
+            json_decref(j);
+            return -1;
+        }
+        *sets = st ? (int)json_integer_value(st) : 1;
+    }
     memcpy(dep, d, 33);
     *idx = (int)json_integer_value(json_object_get(j, "disk"));
     *k = (int)json_integer_value(json_object_get(j, "data"));
@@ -141,7 +152,7 @@ static int format_read(const char *disk, char dep[33], int *idx, int *k,
 }
 
 static int format_write(const char *disk, const char *dep, int idx, int k,
-                        int m, size_t stripe)
+                        int m, size_t stripe, int sets)
 {
     char dir[4200], tmp[4300], path[4300];
     int fd, n;
@@ -157,8 +168,9 @@ static int format_write(const char *disk, const char *dep, int idx, int k,
     snprintf(path, sizeof(path), "%s/format.json", dir);
     n = snprintf(body, sizeof(body),
                  "{\"version\":1,\"deployment\":\"%s\",\"disk\":%d,"
-                 "\"data\":%d,\"parity\":%d,\"stripe_size\":%zu}\n",
-                 dep, idx, k, m, stripe);
+                 "\"data\":%d,\"parity\":%d,\"stripe_size\":%zu,"
+                 "\"sets\":%d}\n",
+                 dep, idx, k, m, stripe, sets);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
         ec_log_errno("create", tmp, errno);
@@ -197,7 +209,7 @@ int ec_disk_prepare(const struct ec_set *s, int d)
 {
     char p[4200], dep[33];
     static const char *const sub[] = { "tmp", "obj" };
-    int j, idx, k, m, r;
+    int j, idx, k, m, r, sets;
     size_t ss;
 
     for (j = 0; j < 2; j++) {
@@ -207,11 +219,11 @@ int ec_disk_prepare(const struct ec_set *s, int d)
             return -1;
         }
     }
-    r = format_read(s->disks[d], dep, &idx, &k, &m, &ss);
+    r = format_read(s->disks[d], dep, &idx, &k, &m, &ss, &sets);
     if (r < 0) return -1;
     if (r > 0) {
-        if (strcmp(dep, s->deployment) != 0 || idx != d || k != s->k ||
-            m != s->m) {
+        if (strcmp(dep, s->deployment) != 0 || idx != s->disk_base + d ||
+            k != s->k || m != s->m || sets != s->nsets) {
             cf_log(CF_LOG_ERR, "ec: %s now holds the format of another "
                    "disk or deployment: not writing to it", s->disks[d]);
             return -1;
@@ -220,8 +232,8 @@ int ec_disk_prepare(const struct ec_set *s, int d)
     }
     cf_log(CF_LOG_NOTICE, "ec: %s has no format.json: formatting it as "
            "disk %d of the set (a replaced disk)", s->disks[d], d + 1);
-    return format_write(s->disks[d], s->deployment, d, s->k, s->m,
-                        s->stripe_size);
+    return format_write(s->disks[d], s->deployment, s->disk_base + d, s->k,
+                        s->m, s->stripe_size, s->nsets);
 }
 
 /* Shards left in tmp/ by a crash were never published (publishing is a
@@ -247,7 +259,12 @@ static void clean_tmp(const char *disk)
                   "from %s", n, dir);
 }
 
-enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
+/* Opens erasure set number set_index (of nsets) over cfg's disks, which
+ * must be exactly data + parity. want_dep: the deployment id the other
+ * sets carry ("" for the first set opened: found or generated). */
+static enum ec_status open_one(const struct ec_config *cfg, int set_index,
+                               int nsets, const char *want_dep,
+                               struct ec_set **out)
 {
     struct ec_set *s;
     char dep[33] = "";
@@ -274,6 +291,9 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
     s->m = cfg->parity;
     s->stripe_size = cfg->stripe_size;
     s->desc = -1;
+    s->set_index = set_index;
+    s->nsets = nsets;
+    s->disk_base = set_index * cfg->ndisks;
     s->disks = calloc((size_t)s->n, sizeof(char *));
     if (s->disks == NULL) goto out_nomem;
     for (i = 0; i < s->n; i++) {
@@ -286,9 +306,17 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
     for (i = 0; i < s->n; i++) {
         char d[33];
         size_t ss;
-        int idx, k, m, r = format_read(s->disks[i], d, &idx, &k, &m, &ss);
+        int idx, k, m, sets;
+        int r = format_read(s->disks[i], d, &idx, &k, &m, &ss, &sets);
         if (r < 0) goto out_inval;
         if (r == 0) continue;
+        if (sets != nsets) {
+            cf_log(CF_LOG_ERR, "ec: %s was formatted for %d erasure set(s), "
+                   "the configuration makes %d: refusing to mix layouts "
+                   "(the number of disks is fixed per deployment)",
+                   s->disks[i], sets, nsets);
+            goto out_inval;
+        }
         if (k != s->k || m != s->m) {
             cf_log(CF_LOG_ERR, "ec: %s was formatted for %d+%d, the "
                    "configuration says %d+%d: refusing to mix layouts",
@@ -305,10 +333,10 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
                    s->disks[i], ss, s->stripe_size);
             goto out_inval;
         }
-        if (idx != i) {
-            cf_log(CF_LOG_ERR, "ec: %s is disk %d of its set but is listed "
-                   "at position %d: keep the disks in their order",
-                   s->disks[i], idx + 1, i + 1);
+        if (idx != s->disk_base + i) {
+            cf_log(CF_LOG_ERR, "ec: %s is disk %d of the deployment but is "
+                   "listed at position %d: keep the disks in their order",
+                   s->disks[i], idx + 1, s->disk_base + i + 1);
             goto out_inval;
         }
         if (dep[0] && strcmp(dep, d) != 0) {
@@ -319,6 +347,12 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
         memcpy(dep, d, 33);
         have[i] = 1;
     }
+    if (want_dep[0] && dep[0] && strcmp(dep, want_dep) != 0) {
+        cf_log(CF_LOG_ERR, "ec: erasure set %d belongs to deployment %s, "
+               "the other sets to %s", set_index + 1, dep, want_dep);
+        goto out_inval;
+    }
+    if (dep[0] == '\0' && want_dep[0]) memcpy(dep, want_dep, 33);
     if (dep[0] == '\0') {
         unsigned char r[16];
         cf_random_bytes(r, sizeof(r));
@@ -337,8 +371,9 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
                 goto out_inval;
             }
         }
-        if (!have[i] && format_write(s->disks[i], dep, i, s->k, s->m,
-                                     s->stripe_size) != 0)
+        if (!have[i] && format_write(s->disks[i], dep, s->disk_base + i,
+                                     s->k, s->m, s->stripe_size,
+                                     nsets) != 0)
             goto out_inval;
     }
 
@@ -413,10 +448,114 @@ out_inval:
     return EC_EINVAL;
 }
 
+enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
+{
+    struct ec_set *top;
+    struct ec_config one;
+    int per = cfg->data + cfg->parity, nsets, i;
+    enum ec_status st;
+
+    if (per < 1 || cfg->ndisks < per || cfg->ndisks % per != 0) {
+        cf_log(CF_LOG_ERR, "ec: %d disks do not divide into erasure sets of "
+               "%d+%d", cfg->ndisks, cfg->data, cfg->parity);
+        return EC_EINVAL;
+    }
+    nsets = cfg->ndisks / per;
+    if (nsets == 1) return open_one(cfg, 0, 1, "", out);
+    if (nsets > EC_MAX_SETS || per > EC_MAX_SET_DISKS) {
+        cf_log(CF_LOG_ERR, "ec: %d sets of %d disks: at most %d sets of at "
+               "most %d disks", nsets, per, EC_MAX_SETS, EC_MAX_SET_DISKS);
+        return EC_EINVAL;
+    }
+    top = calloc(1, sizeof(*top));
+    if (top == NULL) return EC_ENOMEM;
+    top->sub = calloc((size_t)nsets, sizeof(*top->sub));
+    if (top->sub == NULL) {
+        free(top);
+        return EC_ENOMEM;
+    }
+    top->nsub = nsets;
+    top->desc = -1;
+    top->fs_fd = -1;
+    one = *cfg;
+    one.ndisks = per;
+    for (i = 0; i < nsets; i++) {
+        one.disks = cfg->disks + (size_t)i * (size_t)per;
+        st = open_one(&one, i, nsets, i ? top->sub[0]->deployment : "",
+                      &top->sub[i]);
+        if (st != EC_OK) {
+            ec_set_free(top);
+            return st;
+        }
+    }
+    top->n = per;
+    top->k = cfg->data;
+    top->m = cfg->parity;
+    top->nsets = nsets;
+    top->stripe_size = cfg->stripe_size;
+    top->block_len = top->sub[0]->block_len;
+    memcpy(top->deployment, top->sub[0]->deployment, 33);
+    cf_log(CF_LOG_INFO, "ec: %d erasure sets of %d+%d", nsets, cfg->data,
+           cfg->parity);
+    *out = top;
+    return EC_OK;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+struct ec_set *ec_pick(struct ec_set *s, const char *id)
+{
+    int hi, lo;
+    if (s->nsub == 0) return s;
+    hi = hexval(id[0]);
+    lo = hi < 0 ? -1 : hexval(id[1]);
+    if (lo < 0 || hi * 16 + lo >= s->nsub) {
+        cf_log(CF_LOG_ERR, "ec: data id %s names no erasure set of %d", id,
+               s->nsub);
+        return NULL;
+    }
+    return s->sub[hi * 16 + lo];
+}
+
+void ec_new_data_id(const struct ec_set *s, const char *bucket,
+                    const char *key, size_t key_len, char out[33])
+{
+    unsigned char r[16];
+    cf_random_bytes(r, sizeof(r));
+    cf_hex_encode(r, sizeof(r), out);
+    if (s->nsub > 0) {
+        /* the set: a stable hash of bucket and key, in the first two hex
+         * digits, so readers find it from the id alone */
+        XXH3_state_t st;
+        uint64_t h;
+        static const char hex[] = "0123456789abcdef";
+        int set;
+        XXH3_64bits_reset(&st);
+        XXH3_64bits_update(&st, bucket, strlen(bucket) + 1);
+        XXH3_64bits_update(&st, key, key_len);
+        h = XXH3_64bits_digest(&st);
+        set = (int)(h % (uint64_t)s->nsub);
+        out[0] = hex[set >> 4];
+        out[1] = hex[set & 15];
+    }
+}
+
+int ec_set_count(const struct ec_set *s)
+{
+    return s->nsub ? s->nsub : 1;
+}
+
 void ec_set_free(struct ec_set *s)
 {
     int i;
     if (s == NULL) return;
+    for (i = 0; i < s->nsub; i++) ec_set_free(s->sub[i]);
+    free(s->sub);
     if (s->fs_fd >= 0) close(s->fs_fd);
     if (s->desc >= 0) liberasurecode_instance_destroy(s->desc);
     for (i = 0; s->disks && i < s->n; i++) free(s->disks[i]);
@@ -431,6 +570,10 @@ int ec_set_parity_shards(const struct ec_set *s) { return s->m; }
 int ec_set_disks_online(const struct ec_set *s)
 {
     int i, n = 0;
+    if (s->nsub) {
+        for (i = 0; i < s->nsub; i++) n += ec_set_disks_online(s->sub[i]);
+        return n;
+    }
     for (i = 0; i < s->n; i++) {
         char p[4200];
         snprintf(p, sizeof(p), "%s/obj", s->disks[i]);
@@ -584,6 +727,7 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     if (!ec_valid_id(in->version_id) || bl > 255 || in->key_len > 2048 ||
         40 + bl + vl + in->key_len > EC_HEADER_SIZE - 8)
         return EC_EINVAL;
+    if ((set = ec_pick(set, in->version_id)) == NULL) return EC_EINVAL;
     w = calloc(1, sizeof(*w));
     if (w == NULL) return EC_ENOMEM;
     w->set = set;
@@ -921,7 +1065,7 @@ void ec_writer_free(struct ec_writer *w)
 enum ec_status ec_remove(struct ec_set *s, const char *id)
 {
     int i, found = 0;
-    if (!ec_valid_id(id)) return EC_EINVAL;
+    if (!ec_valid_id(id) || (s = ec_pick(s, id)) == NULL) return EC_EINVAL;
     for (i = 0; i < s->n; i++) {
         char p[4300];
         ec_obj_path(s, id, i, p, sizeof(p));
@@ -1013,7 +1157,7 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     const char *why;
     int i, good = 0, present = 0;
 
-    if (!ec_valid_id(id)) return EC_EINVAL;
+    if (!ec_valid_id(id) || (s = ec_pick(s, id)) == NULL) return EC_EINVAL;
     r = calloc(1, sizeof(*r));
     if (r == NULL) return EC_ENOMEM;
     r->set = s;

@@ -35,12 +35,17 @@ enum ec_status {
 };
 const char *ec_strerror(enum ec_status st);
 
-#define EC_MAX_DISKS 32
+#define EC_MAX_DISKS 32     /* in one erasure set */
+#define EC_MAX_SETS 16      /* erasure sets per deployment */
+#define EC_MAX_SET_DISKS 16 /* disks per set when there are several */
 #define EC_VERSION_ID_MAX 64 /* version ids are [0-9a-zA-Z._-], < 64 bytes */
 
 struct ec_config {
-    const char *const *disks; /* N directory paths, created if missing */
-    int ndisks;               /* must equal data + parity */
+    const char *const *disks; /* directory paths, created if missing */
+    int ndisks;               /* data + parity, or a multiple of it: then
+                                 the disks form ndisks / (data + parity)
+                                 erasure sets of at most 16 disks, each
+                                 object version in one of them */
     int data;                 /* K, >= 1 */
     int parity;               /* M, >= 0 */
     size_t stripe_size;       /* data bytes per stripe; multiple of K*64 */
@@ -57,6 +62,14 @@ struct ec_set;
  * and warns loudly if only the slow built-in backend loads. */
 enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out);
 void ec_set_free(struct ec_set *set);
+/* A new data id (the version_id of an ec_obj_info: 32 hex digits) for an
+ * object of bucket/key: with several erasure sets its first two digits
+ * name the set, chosen by a stable hash of bucket and key. Every id given
+ * to a multi-set deployment must come from here. */
+void ec_new_data_id(const struct ec_set *set, const char *bucket,
+                    const char *key, size_t key_len, char out[33]);
+/* Number of erasure sets (1 when the disks form one). */
+int ec_set_count(const struct ec_set *set);
 size_t ec_set_stripe_size(const struct ec_set *set);
 int ec_set_data_shards(const struct ec_set *set);
 int ec_set_parity_shards(const struct ec_set *set);

@@ -260,6 +260,7 @@ enum ec_status ec_heal(struct ec_set *s, const char *id, uint64_t size,
     uint32_t bad = 0, done;
 
     memset(res, 0, sizeof(*res));
+    if (!ec_valid_id(id) || (s = ec_pick(s, id)) == NULL) return EC_EINVAL;
     st = ec_reader_open(s, id, size, &r);
     if (st == EC_ETOOFEW) {
         res->shards_bad = s->n; /* at least M + 1; how many is logged */
@@ -399,10 +400,14 @@ enum ec_status ec_scan(struct ec_set *s,
 {
     struct scan sc = { s, fn, arg, 0 };
     int i;
+    if (s->nsub) {
+        for (i = 0; i < s->nsub; i++) ec_scan(s->sub[i], fn, arg);
+        return EC_OK;
+    }
     for (i = 0; i < s->n && !sc.stop; i++) {
         char dir[4200];
         snprintf(dir, sizeof(dir), "%s/obj", s->disks[i]);
-        scan_dir(&sc, i, dir, 0);
+        scan_dir(&sc, s->disk_base + i, dir, 0);
     }
     return EC_OK;
 }

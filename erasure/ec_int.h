@@ -59,7 +59,10 @@
  * format.json  <disk>/.coffer/format.json, written once (tmp, fdatasync,
  * rename, fsync of .coffer/) when a disk has none:
  *   {"version":1,"deployment":"<32 hex>","disk":<index>,"data":K,
- *    "parity":M,"stripe_size":<bytes>}
+ *    "parity":M,"stripe_size":<bytes>,"sets":<S>}
+ * "disk" is the position in the whole disk list (set s holds disks
+ * s*(K+M) .. s*(K+M)+K+M-1); "sets" the number of erasure sets (absent in
+ * older files: 1).
  * At open every existing one must name the same deployment, K and M, its own
  * position in the configured disk list, and (when present: files written
  * before it existed lack it) the configured stripe size.
@@ -95,7 +98,18 @@ struct ec_set {
      * fdatasync per shard and an fsync per directory. fs_fd is an open
      * directory on it, or -1. */
     int fs_fd;
+    /* Several erasure sets (more disks than one set holds): the handle
+     * ec_set_open() returns has nsub > 0 and only dispatches, by the set
+     * index in the first two hex digits of a data id (ec_new_data_id), to
+     * sub[i], each a complete set as above; a single set has nsub == 0. */
+    struct ec_set **sub;
+    int nsub;
+    int set_index, nsets;  /* this set's place among the deployment's */
+    int disk_base;         /* index of its first disk in the disk list */
 };
+/* The set that holds data id id (s itself with one set); NULL (logged) if
+ * the id names none. */
+struct ec_set *ec_pick(struct ec_set *s, const char *id);
 
 
 /* A reader of one version (ec.c); healing (ec_heal.c) walks it block by

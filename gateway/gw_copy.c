@@ -132,7 +132,7 @@ static void copy_work(struct gw_req *req)
     EVP_MD_CTX *md = NULL;
     enum meta_status mst;
     enum ec_status est;
-    unsigned char rnd[16], dig[16];
+    unsigned char dig[16];
     unsigned int dl;
     uint64_t size = 0;
     int replace = 0, applies = 0, same;
@@ -215,8 +215,8 @@ static void copy_work(struct gw_req *req)
     }
     if (gw_lock_for_write(req, &db, &dst, &applies) != 0) goto out;
     /* The data. */
-    cf_random_bytes(rnd, sizeof(rnd));
-    cf_hex_encode(rnd, sizeof(rnd), dst.data_id);
+    ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
+                   dst.data_id);
     info.bucket = req->bucket;
     info.key = req->key;
     info.key_len = req->key_len;

@@ -118,7 +118,7 @@ static void complete_work(struct gw_req *req)
     struct meta_version v, replaced;
     struct gw_xbuf *x = &req->resp.body;
     EVP_MD_CTX *md = NULL;
-    unsigned char rnd[16], dig[16];
+    unsigned char dig[16];
     unsigned int dl;
     enum meta_status st;
     const char *id = upload_id(req);
@@ -200,8 +200,9 @@ static void complete_work(struct gw_req *req)
     cf_hex_encode(dig, 16, v.etag);
     snprintf(v.etag + 32, sizeof(v.etag) - 32, "-%zu", c.nparts);
     gw_new_version_id(req, v.version_id, sizeof(v.version_id));
-    cf_random_bytes(rnd, sizeof(rnd));
-    cf_hex_encode(rnd, sizeof(rnd), v.data_id); /* unused: data is in parts */
+    /* the record object's (heal/heal_int.h); the data is in the parts */
+    ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
+                   v.data_id);
     v.key = req->key;
     v.key_len = req->key_len;
     v.mtime_ms = cf_now_ms();

@@ -362,7 +362,6 @@ void gw_h_put_prepare(struct gw_req *req)
     const struct conf *cf = req->srv->conf;
     size_t vlen;
     const char *v;
-    unsigned char rnd[16];
     int i;
 
     v = gw_req_header(req, "if-none-match", &vlen);
@@ -421,8 +420,8 @@ void gw_h_put_prepare(struct gw_req *req)
     }
 
     /* The version record: id, stored headers, user metadata. */
-    cf_random_bytes(rnd, sizeof(rnd));
-    cf_hex_encode(rnd, sizeof(rnd), pu->ver.data_id);
+    ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
+                   pu->ver.data_id);
     pu->ver.key = malloc(req->key_len + 1);
     if (pu->ver.key == NULL) goto out_oom;
     memcpy(pu->ver.key, req->key, req->key_len + 1);

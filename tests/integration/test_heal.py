@@ -345,3 +345,42 @@ def test_catalog_rebuild_from_checkpoint_and_shard_records(start_server_fn):
     r = s3.get_object(Bucket="locked", Key="big")
     assert r["Body"].read() == p1 + p2 and r["ETag"] == big["ETag"]
     coffer(srv, "heal", "--dry-run", check=0)
+
+
+def test_twelve_disks_form_two_erasure_sets(start_server_fn, tmp_path):
+    disks = [str(tmp_path / f"d{i}") for i in range(1, 13)]
+    srv = start_server_fn("heal-sets", QUIET + "disks:\n" +
+                          "".join(f"  - {d}\n" for d in disks))
+    s3 = srv.client()
+    s3.create_bucket(Bucket="sets")
+    objs = {f"k{i}": payload(3000 + i * 7919, i) for i in range(24)}
+    for k, v in objs.items():
+        s3.put_object(Bucket="sets", Key=k, Body=v)
+    with open(os.path.join(disks[7], ".coffer", "format.json")) as f:
+        fmt = json.load(f)
+    assert fmt["sets"] == 2 and fmt["disk"] == 7, fmt
+    first = sum(len(glob.glob(os.path.join(d, "obj", "*", "*", "*"))) for d in disks[:6])
+    second = sum(len(glob.glob(os.path.join(d, "obj", "*", "*", "*"))) for d in disks[6:])
+    assert first + second == 6 * 24 and first >= 6 * 4 and second >= 6 * 4, (first, second)
+    # two disks of each set gone: everything still reads, and heals back
+    for i in (0, 3, 7, 11):
+        shutil.rmtree(disks[i])
+    for k, v in objs.items():
+        assert s3.get_object(Bucket="sets", Key=k)["Body"].read() == v, k
+    p = subprocess.run([srv.binary, "heal", "--config", srv.config_path, "--data",
+                        srv.data_dir], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = subprocess.run([srv.binary, "heal", "--dry-run", "--config", srv.config_path,
+                        "--data", srv.data_dir], capture_output=True, text=True,
+                       timeout=120)
+    _, n = summary(p.stdout)
+    assert p.returncode == 0 and n["checked"] == 24 and n["damaged"] == 0, p.stdout
+    # the same disks as one set of six: refused at start, naming the layout
+    srv.stop()
+    with open(srv.config_path, "w") as f:
+        f.write(QUIET + "disks:\n" + "".join(f"  - {d}\n" for d in disks[:6]))
+    r = subprocess.run([srv.binary, "serve", "--config", srv.config_path, "--data",
+                        srv.data_dir, "--listen", "127.0.0.1:1"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode != 0
+    assert "erasure set" in (r.stdout + r.stderr), r.stdout + r.stderr

@@ -513,11 +513,20 @@ static const struct err_row err_rows[] = {
     /* disks */
     {"disks: /one\n", 1, "disks",
      "must be a list of directories, got a single value"},
-    {"disks: []\n", 1, "disks", "must list 1..32 directories, got 0"},
+    {"disks: []\n", 1, "disks", "must list 1..256 directories, got 0"},
     {"disks: [/a, /b, /c]\n", 1, "disks",
      "3 directories listed, but erasure.data + erasure.parity = 6"},
     {"erasure: {data: 2, parity: 1}\ndisks:\n  - /a\n  - /b\n", 2, "disks",
-     "2 directories listed, but erasure.data + erasure.parity = 3"},
+     "2 directories listed, but erasure.data + erasure.parity = 3 (or a "
+     "multiple of it: several erasure sets)"},
+    {"erasure: {data: 2, parity: 1}\ndisks: [/a, /b, /c, /d]\n", 2, "disks",
+     "4 directories listed, but erasure.data + erasure.parity = 3 (or a "
+     "multiple of it: several erasure sets)"},
+    {"erasure: {data: 16, parity: 1}\ndisks: [/1, /2, /3, /4, /5, /6, /7, "
+     "/8, /9, /10, /11, /12, /13, /14, /15, /16, /17, /18, /19, /20, /21, "
+     "/22, /23, /24, /25, /26, /27, /28, /29, /30, /31, /32, /33, /34]\n", 2,
+     "disks", "34 directories listed, but erasure.data + erasure.parity = "
+     "17: several erasure sets need data + parity <= 16"},
     {"disks: [/a, /b, /a, /c, /d, /e]\n", 1, "disks[2]",
      "'/a' is listed twice (also disks[0])"},
     {"disks:\n  - /a\n  - ''\n", 3, "disks[1]", "must not be empty"},
@@ -687,19 +696,24 @@ static void test_limits_on_lists(void **state)
     int i;
 
     assert_non_null(text);
-    /* 32 disks is the most, 33 one too many */
+    /* 256 disks is the most (16 sets of 8 + 8), 257 one too many */
     n = (size_t)snprintf(text, TEXT_CAP,
-                         "erasure: {data: 16, parity: 16}\ndisks:\n");
-    for (i = 0; i < 32; i++)
+                         "erasure: {data: 8, parity: 8}\ndisks:\n");
+    for (i = 0; i < 256; i++)
         n += (size_t)snprintf(text + n, TEXT_CAP - n, "  - /d%d\n", i);
     load_ok(text, &c);
-    assert_int_equal(c.ndisks, 32);
-    assert_string_equal(c.disks[31], "/d31");
+    assert_int_equal(c.ndisks, 256);
+    assert_string_equal(c.disks[255], "/d255");
     conf_cleanup(&c);
-    snprintf(text + n, TEXT_CAP - n, "  - /d32\n");
+    snprintf(text + n, TEXT_CAP - n, "  - /d256\n");
     assert_int_equal(load(text, err, &c), CONF_EINVAL);
-    assert_non_null(strstr(err, ":3: disks: must list 1..32 directories, got "
-                                "33"));
+    assert_non_null(strstr(err, ":3: disks: must list 1..256 directories, "
+                                "got 257"));
+    conf_cleanup(&c);
+    /* two sets of 2 + 1 */
+    load_ok("erasure: {data: 2, parity: 1}\n"
+            "disks: [/a, /b, /c, /d, /e, /f]\n", &c);
+    assert_int_equal(c.ndisks, 6);
     conf_cleanup(&c);
     /* 1000 users is the most, 1001 too many */
     n = (size_t)snprintf(text, TEXT_CAP, "users:\n");
@@ -882,7 +896,8 @@ static void test_finalize_errors(void **state)
         c.ndisks = i + 1;
     }
     expect_finalize(&c, "built-in defaults: disks: 3 directories listed, but "
-                        "erasure.data + erasure.parity = 6");
+                        "erasure.data + erasure.parity = 6 (or a multiple of "
+                        "it: several erasure sets)");
     /* command-line overrides */
     assert_int_equal(conf_init_defaults(&c), CONF_OK);
     assert_int_equal(conf_set_str(&c.listen, "nope"), CONF_OK);

@@ -855,6 +855,98 @@ static void test_record_and_scan(void **state)
     ec_set_free(s);
 }
 
+/* Twelve disks at 4 + 2 form two erasure sets: data ids name their set,
+ * chosen by bucket and key; both sets fill; each tolerates its own two
+ * lost disks; scan, heal and remove reach every set; the layout cannot be
+ * reopened as one set. */
+static void test_two_sets(void **state)
+{
+    static char md[12][256];
+    const char *mp[12];
+    struct ec_config c;
+    struct ec_set *s = NULL;
+    struct ec_heal_result hr;
+    char ids[40][33], *d = pattern(70000), p[2000], cmd[1600];
+    int i, per_set[2] = { 0, 0 };
+    for (i = 0; i < 12; i++) {
+        snprintf(md[i], sizeof(md[i]), "%s/m%d", root, i + 1);
+        mp[i] = md[i];
+    }
+    memset(&c, 0, sizeof(c));
+    c.disks = mp;
+    c.ndisks = 12;
+    c.data = K;
+    c.parity = M;
+    c.stripe_size = STRIPE;
+    assert_int_equal(ec_set_open(&c, &s), EC_OK);
+    assert_int_equal(ec_set_count(s), 2);
+    for (i = 0; i < 40; i++) {
+        char key[16];
+        struct ec_obj_info in = { "bkt", key, 0, ids[i], 1 };
+        struct ec_writer *w;
+        uint64_t size;
+        snprintf(key, sizeof(key), "key-%d", i);
+        in.key_len = strlen(key);
+        ec_new_data_id(s, "bkt", key, strlen(key), ids[i]);
+        assert_int_equal(strlen(ids[i]), 32);
+        assert_true(ids[i][0] == '0' && (ids[i][1] == '0' || ids[i][1] == '1'));
+        per_set[ids[i][1] - '0']++;
+        {   /* the same key always lands in the same set */
+            char again[33];
+            ec_new_data_id(s, "bkt", key, strlen(key), again);
+            assert_memory_equal(again, ids[i], 2);
+        }
+        assert_int_equal(ec_writer_new(s, &in, &w), EC_OK);
+        assert_int_equal(ec_writer_append(w, d, 1000 + (size_t)i * 1000),
+                         EC_OK);
+        assert_int_equal(ec_writer_finish(w, &size), EC_OK);
+        ec_writer_free(w);
+    }
+    assert_true(per_set[0] > 5 && per_set[1] > 5);
+    /* set 1 is disks m7..m12: its shards live there and nowhere else */
+    for (i = 0; i < 40; i++) {
+        glob_t g;
+        snprintf(p, sizeof(p), "%s/m*/obj/*/*/%s.*", root, ids[i]);
+        assert_int_equal(glob(p, 0, NULL, &g), 0);
+        assert_int_equal(g.gl_pathc, N);
+        assert_non_null(strstr(g.gl_pathv[0], ids[i][1] == '0' ? "/m1/" : "/m"));
+        if (ids[i][1] == '1')
+            assert_null(strstr(g.gl_pathv[0], "/m1/obj"));
+        globfree(&g);
+    }
+    /* two disks lost in each set */
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/m2 %s/m5 %s/m8 %s/m12", root, root,
+             root, root);
+    assert_int_equal(system(cmd), 0);
+    for (i = 0; i < 40; i++) check(s, ids[i], d, 1000 + (size_t)i * 1000, 1);
+    for (i = 0; i < 40; i++) {
+        assert_int_equal(ec_heal(s, ids[i], 1000 + (uint64_t)i * 1000, 1,
+                                 &hr), EC_OK);
+        assert_int_equal(hr.shards_rebuilt, 2);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/m1 %s/m3 %s/m7 %s/m9", root, root,
+             root, root);
+    assert_int_equal(system(cmd), 0);
+    for (i = 0; i < 40; i++) check(s, ids[i], d, 1000 + (size_t)i * 1000, 1);
+    /* an id naming no set */
+    {
+        struct ec_reader *r;
+        assert_int_equal(ec_reader_open(s, "ff00aa", 10, &r), EC_EINVAL);
+        assert_int_equal(ec_remove(s, "ff00aa"), EC_EINVAL);
+    }
+    assert_int_equal(ec_remove(s, ids[0]), EC_OK);
+    ec_set_free(s);
+    /* the twelve disks cannot be reopened as one set of 6, nor two of 3 */
+    c.ndisks = 6;
+    assert_int_equal(ec_set_open(&c, &s), EC_EINVAL);
+    c.ndisks = 12;
+    c.data = 2;
+    c.parity = 1;
+    c.stripe_size = 2 * 64 * 100;
+    assert_int_equal(ec_set_open(&c, &s), EC_EINVAL);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -871,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_heal),
         cmocka_unit_test(test_heal_replaced_disk),
         cmocka_unit_test(test_record_and_scan),
+        cmocka_unit_test(test_two_sets),
     };
     int i, rc;
     char cmd[300];
