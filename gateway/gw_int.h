@@ -89,6 +89,9 @@ enum gw_err {
     GW_E_NO_LOCK_CONFIG,
     GW_E_NO_OBJECT_LOCK,
     GW_E_INVALID_RETENTION_PERIOD,
+    GW_E_NO_SUCH_CORS,
+    GW_E_CORS_FORBIDDEN,
+    GW_E_NO_SUCH_TAG_SET,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -158,6 +161,14 @@ enum gw_op {
     GW_OP_GET_RETENTION,
     GW_OP_PUT_LEGAL_HOLD,
     GW_OP_GET_LEGAL_HOLD,
+    GW_OP_PUT_CORS,
+    GW_OP_GET_CORS,
+    GW_OP_DELETE_CORS,
+    GW_OP_CORS_PREFLIGHT,         /* OPTIONS: anonymous */
+    GW_OP_PUT_BUCKET_TAGGING,
+    GW_OP_GET_BUCKET_TAGGING,
+    GW_OP_DELETE_BUCKET_TAGGING,
+    GW_OP_UPLOAD_PART_COPY,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -265,6 +276,7 @@ struct gw_req {
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
+    int cors_checked;             /* gw_cors_actual ran (or a preflight) */
     int lock_bypassed;            /* a protected version was removed */
     /* body */
     enum gw_body_kind body_kind;
@@ -422,6 +434,16 @@ const char *gw_lock_md5_message(void);
 char *gw_audit_event(const struct gw_req *req, const char *what,
                      const char *key, size_t key_len,
                      const struct meta_version *v, const char *detail);
+/* gw_cors.c */
+void gw_h_put_cors(struct gw_req *req);         /* after XML body */
+void gw_h_get_cors(struct gw_req *req);
+void gw_h_delete_cors(struct gw_req *req);
+void gw_h_cors_preflight(struct gw_req *req);   /* OPTIONS, anonymous */
+/* An actual request with an Origin: adds the Access-Control-* headers of
+ * the bucket's first matching rule to the response (errors included).
+ * Called by the bucket lookups once the bucket exists; runs once per
+ * request. Worker. */
+void gw_cors_actual(struct gw_req *req);
 /* gw_bucket.c */
 void gw_h_put_versioning(struct gw_req *req);   /* after XML body */
 void gw_h_get_versioning(struct gw_req *req);

@@ -119,6 +119,7 @@ int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
                       NULL);
         return -1;
     }
+    gw_cors_actual(req);
     if (!gw_may_access(req, b)) {
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         return -1;

@@ -581,6 +581,13 @@ static void req_start(struct gw_req *req)
     v = gw_req_header(req, "expect", &vlen);
     if (v && vlen == 12 && strncasecmp(v, "100-continue", 12) == 0)
         req->expect_continue = 1;
+    if (req->op == GW_OP_CORS_PREFLIGHT) {
+        /* Browsers send preflights without credentials (AWS serves them
+         * anonymously); only the bucket's CORS rules are revealed. */
+        req->body_kind = GW_BODY_DISCARD;
+        gw_req_continue_body(req);
+        return;
+    }
 
     sreq.method = (struct cf_str){ http_method_str(req->method),
                                    strlen(http_method_str(req->method)) };
@@ -628,6 +635,8 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_RETENTION:
     case GW_OP_PUT_LEGAL_HOLD:
     case GW_OP_PUT_TAGGING:
+    case GW_OP_PUT_CORS:
+    case GW_OP_PUT_BUCKET_TAGGING:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -696,6 +705,10 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_OBJECT:
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;
+    case GW_OP_PUT_CORS: gw_h_put_cors(req); break;
+    case GW_OP_GET_CORS: gw_h_get_cors(req); break;
+    case GW_OP_DELETE_CORS: gw_h_delete_cors(req); break;
+    case GW_OP_CORS_PREFLIGHT: gw_h_cors_preflight(req); break;
     default:
         gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED, NULL);
         gw_req_respond(req);
