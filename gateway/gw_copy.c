@@ -213,6 +213,7 @@ static void copy_work(struct gw_req *req)
             dst.nheaders++;
         }
     }
+    if (gw_tagging_for_copy(req, &src, &dst) != 0) goto out;
     if (gw_lock_for_write(req, &db, &dst, &applies) != 0) goto out;
     /* The data. */
     cf_random_bytes(rnd, sizeof(rnd));

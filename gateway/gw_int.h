@@ -392,6 +392,14 @@ void gw_h_delete_tagging(struct gw_req *req);
 /* x-amz-tagging on a write → stored tags of v; -1 with an error set. */
 int gw_tagging_for_put(struct gw_req *req, struct meta_version *v);
 size_t gw_tag_count(const struct meta_version *v);
+/* x-amz-tagging-directive of a CopyObject: COPY (default) gives dst the
+ * tags of src, REPLACE those of x-amz-tagging (or none); anything else is
+ * InvalidArgument. -1 with the error set. */
+int gw_tagging_for_copy(struct gw_req *req, const struct meta_version *src,
+                        struct meta_version *dst);
+void gw_h_put_bucket_tagging(struct gw_req *req); /* after XML body */
+void gw_h_get_bucket_tagging(struct gw_req *req);
+void gw_h_delete_bucket_tagging(struct gw_req *req);
 /* gw_copy.c */
 void gw_h_copy_object(struct gw_req *req);
 /* gw_object.c helpers shared with gw_copy.c */

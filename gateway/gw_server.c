@@ -709,6 +709,9 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_CORS: gw_h_get_cors(req); break;
     case GW_OP_DELETE_CORS: gw_h_delete_cors(req); break;
     case GW_OP_CORS_PREFLIGHT: gw_h_cors_preflight(req); break;
+    case GW_OP_PUT_BUCKET_TAGGING: gw_h_put_bucket_tagging(req); break;
+    case GW_OP_GET_BUCKET_TAGGING: gw_h_get_bucket_tagging(req); break;
+    case GW_OP_DELETE_BUCKET_TAGGING: gw_h_delete_bucket_tagging(req); break;
     default:
         gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED, NULL);
         gw_req_respond(req);
