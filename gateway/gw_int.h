@@ -402,6 +402,7 @@ void gw_h_get_bucket_tagging(struct gw_req *req);
 void gw_h_delete_bucket_tagging(struct gw_req *req);
 /* gw_copy.c */
 void gw_h_copy_object(struct gw_req *req);
+void gw_h_upload_part_copy(struct gw_req *req);
 /* gw_object.c helpers shared with gw_copy.c */
 int gw_etag_matches(const char *hdr, size_t n, const char *etag);
 /* gw_multipart.c */

@@ -709,6 +709,7 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_CORS: gw_h_get_cors(req); break;
     case GW_OP_DELETE_CORS: gw_h_delete_cors(req); break;
     case GW_OP_CORS_PREFLIGHT: gw_h_cors_preflight(req); break;
+    case GW_OP_UPLOAD_PART_COPY: gw_h_upload_part_copy(req); break;
     case GW_OP_PUT_BUCKET_TAGGING: gw_h_put_bucket_tagging(req); break;
     case GW_OP_GET_BUCKET_TAGGING: gw_h_get_bucket_tagging(req); break;
     case GW_OP_DELETE_BUCKET_TAGGING: gw_h_delete_bucket_tagging(req); break;
