@@ -432,6 +432,24 @@ void gw_h_get_legal_hold(struct gw_req *req);
  * (the caller then requires Content-MD5 or a checksum). Worker. */
 int gw_lock_for_write(struct gw_req *req, const struct meta_bucket *b,
                       struct meta_version *v, int *applies);
+/* gw_lock_for_write in two steps. gw_lock_explicit: the
+ * x-amz-object-lock-* headers only (1 if any was given, 0 if none, -1
+ * with the error set). gw_lock_default: the bucket's default retention
+ * when v has no mode, stamped now; *applies as above. */
+int gw_lock_explicit(struct gw_req *req, const struct meta_bucket *b,
+                     struct meta_version *v);
+void gw_lock_default(const struct meta_bucket *b, struct meta_version *v,
+                     int *applies);
+/* The explicit lock parameters of a multipart upload ride in its stored
+ * headers as this internal entry until completion. */
+#define GW_UPLOAD_LOCK_HEADER "x-coffer-lock"
+/* Appends lk's lock fields to hv's headers as that entry; 0 or -1. */
+int gw_lock_to_upload(const struct meta_version *lk, struct meta_version *hv);
+/* 1 if an upload's headers carry lock parameters. */
+int gw_upload_locked(const struct meta_kv *h, size_t n);
+/* Moves the entry (if any) from v's headers into v's lock fields; 1 if
+ * there was one. Removing it never reallocates v->headers. */
+int gw_lock_from_upload(struct meta_version *v);
 /* Response headers for a version's lock state. */
 void gw_lock_headers(struct gw_req *req, const struct meta_version *v);
 /* x-amz-bypass-governance-retention: true was sent. */
