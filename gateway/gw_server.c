@@ -583,7 +583,14 @@ static void req_start(struct gw_req *req)
         req->expect_continue = 1;
     if (req->op == GW_OP_CORS_PREFLIGHT) {
         /* Browsers send preflights without credentials (AWS serves them
-         * anonymously); only the bucket's CORS rules are revealed. */
+         * anonymously); only the bucket's CORS rules are revealed. An
+         * anonymous request gets no body read on its behalf. */
+        if (req->content_length != 0) {
+            gw_resp_error(&req->resp, GW_E_BAD_REQUEST,
+                          "A CORS preflight request carries no body.");
+            req_fail_early(req);
+            return;
+        }
         req->body_kind = GW_BODY_DISCARD;
         gw_req_continue_body(req);
         return;

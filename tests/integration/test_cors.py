@@ -153,6 +153,12 @@ def test_preflight(server, s3, bucket):
     assert (r.status, r.error()["Code"]) == (400, "BadRequest")
     r = preflight(server, "no-such-bucket-cors", origin="http://a", method="GET")
     assert (r.status, r.error()["Code"]) == (404, "NoSuchBucket")
+    # an anonymous preflight gets no body read for it
+    r = server.request("OPTIONS", obj_path(bucket, "obj"), signer=None, body=b"x" * 1000,
+                       headers={"Origin": "https://app.example.com",
+                                "Access-Control-Request-Method": "PUT"})
+    assert (r.status, r.error()["Code"]) == (400, "BadRequest")
+    assert r.headers.get("connection") == "close"
 
 
 def test_actual_request_headers(server, s3, bucket):
