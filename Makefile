@@ -46,8 +46,8 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LIBCOFFER   := $(BUILD)/libcoffer.a
 
-.PHONY: all deps run test test-unit test-unit-san test-integration install \
-        clean check-src bench fuzz
+.PHONY: all deps deb-deps node-deps run test test-unit test-unit-san test-integration \
+        install clean check-src bench fuzz
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/coffer
@@ -102,8 +102,10 @@ DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libxml2-dev \
             librocksdb-dev liberasurecode-dev libisal2 libisal-dev \
             libxxhash-dev libhttp-parser-dev libcurl4-openssl-dev \
             libjansson-dev libyaml-dev libcmocka-dev python3 python3-pytest \
-            python3-boto3 awscli rclone s3cmd openssl
-deps:
+            python3-boto3 awscli rclone s3cmd openssl nodejs
+deps: deb-deps node-deps
+
+deb-deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || echo $$p; done); \
@@ -113,7 +115,19 @@ deps:
 	    apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all present"; fi
 
-run: deps all
+# The AWS SDK for JavaScript v3 for the client-matrix test, from npm into
+# tests/clients/node (package-lock.json pins every version). npm ships
+# with NodeSource's nodejs; Debian's comes as the separate npm package.
+NODE_DIR := tests/clients/node
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json \
+                                             $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "node-deps: npm not found \
+	    (install nodejs with npm)"; exit 1; }
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: deb-deps all
 	./$(BUILD)/coffer serve
 
 install: all
@@ -127,7 +141,7 @@ test-unit: $(UNIT_BINS)
 test-unit-san:
 	$(MAKE) SANITIZER=address,undefined test-unit
 
-test-integration: all $(FAULT_SO)
+test-integration: all node-deps $(FAULT_SO)
 	tests/integration/run.sh $(BUILD)/coffer
 
 test: deps

@@ -41,6 +41,7 @@ static int bucket_load(struct gw_req *req, struct meta_bucket *b)
         gw_resp_error(&req->resp, gw_err_from_meta(st), NULL);
         return -1;
     }
+    gw_cors_actual(req);
     if (!gw_may_access(req, b)) {
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         return -1;

@@ -1,10 +1,12 @@
-/* gw_copy.c: CopyObject, inside the server. The source version (any
- * bucket the caller may read; a specific versionId too; single or
- * multipart) is read stripe by stripe, verified, and written as a new
- * erasure-coded version of the destination — one worker job, memory one
- * stripe. Metadata is copied (x-amz-metadata-directive COPY, the default)
- * or taken from the request (REPLACE); the x-amz-copy-source-if-*
- * conditions and the destination's Object Lock rules apply. */
+/* gw_copy.c: CopyObject and UploadPartCopy, inside the server. The source
+ * version (any bucket the caller may read; a specific versionId too;
+ * single or multipart) is read stripe by stripe, verified, and written as
+ * a new erasure-coded version of the destination — or, for UploadPartCopy,
+ * as a new part of an upload, from the whole source or the
+ * x-amz-copy-source-range — in one worker job, memory one stripe.
+ * Metadata is copied (x-amz-metadata-directive COPY, the default) or
+ * taken from the request (REPLACE); the x-amz-copy-source-if-* conditions
+ * and the destination's Object Lock rules apply. */
 #include "gw_int.h"
 #include "ol.h"
 
@@ -89,25 +91,32 @@ fail:
     return -1;
 }
 
-/* Copies the source data into w, one stripe at a time, hashing it. */
+/* Copies bytes [from, to) of the source into w, one stripe at a time,
+ * hashing them. */
 static enum ec_status copy_data(struct gw_req *req,
                                 const struct meta_version *src,
+                                uint64_t from, uint64_t to,
                                 struct ec_writer *w, EVP_MD_CTX *md)
 {
     size_t bs = ec_set_stripe_size(req->srv->set);
     char *buf = malloc(bs);
     enum ec_status st = EC_OK;
     size_t np = src->nparts ? src->nparts : 1, i;
+    uint64_t pstart = 0; /* object offset of part i */
 
     if (buf == NULL) return EC_ENOMEM;
     for (i = 0; i < np && st == EC_OK; i++) {
         const char *id = src->nparts ? src->parts[i].data_id : src->data_id;
-        uint64_t size = src->nparts ? src->parts[i].size : src->size, off;
+        uint64_t size = src->nparts ? src->parts[i].size : src->size, off, end;
         struct ec_reader *r = NULL;
-        if (size == 0) continue;
+        uint64_t ps = pstart;
+        pstart += size;
+        if (size == 0 || ps + size <= from || ps >= to) continue;
+        off = from > ps ? from - ps : 0;      /* within the part */
+        end = to < ps + size ? to - ps : size;
         st = ec_reader_open(req->srv->set, id, size, &r);
-        for (off = 0; st == EC_OK && off < size; off += bs) {
-            size_t n = size - off < bs ? (size_t)(size - off) : bs;
+        for (; st == EC_OK && off < end; off += bs) {
+            size_t n = end - off < bs ? (size_t)(end - off) : bs;
             st = ec_reader_read(r, off, buf, n, NULL);
             if (st != EC_OK) break;
             EVP_DigestUpdate(md, buf, n);
@@ -213,6 +222,7 @@ static void copy_work(struct gw_req *req)
             dst.nheaders++;
         }
     }
+    if (gw_tagging_for_copy(req, &src, &dst) != 0) goto out;
     if (gw_lock_for_write(req, &db, &dst, &applies) != 0) goto out;
     /* The data. */
     ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
@@ -225,7 +235,7 @@ static void copy_work(struct gw_req *req)
     md = EVP_MD_CTX_new();
     if (md == NULL || !EVP_DigestInit_ex(md, EVP_md5(), NULL)) goto out_oom;
     est = ec_writer_new(req->srv->set, &info, &w);
-    if (est == EC_OK) est = copy_data(req, &src, w, md);
+    if (est == EC_OK) est = copy_data(req, &src, 0, src.size, w, md);
     if (est == EC_OK) {
         EVP_DigestFinal_ex(md, dig, &dl);
         cf_hex_encode(dig, 16, dst.etag);
@@ -293,4 +303,187 @@ out:
 void gw_h_copy_object(struct gw_req *req)
 {
     gw_req_post(req, copy_work, gw_done_respond);
+}
+
+/* ---- UploadPartCopy ---- */
+
+/* "bytes=first-last", both given, first <= last. 0 or -1. */
+static int parse_copy_range(const char *h, size_t n, uint64_t *first,
+                            uint64_t *last)
+{
+    char buf[64], *dash, *e;
+    if (n <= 6 || n >= sizeof(buf) || strncmp(h, "bytes=", 6) != 0)
+        return -1;
+    memcpy(buf, h + 6, n - 6);
+    buf[n - 6] = '\0';
+    dash = strchr(buf, '-');
+    if (dash == NULL || dash == buf || dash[1] == '\0') return -1;
+    *dash = '\0';
+    if (strspn(buf, "0123456789") != strlen(buf) ||
+        strspn(dash + 1, "0123456789") != strlen(dash + 1) ||
+        strlen(buf) > 19 || strlen(dash + 1) > 19)
+        return -1;
+    *first = strtoull(buf, &e, 10);
+    *last = strtoull(dash + 1, &e, 10);
+    return *first <= *last ? 0 : -1;
+}
+
+static void upload_part_copy_work(struct gw_req *req)
+{
+    struct meta_bucket db, sb;
+    struct meta_version src;
+    struct meta_upload u;
+    struct meta_part part, old;
+    char sbucket[64], *skey = NULL, *svid = NULL;
+    size_t sklen = 0, hl;
+    const char *h = gw_req_header(req, "x-amz-copy-source", &hl);
+    const struct gw_qparam *pn = gw_req_qparam(req, "partNumber");
+    const struct gw_qparam *up = gw_req_qparam(req, "uploadId");
+    struct ec_writer *w = NULL;
+    struct ec_obj_info info;
+    EVP_MD_CTX *md = NULL;
+    enum meta_status mst;
+    enum ec_status est;
+    unsigned char dig[16];
+    unsigned int dl;
+    uint64_t from = 0, to, size = 0;
+    char date[CF_ISO8601_LEN], *end = NULL;
+    long number;
+
+    memset(&src, 0, sizeof(src));
+    memset(&u, 0, sizeof(u));
+    memset(&part, 0, sizeof(part));
+    memset(&old, 0, sizeof(old));
+    if (gw_bucket_check(req, &db) != 0) return;
+    number = pn && pn->value_len && pn->value_len <= 5
+                 ? strtol(pn->value, &end, 10) : 0;
+    if (end == NULL || *end != '\0' || number < 1 ||
+        number > META_MAX_PARTS) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "Part number must be an integer between 1 and 10000, "
+                      "inclusive");
+        return;
+    }
+    mst = up && up->value_len && up->value_len <= META_UPLOAD_ID_MAX
+              ? meta_upload_get(req->srv->db, req->bucket, req->key,
+                                req->key_len, up->value, &u)
+              : META_ENOTFOUND;
+    meta_upload_cleanup(&u);
+    if (mst != META_OK) {
+        gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
+                                                        : gw_err_from_meta(mst),
+                      NULL);
+        return;
+    }
+    if (parse_source(h, hl, sbucket, sizeof(sbucket), &skey, &sklen,
+                     &svid) != 0) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "Copy Source must mention the source bucket and key: "
+                      "sourcebucket/sourcekey");
+        goto out;
+    }
+    mst = meta_bucket_get(req->srv->db, sbucket, &sb);
+    if (mst != META_OK || !gw_may_access(req, &sb)) {
+        gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                  : mst == META_OK      ? GW_E_ACCESS_DENIED
+                                                   : gw_err_from_meta(mst),
+                      NULL);
+        goto out;
+    }
+    mst = meta_object_get(req->srv->db, sbucket, skey, sklen, svid, &src);
+    if (mst != META_OK || src.delete_marker) {
+        gw_resp_error(&req->resp,
+                      mst == META_OK || mst == META_ENOTFOUND
+                          ? (svid ? GW_E_NO_SUCH_VERSION : GW_E_NO_SUCH_KEY)
+                          : gw_err_from_meta(mst),
+                      NULL);
+        goto out;
+    }
+    if (copy_conditions(req, &src) != 0) goto out;
+    to = src.size;
+    h = gw_req_header(req, "x-amz-copy-source-range", &hl);
+    if (h) {
+        uint64_t last;
+        if (parse_copy_range(h, hl, &from, &last) != 0) {
+            gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                          "The x-amz-copy-source-range value must be of the "
+                          "form bytes=first-last where first and last are "
+                          "the zero-based offsets of the first and last "
+                          "bytes to copy");
+            goto out;
+        }
+        if (last >= src.size) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "Range specified is not valid for "
+                     "source object of size: %llu",
+                     (unsigned long long)src.size);
+            gw_resp_error(&req->resp, GW_E_INVALID_RANGE, msg);
+            goto out;
+        }
+        to = last + 1;
+    }
+    if (to - from > GW_MAX_COPY_BYTES) {
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                      "The specified copy source is larger than the maximum "
+                      "allowable size for a copy source: 5368709120");
+        goto out;
+    }
+    /* The part's data: a new erasure-coded part under its own data id. */
+    ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
+                   part.data_id);
+    info.bucket = req->bucket;
+    info.key = req->key;
+    info.key_len = req->key_len;
+    info.version_id = part.data_id;
+    info.mtime_ms = cf_now_ms();
+    md = EVP_MD_CTX_new();
+    if (md == NULL || !EVP_DigestInit_ex(md, EVP_md5(), NULL)) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        goto out;
+    }
+    est = ec_writer_new(req->srv->set, &info, &w);
+    if (est == EC_OK) est = copy_data(req, &src, from, to, w, md);
+    if (est == EC_OK) est = ec_writer_finish(w, &size);
+    ec_writer_free(w);
+    w = NULL;
+    if (est != EC_OK) {
+        gw_resp_error(&req->resp, gw_err_from_ec(est), ec_strerror(est));
+        goto out;
+    }
+    EVP_DigestFinal_ex(md, dig, &dl);
+    cf_hex_encode(dig, 16, part.etag);
+    part.number = (uint32_t)number;
+    part.size = size;
+    part.mtime_ms = cf_now_ms();
+    mst = meta_upload_put_part(req->srv->db, req->bucket, req->key,
+                               req->key_len, up->value, &part, &old);
+    if (mst != META_OK) {
+        ec_remove(req->srv->set, part.data_id);
+        gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
+                                                        : gw_err_from_meta(mst),
+                      NULL);
+        goto out;
+    }
+    if (old.data_id[0]) ec_remove(req->srv->set, old.data_id);
+    if (svid)
+        gw_resp_header(&req->resp, "x-amz-copy-source-version-id", "%s",
+                       src.version_id);
+    cf_fmt_iso8601_ms(part.mtime_ms, date);
+    gw_xbuf_printf(&req->resp.body,
+                   GW_XML_DECL "<CopyPartResult xmlns=\"http://s3.amazonaws."
+                               "com/doc/2006-03-01/\"><LastModified>%s"
+                               "</LastModified><ETag>&quot;%s&quot;</ETag>"
+                               "</CopyPartResult>",
+                   date, part.etag);
+out:
+    ec_writer_free(w);
+    EVP_MD_CTX_free(md);
+    meta_version_cleanup(&src);
+    free(skey);
+    free(svid);
+}
+
+void gw_h_upload_part_copy(struct gw_req *req)
+{
+    gw_req_post(req, upload_part_copy_work, gw_done_respond);
 }

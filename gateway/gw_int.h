@@ -89,6 +89,9 @@ enum gw_err {
     GW_E_NO_LOCK_CONFIG,
     GW_E_NO_OBJECT_LOCK,
     GW_E_INVALID_RETENTION_PERIOD,
+    GW_E_NO_SUCH_CORS,
+    GW_E_CORS_FORBIDDEN,
+    GW_E_NO_SUCH_TAG_SET,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -158,6 +161,14 @@ enum gw_op {
     GW_OP_GET_RETENTION,
     GW_OP_PUT_LEGAL_HOLD,
     GW_OP_GET_LEGAL_HOLD,
+    GW_OP_PUT_CORS,
+    GW_OP_GET_CORS,
+    GW_OP_DELETE_CORS,
+    GW_OP_CORS_PREFLIGHT,         /* OPTIONS: anonymous */
+    GW_OP_PUT_BUCKET_TAGGING,
+    GW_OP_GET_BUCKET_TAGGING,
+    GW_OP_DELETE_BUCKET_TAGGING,
+    GW_OP_UPLOAD_PART_COPY,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -265,6 +276,7 @@ struct gw_req {
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
+    int cors_checked;             /* gw_cors_actual ran (or a preflight) */
     int lock_bypassed;            /* a protected version was removed */
     /* body */
     enum gw_body_kind body_kind;
@@ -382,8 +394,17 @@ void gw_h_delete_tagging(struct gw_req *req);
 /* x-amz-tagging on a write → stored tags of v; -1 with an error set. */
 int gw_tagging_for_put(struct gw_req *req, struct meta_version *v);
 size_t gw_tag_count(const struct meta_version *v);
+/* x-amz-tagging-directive of a CopyObject: COPY (default) gives dst the
+ * tags of src, REPLACE those of x-amz-tagging (or none); anything else is
+ * InvalidArgument. -1 with the error set. */
+int gw_tagging_for_copy(struct gw_req *req, const struct meta_version *src,
+                        struct meta_version *dst);
+void gw_h_put_bucket_tagging(struct gw_req *req); /* after XML body */
+void gw_h_get_bucket_tagging(struct gw_req *req);
+void gw_h_delete_bucket_tagging(struct gw_req *req);
 /* gw_copy.c */
 void gw_h_copy_object(struct gw_req *req);
+void gw_h_upload_part_copy(struct gw_req *req);
 /* gw_object.c helpers shared with gw_copy.c */
 int gw_etag_matches(const char *hdr, size_t n, const char *etag);
 /* gw_multipart.c */
@@ -419,6 +440,24 @@ void gw_h_get_legal_hold(struct gw_req *req);
  * (the caller then requires Content-MD5 or a checksum). Worker. */
 int gw_lock_for_write(struct gw_req *req, const struct meta_bucket *b,
                       struct meta_version *v, int *applies);
+/* gw_lock_for_write in two steps. gw_lock_explicit: the
+ * x-amz-object-lock-* headers only (1 if any was given, 0 if none, -1
+ * with the error set). gw_lock_default: the bucket's default retention
+ * when v has no mode, stamped now; *applies as above. */
+int gw_lock_explicit(struct gw_req *req, const struct meta_bucket *b,
+                     struct meta_version *v);
+void gw_lock_default(const struct meta_bucket *b, struct meta_version *v,
+                     int *applies);
+/* The explicit lock parameters of a multipart upload ride in its stored
+ * headers as this internal entry until completion. */
+#define GW_UPLOAD_LOCK_HEADER "x-coffer-lock"
+/* Appends lk's lock fields to hv's headers as that entry; 0 or -1. */
+int gw_lock_to_upload(const struct meta_version *lk, struct meta_version *hv);
+/* 1 if an upload's headers carry lock parameters. */
+int gw_upload_locked(const struct meta_kv *h, size_t n);
+/* Moves the entry (if any) from v's headers into v's lock fields; 1 if
+ * there was one. Removing it never reallocates v->headers. */
+int gw_lock_from_upload(struct meta_version *v);
 /* Response headers for a version's lock state. */
 void gw_lock_headers(struct gw_req *req, const struct meta_version *v);
 /* x-amz-bypass-governance-retention: true was sent. */
@@ -430,6 +469,16 @@ const char *gw_lock_md5_message(void);
 char *gw_audit_event(const struct gw_req *req, const char *what,
                      const char *key, size_t key_len,
                      const struct meta_version *v, const char *detail);
+/* gw_cors.c */
+void gw_h_put_cors(struct gw_req *req);         /* after XML body */
+void gw_h_get_cors(struct gw_req *req);
+void gw_h_delete_cors(struct gw_req *req);
+void gw_h_cors_preflight(struct gw_req *req);   /* OPTIONS, anonymous */
+/* An actual request with an Origin: adds the Access-Control-* headers of
+ * the bucket's first matching rule to the response (errors included).
+ * Called by the bucket lookups once the bucket exists; runs once per
+ * request. Worker. */
+void gw_cors_actual(struct gw_req *req);
 /* gw_bucket.c */
 void gw_h_put_versioning(struct gw_req *req);   /* after XML body */
 void gw_h_get_versioning(struct gw_req *req);

@@ -125,6 +125,7 @@ static void list_work(struct gw_req *req)
                       NULL);
         goto out;
     }
+    gw_cors_actual(req);
     if (!gw_may_access(req, &b)) {
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         goto out;
@@ -235,6 +236,7 @@ static void list_versions_work(struct gw_req *req)
                       NULL);
         goto out;
     }
+    gw_cors_actual(req);
     if (!gw_may_access(req, &b)) {
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         goto out;

@@ -191,18 +191,32 @@ static int lock_headers_in(struct gw_req *req, struct meta_version *v)
     return 1;
 }
 
-int gw_lock_for_write(struct gw_req *req, const struct meta_bucket *b,
-                      struct meta_version *v, int *applies)
+int gw_lock_explicit(struct gw_req *req, const struct meta_bucket *b,
+                     struct meta_version *v)
 {
     int r = lock_headers_in(req, v);
 
-    *applies = 0;
     if (r < 0) return -1;
     if (r > 0 && !b->lock_enabled) {
         gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
                       "Bucket is missing Object Lock Configuration");
         return -1;
     }
+    return r;
+}
+
+int gw_lock_for_write(struct gw_req *req, const struct meta_bucket *b,
+                      struct meta_version *v, int *applies)
+{
+    *applies = 0;
+    if (gw_lock_explicit(req, b, v) < 0) return -1;
+    gw_lock_default(b, v, applies);
+    return 0;
+}
+
+void gw_lock_default(const struct meta_bucket *b, struct meta_version *v,
+                     int *applies)
+{
     if (b->lock_enabled && v->lock_mode == OL_MODE_NONE &&
         b->lock_mode != OL_MODE_NONE) {
         /* The bucket default, stamped at write time: later changes to the
@@ -213,6 +227,59 @@ int gw_lock_for_write(struct gw_req *req, const struct meta_bucket *b,
                                           : ol_add_years(now, b->lock_years);
     }
     *applies = v->lock_mode != OL_MODE_NONE || v->legal_hold;
+}
+
+/* ---- lock parameters of a multipart upload ----
+ * Kept in the upload record as one internal entry of its stored headers
+ * (GW_UPLOAD_LOCK_HEADER, never sent, never copied to the version):
+ * "<mode> <retain-until ms> <legal hold 0/1>". */
+
+int gw_lock_to_upload(const struct meta_version *lk, struct meta_version *hv)
+{
+    char val[64];
+    struct meta_kv *kv = realloc(hv->headers,
+                                 (hv->nheaders + 1) * sizeof(*kv));
+    if (kv == NULL) return -1;
+    hv->headers = kv;
+    snprintf(val, sizeof(val), "%d %lld %d", lk->lock_mode,
+             (long long)lk->retain_until_ms, lk->legal_hold ? 1 : 0);
+    kv[hv->nheaders].name = strdup(GW_UPLOAD_LOCK_HEADER);
+    kv[hv->nheaders].value = strdup(val);
+    if (kv[hv->nheaders].name == NULL || kv[hv->nheaders].value == NULL) {
+        free(kv[hv->nheaders].name);
+        free(kv[hv->nheaders].value);
+        return -1;
+    }
+    hv->nheaders++;
+    return 0;
+}
+
+int gw_upload_locked(const struct meta_kv *h, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (strcmp(h[i].name, GW_UPLOAD_LOCK_HEADER) == 0) return 1;
+    return 0;
+}
+
+int gw_lock_from_upload(struct meta_version *v)
+{
+    size_t i;
+    for (i = 0; i < v->nheaders; i++) {
+        int mode = 0, hold = 0;
+        long long until = 0;
+        if (strcmp(v->headers[i].name, GW_UPLOAD_LOCK_HEADER) != 0) continue;
+        if (sscanf(v->headers[i].value, "%d %lld %d", &mode, &until,
+                   &hold) == 3) {
+            v->lock_mode = mode;
+            v->retain_until_ms = (int64_t)until;
+            v->legal_hold = hold ? 1 : 0;
+        }
+        free(v->headers[i].name);
+        free(v->headers[i].value);
+        v->headers[i] = v->headers[--v->nheaders];
+        return 1;
+    }
     return 0;
 }
 

@@ -9,6 +9,7 @@
  * completion, and the parts of aborted uploads, are removed after the
  * catalog commit. */
 #include "gw_int.h"
+#include "ol.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -63,19 +64,21 @@ static void create_work(struct gw_req *req)
     memset(&u, 0, sizeof(u));
     memset(&hv, 0, sizeof(hv));
     if (gw_bucket_check(req, &b) != 0) return;
-    if (gw_req_header(req, "x-amz-object-lock-mode", NULL) ||
-        gw_req_header(req, "x-amz-object-lock-retain-until-date", NULL) ||
-        gw_req_header(req, "x-amz-object-lock-legal-hold", NULL)) {
-        /* Refused rather than accepted and ignored: per-upload lock
-         * parameters are not carried to the completed object yet (the
-         * bucket default retention is). */
-        gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED,
-                      "Object Lock headers on CreateMultipartUpload are not "
-                      "supported yet; use the bucket's default retention or "
-                      "PutObjectRetention after completion.");
-        return;
-    }
     if (gw_collect_stored_headers(req, &hv) != 0) goto out;
+    {
+        /* Explicit lock parameters are validated now, as PutObject's,
+         * and stamped at completion; the bucket's default retention is
+         * judged at completion (the moment the version is written). */
+        struct meta_version lk;
+        int r;
+        memset(&lk, 0, sizeof(lk));
+        r = gw_lock_explicit(req, &b, &lk);
+        if (r < 0) goto out;
+        if (r > 0 && gw_lock_to_upload(&lk, &hv) != 0) {
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            goto out;
+        }
+    }
     cf_random_bytes(rnd, sizeof(rnd));
     cf_hex_encode(rnd, sizeof(rnd), u.upload_id);
     u.key = req->key;
@@ -108,6 +111,35 @@ void gw_h_create_mpu(struct gw_req *req)
 
 /* ---- CompleteMultipartUpload ---- */
 
+/* If-None-Match: * / If-Match on completion (AWS conditional writes),
+ * judged under the key lock against the current version, exactly as
+ * PutObject's (put_cond_check in gw_object.c). */
+struct complete_cond {
+    struct gw_req *req;
+    enum gw_err err;
+};
+
+static int complete_cond_check(struct meta_version *cur, void *arg)
+{
+    struct complete_cond *c = arg;
+    size_t n;
+    const char *h = gw_req_header(c->req, "if-none-match", &n);
+    if (h && cur) {
+        c->err = GW_E_PRECONDITION_FAILED;
+        return 1;
+    }
+    h = gw_req_header(c->req, "if-match", &n);
+    if (h && cur == NULL) {
+        c->err = GW_E_NO_SUCH_KEY;
+        return 1;
+    }
+    if (h && !gw_etag_matches(h, n, cur->etag)) {
+        c->err = GW_E_PRECONDITION_FAILED;
+        return 1;
+    }
+    return 0;
+}
+
 static void complete_work(struct gw_req *req)
 {
     struct meta_bucket b;
@@ -128,6 +160,16 @@ static void complete_work(struct gw_req *req)
     memset(&v, 0, sizeof(v));
     memset(&replaced, 0, sizeof(replaced));
     if (gw_bucket_check(req, &b) != 0) return;
+    {
+        size_t hl;
+        const char *h = gw_req_header(req, "if-none-match", &hl);
+        if (h && !(hl == 1 && h[0] == '*')) {
+            gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED,
+                          "If-None-Match on CompleteMultipartUpload supports "
+                          "only '*'.");
+            return;
+        }
+    }
     st = upload_id_ok(id) ? meta_upload_get(req->srv->db, req->bucket,
                                             req->key, req->key_len, id, &u)
                           : META_ENOTFOUND;
@@ -212,30 +254,57 @@ static void complete_work(struct gw_req *req)
     v.headers = u.headers;
     v.nheaders = u.nheaders;
     {
-        int applies = 0; /* the bucket's default retention, if any */
-        if (gw_lock_for_write(req, &b, &v, &applies) != 0) goto out_keep;
-    }
-    {
-        /* The record object: no data, the version's record in its shard
-         * headers, so a catalog rebuild can restore a multipart object. */
-        struct ec_obj_info info = { req->bucket, req->key, req->key_len,
-                                    v.data_id, v.mtime_ms };
-        struct ec_writer *w = NULL;
-        uint64_t zero;
-        enum ec_status est = ec_writer_new(req->srv->set, &info, &w);
-        if (est == EC_OK) {
-            gw_put_record(req, w, &v);
-            est = ec_writer_finish(w, &zero);
+        /* The upload's explicit lock parameters, else the bucket's
+         * default retention as of now; a locked version is audited in
+         * the completion's batch. Conditional completion is judged under
+         * the key lock. */
+        struct complete_cond cc = { req, GW_E_NONE };
+        int applies = 0, cond;
+        char *ev = NULL;
+        gw_lock_from_upload(&v);
+        u.nheaders = v.nheaders; /* the entry left the shared array */
+        gw_lock_default(&b, &v, &applies);
+        {
+            /* The record object: no data, the version's record (lock
+             * state included) in its shard headers, so a catalog rebuild
+             * can restore a multipart object (heal/heal_int.h). */
+            struct ec_obj_info info = { req->bucket, req->key, req->key_len,
+                                        v.data_id, v.mtime_ms };
+            struct ec_writer *w = NULL;
+            uint64_t zero;
+            enum ec_status est = ec_writer_new(req->srv->set, &info, &w);
+            if (est == EC_OK) {
+                gw_put_record(req, w, &v);
+                est = ec_writer_finish(w, &zero);
+            }
+            ec_writer_free(w);
+            if (est != EC_OK) {
+                gw_resp_error(&req->resp, gw_err_from_ec(est),
+                              ec_strerror(est));
+                goto out_keep;
+            }
         }
-        ec_writer_free(w);
-        if (est != EC_OK) {
-            gw_resp_error(&req->resp, gw_err_from_ec(est), ec_strerror(est));
+        if (applies) {
+            ev = gw_audit_event(req, "put-locked", req->key, req->key_len,
+                                &v, "multipart");
+            if (ev == NULL) {
+                gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+                goto out_keep;
+            }
+        }
+        cond = gw_req_header(req, "if-none-match", NULL) ||
+               gw_req_header(req, "if-match", NULL);
+        st = meta_upload_complete_if(req->srv->db, req->bucket, id, &v,
+                                     &replaced, &unused, &nunused,
+                                     cond ? complete_cond_check : NULL, &cc,
+                                     ol_clock_now(), ev);
+        free(ev);
+        if (st != META_OK) ec_remove(req->srv->set, v.data_id);
+        if (st == META_EDENIED) {
+            gw_resp_error(&req->resp, cc.err, NULL);
             goto out_keep;
         }
     }
-    st = meta_upload_complete(req->srv->db, req->bucket, id, &v, &replaced,
-                              &unused, &nunused);
-    if (st != META_OK) ec_remove(req->srv->set, v.data_id);
     v.key = NULL;
     v.headers = NULL;
     v.nheaders = 0;

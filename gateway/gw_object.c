@@ -119,6 +119,7 @@ int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
                       NULL);
         return -1;
     }
+    gw_cors_actual(req);
     if (!gw_may_access(req, b)) {
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         return -1;
@@ -324,12 +325,24 @@ static void put_prepare_work(struct gw_req *req)
         enum meta_status st = meta_upload_get(
             req->srv->db, req->bucket, req->key, req->key_len,
             gw_req_qparam(req, "uploadId")->value, &u);
+        /* A part of an upload that will be locked (its own lock headers
+         * or the bucket's default retention) needs an integrity header,
+         * as PutObject under lock does (AWS). */
+        int locked = st == META_OK &&
+                     (gw_upload_locked(u.headers, u.nheaders) ||
+                      (b.lock_enabled && b.lock_mode != OL_MODE_NONE));
         meta_upload_cleanup(&u);
         if (st != META_OK)
             gw_resp_error(&req->resp, st == META_ENOTFOUND
                                           ? GW_E_NO_SUCH_UPLOAD
                                           : gw_err_from_meta(st),
                           NULL);
+        else if (locked && !req->put.has_content_md5 &&
+                 req->put.cs.algo == GW_CSUM_NONE)
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                          "Content-MD5 OR x-amz-checksum- HTTP header is "
+                          "required for Put Part requests with Object Lock "
+                          "parameters");
     }
 }
 

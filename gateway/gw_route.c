@@ -165,12 +165,18 @@ static void pick_op(struct gw_req *req)
     const char *sub = first_subresource(req);
     int copy = gw_req_header(req, "x-amz-copy-source", NULL) != NULL;
 
+    /* A CORS preflight, on a bucket or an object, whatever the query. */
+    if (req->method == HTTP_OPTIONS && req->bucket[0]) {
+        req->op = GW_OP_CORS_PREFLIGHT;
+        return;
+    }
     /* Multipart sub-resources first: they combine with partNumber. */
     if (req->key != NULL && has(req, "uploadId")) {
         switch (req->method) {
         case HTTP_PUT:
-            req->op = has(req, "partNumber") && !copy ? GW_OP_UPLOAD_PART
-                                                      : GW_OP_NOT_IMPLEMENTED;
+            req->op = !has(req, "partNumber") ? GW_OP_NOT_IMPLEMENTED
+                      : copy                  ? GW_OP_UPLOAD_PART_COPY
+                                              : GW_OP_UPLOAD_PART;
             return;
         case HTTP_POST: req->op = GW_OP_COMPLETE_MPU; return;
         case HTTP_DELETE: req->op = GW_OP_ABORT_MPU; return;
@@ -191,6 +197,20 @@ static void pick_op(struct gw_req *req)
         req->op = req->method == HTTP_PUT   ? GW_OP_PUT_LOCK_CONFIG
                   : req->method == HTTP_GET ? GW_OP_GET_LOCK_CONFIG
                                             : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
+    if (req->key == NULL && req->bucket[0] && has(req, "cors")) {
+        req->op = req->method == HTTP_PUT      ? GW_OP_PUT_CORS
+                  : req->method == HTTP_GET    ? GW_OP_GET_CORS
+                  : req->method == HTTP_DELETE ? GW_OP_DELETE_CORS
+                                               : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
+    if (req->key == NULL && req->bucket[0] && has(req, "tagging")) {
+        req->op = req->method == HTTP_PUT      ? GW_OP_PUT_BUCKET_TAGGING
+                  : req->method == HTTP_GET    ? GW_OP_GET_BUCKET_TAGGING
+                  : req->method == HTTP_DELETE ? GW_OP_DELETE_BUCKET_TAGGING
+                                               : GW_OP_NOT_IMPLEMENTED;
         return;
     }
     if (req->key != NULL && has(req, "retention")) {

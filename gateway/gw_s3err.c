@@ -114,6 +114,15 @@ static const struct {
         "The retention period must be a positive integer." },
     [GW_E_INVALID_PART_NUMBER] = { 416, "InvalidPartNumber",
         "The requested partnumber is not satisfiable" },
+    [GW_E_NO_SUCH_CORS] = { 404, "NoSuchCORSConfiguration",
+        "The CORS configuration does not exist" },
+    [GW_E_CORS_FORBIDDEN] = { 403, "AccessForbidden",
+        "CORSResponse: This CORS request is not allowed. This is usually "
+        "because the evalution of Origin, request method / "
+        "Access-Control-Request-Method or Access-Control-Request-Headers are "
+        "not whitelisted by the resource's CORS spec." },
+    [GW_E_NO_SUCH_TAG_SET] = { 404, "NoSuchTagSet",
+        "The TagSet does not exist" },
     [GW_E_ENTITY_TOO_SMALL] = { 400, "EntityTooSmall",
         "Your proposed upload is smaller than the minimum allowed object "
         "size." },

@@ -581,6 +581,20 @@ static void req_start(struct gw_req *req)
     v = gw_req_header(req, "expect", &vlen);
     if (v && vlen == 12 && strncasecmp(v, "100-continue", 12) == 0)
         req->expect_continue = 1;
+    if (req->op == GW_OP_CORS_PREFLIGHT) {
+        /* Browsers send preflights without credentials (AWS serves them
+         * anonymously); only the bucket's CORS rules are revealed. An
+         * anonymous request gets no body read on its behalf. */
+        if (req->content_length != 0) {
+            gw_resp_error(&req->resp, GW_E_BAD_REQUEST,
+                          "A CORS preflight request carries no body.");
+            req_fail_early(req);
+            return;
+        }
+        req->body_kind = GW_BODY_DISCARD;
+        gw_req_continue_body(req);
+        return;
+    }
 
     sreq.method = (struct cf_str){ http_method_str(req->method),
                                    strlen(http_method_str(req->method)) };
@@ -628,6 +642,8 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_RETENTION:
     case GW_OP_PUT_LEGAL_HOLD:
     case GW_OP_PUT_TAGGING:
+    case GW_OP_PUT_CORS:
+    case GW_OP_PUT_BUCKET_TAGGING:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -696,6 +712,14 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_OBJECT:
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;
+    case GW_OP_PUT_CORS: gw_h_put_cors(req); break;
+    case GW_OP_GET_CORS: gw_h_get_cors(req); break;
+    case GW_OP_DELETE_CORS: gw_h_delete_cors(req); break;
+    case GW_OP_CORS_PREFLIGHT: gw_h_cors_preflight(req); break;
+    case GW_OP_UPLOAD_PART_COPY: gw_h_upload_part_copy(req); break;
+    case GW_OP_PUT_BUCKET_TAGGING: gw_h_put_bucket_tagging(req); break;
+    case GW_OP_GET_BUCKET_TAGGING: gw_h_get_bucket_tagging(req); break;
+    case GW_OP_DELETE_BUCKET_TAGGING: gw_h_delete_bucket_tagging(req); break;
     default:
         gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED, NULL);
         gw_req_respond(req);

@@ -1,17 +1,24 @@
 /* gw_tagging.c: object tagging — Put/Get/DeleteObjectTagging (with
- * versionId), x-amz-tagging on PutObject, x-amz-tagging-count on GET/HEAD.
- * Tags are kept with the version as one stored entry (GW_TAGS_HEADER,
- * never sent as a header) holding the URL-encoded "k=v&k=v" form. S3's
- * limits: at most 10 tags, keys 1..128 and values 0..256 characters,
- * unique keys, no "aws:" prefix → InvalidTag. */
+ * versionId), x-amz-tagging on PutObject, x-amz-tagging-directive on
+ * CopyObject, x-amz-tagging-count on GET/HEAD — and bucket tagging
+ * (Put/Get/DeleteBucketTagging).
+ * Object tags are kept with the version as one stored entry
+ * (GW_TAGS_HEADER, never sent as a header), bucket tags in the bucket
+ * record (META_BATTR_TAGS); both hold the URL-encoded "k=v&k=v" form.
+ * S3's limits: at most 10 tags per object and 50 per bucket, keys 1..128
+ * and values 0..256 characters, unique keys, no "aws:" prefix →
+ * InvalidTag. */
 #include "gw_int.h"
 #include "gw_sigv4.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define GW_TAGS_MAX 10
+#define GW_TAGS_MAX 10         /* per object */
+#define GW_BUCKET_TAGS_MAX 50  /* per bucket */
 #define GW_TAG_KEY_MAX 128
 #define GW_TAG_VALUE_MAX 256
 
@@ -50,12 +57,18 @@ static long utf8_chars(const char *s)
     return n;
 }
 
-static int validate(struct gw_req *req, const struct tagset *t)
+/* max: GW_TAGS_MAX or GW_BUCKET_TAGS_MAX; too_many: the XML held more
+ * tags than it kept. */
+static int validate_max(struct gw_req *req, const struct tagset *t,
+                        size_t max, int too_many)
 {
     size_t i, j;
     const char *msg = NULL;
 
-    if (t->n > GW_TAGS_MAX) msg = "Object tags cannot be greater than 10";
+    if (t->n > max || too_many)
+        msg = max == GW_TAGS_MAX ? "Object tags cannot be greater than 10"
+                                 : "Bucket tag count cannot be greater than "
+                                   "50";
     for (i = 0; i < t->n && !msg; i++) {
         long kl = utf8_chars(t->k[i]), vl = utf8_chars(t->v[i]);
         if (kl < 1 || kl > GW_TAG_KEY_MAX) msg = "The TagKey you have provided "
@@ -73,6 +86,11 @@ static int validate(struct gw_req *req, const struct tagset *t)
         return -1;
     }
     return 0;
+}
+
+static int validate(struct gw_req *req, const struct tagset *t)
+{
+    return validate_max(req, t, GW_TAGS_MAX, 0);
 }
 
 /* "k=v&k2=v2" (URL-encoded) → tagset. 0 or -1. */
@@ -270,7 +288,7 @@ static void put_tagging_work(struct gw_req *req)
         t.v[i] = x.tags[i].value;
     }
     t.n = x.n;
-    if (validate(req, &t) != 0) {
+    if (validate_max(req, &t, GW_TAGS_MAX, x.too_many) != 0) {
         gw_xml_tags_cleanup(&x);
         return;
     }
@@ -349,4 +367,171 @@ static void get_tagging_work(struct gw_req *req)
 void gw_h_get_tagging(struct gw_req *req)
 {
     gw_req_post(req, get_tagging_work, gw_done_respond);
+}
+
+/* ---- x-amz-tagging-directive on CopyObject ---- */
+
+int gw_tagging_for_copy(struct gw_req *req, const struct meta_version *src,
+                        struct meta_version *dst)
+{
+    size_t n;
+    const char *d = gw_req_header(req, "x-amz-tagging-directive", &n);
+    const char *s;
+    char *enc;
+
+    if (d && !(n == 4 && memcmp(d, "COPY", 4) == 0) &&
+        !(n == 7 && memcmp(d, "REPLACE", 7) == 0)) {
+        gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
+                      "Unknown tagging directive.");
+        return -1;
+    }
+    if (set_tags(dst, NULL) != 0) goto out_oom;
+    if (d && n == 7) /* REPLACE: the request's x-amz-tagging, or none */
+        return gw_tagging_for_put(req, dst);
+    s = stored_tags(src); /* COPY (the default): the source's tags */
+    if (s == NULL) return 0;
+    enc = strdup(s);
+    if (enc == NULL || set_tags(dst, enc) != 0) {
+        free(enc);
+        goto out_oom;
+    }
+    return 0;
+out_oom:
+    gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+    return -1;
+}
+
+/* ---- Put/Get/DeleteBucketTagging ---- */
+
+static void put_bucket_tagging_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct gw_xml_tags x;
+    struct tagset t;
+    enum meta_status st;
+    size_t i, hl;
+    const char *h;
+    char *enc;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    h = gw_req_header(req, "content-md5", &hl);
+    if (h) {
+        unsigned char want[16], got[16];
+        unsigned int dl;
+        if (cf_base64_decode(h, hl, want, sizeof(want)) != 16) {
+            gw_resp_error(&req->resp, GW_E_INVALID_DIGEST, NULL);
+            return;
+        }
+        EVP_Digest(req->xml.p ? req->xml.p : "", req->xml.len, got, &dl,
+                   EVP_md5(), NULL);
+        if (CRYPTO_memcmp(want, got, 16) != 0) {
+            gw_resp_error(&req->resp, GW_E_BAD_DIGEST, NULL);
+            return;
+        }
+    }
+    if (gw_xml_parse_tagging(req->xml.p ? req->xml.p : "", req->xml.len,
+                             &x) != GW_XML_OK) {
+        gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
+        return;
+    }
+    memset(&t, 0, sizeof(t));
+    for (i = 0; i < x.n; i++) {
+        t.k[i] = x.tags[i].key;
+        t.v[i] = x.tags[i].value;
+    }
+    t.n = x.n;
+    if (validate_max(req, &t, GW_BUCKET_TAGS_MAX, x.too_many) != 0) {
+        gw_xml_tags_cleanup(&x);
+        return;
+    }
+    enc = encode(&t);
+    gw_xml_tags_cleanup(&x);
+    if (enc == NULL) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        return;
+    }
+    st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_TAGS,
+                              enc, strlen(enc));
+    free(enc);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        return;
+    }
+    req->resp.status = 204;
+}
+
+void gw_h_put_bucket_tagging(struct gw_req *req)
+{
+    gw_req_post(req, put_bucket_tagging_work, gw_done_respond);
+}
+
+static void get_bucket_tagging_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct tagset t;
+    struct gw_xbuf *x = &req->resp.body;
+    enum meta_status st;
+    char *s = NULL;
+    size_t n = 0, i;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = meta_bucket_attr_get(req->srv->db, req->bucket, META_BATTR_TAGS, &s,
+                              &n);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        return;
+    }
+    if (s == NULL) {
+        gw_resp_error(&req->resp, GW_E_NO_SUCH_TAG_SET, NULL);
+        return;
+    }
+    if (parse_query_form(s, n, &t) != 0) {
+        tagset_free(&t);
+        free(s);
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        return;
+    }
+    free(s);
+    gw_xbuf_str(x, GW_XML_DECL "<Tagging xmlns=\"http://s3.amazonaws.com/doc/"
+                   "2006-03-01/\"><TagSet>");
+    for (i = 0; i < t.n; i++) {
+        gw_xbuf_str(x, "<Tag>");
+        gw_xbuf_elem(x, "Key", t.k[i], strlen(t.k[i]));
+        gw_xbuf_elem(x, "Value", t.v[i], strlen(t.v[i]));
+        gw_xbuf_str(x, "</Tag>");
+    }
+    gw_xbuf_str(x, "</TagSet></Tagging>");
+    tagset_free(&t);
+    if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+}
+
+void gw_h_get_bucket_tagging(struct gw_req *req)
+{
+    gw_req_post(req, get_bucket_tagging_work, gw_done_respond);
+}
+
+static void delete_bucket_tagging_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    enum meta_status st;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_TAGS,
+                              NULL, 0);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        return;
+    }
+    req->resp.status = 204;
+}
+
+void gw_h_delete_bucket_tagging(struct gw_req *req)
+{
+    gw_req_post(req, delete_bucket_tagging_work, gw_done_respond);
 }

@@ -752,7 +752,7 @@ enum gw_xml_status gw_xml_parse_tagging(const char *body, size_t len,
             char *k = NULL, *v = NULL;
             size_t n;
             if (t->type != XML_ELEMENT_NODE) continue;
-            if (!is_elem(t, "Tag") || out->n == GW_XML_TAGS_MAX) {
+            if (!is_elem(t, "Tag")) {
                 bad = 1;
                 break;
             }
@@ -771,6 +771,13 @@ enum gw_xml_status gw_xml_parse_tagging(const char *body, size_t len,
                 bad = 1;
                 break;
             }
+            if (out->n == GW_XML_TAGS_MAX) {
+                /* counted, not kept: the caller answers InvalidTag */
+                out->too_many = 1;
+                free(k);
+                free(v);
+                continue;
+            }
             out->tags[out->n].key = k;
             out->tags[out->n].value = v;
             out->n++;
@@ -779,6 +786,118 @@ enum gw_xml_status gw_xml_parse_tagging(const char *body, size_t len,
     xmlFreeDoc(doc);
     if (bad) {
         gw_xml_tags_cleanup(out);
+        return GW_XML_MALFORMED;
+    }
+    return GW_XML_OK;
+}
+
+/* ---- CORS ---- */
+
+static void strs_free(struct gw_xml_strs *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int strs_add(struct gw_xml_strs *l, char *s)
+{
+    char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (nv == NULL) return -1;
+    l->v = nv;
+    l->v[l->n++] = s;
+    return 0;
+}
+
+void gw_xml_cors_cleanup(struct gw_xml_cors *c)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        struct gw_xml_cors_rule *r = &c->rules[i];
+        free(r->id);
+        strs_free(&r->origins);
+        strs_free(&r->methods);
+        strs_free(&r->headers);
+        strs_free(&r->expose);
+    }
+    free(c->rules);
+    c->rules = NULL;
+    c->n = 0;
+}
+
+static int cors_rule(xmlNodePtr rn, struct gw_xml_cors_rule *r)
+{
+    xmlNodePtr f;
+    int bad = 0;
+
+    r->max_age = -1;
+    if (!only_elements(rn)) return -1;
+    for (f = rn->children; f && !bad; f = f->next) {
+        struct gw_xml_strs *l = NULL;
+        size_t n;
+        char *t;
+        if (f->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(f, "AllowedOrigin")) l = &r->origins;
+        else if (is_elem(f, "AllowedMethod")) l = &r->methods;
+        else if (is_elem(f, "AllowedHeader")) l = &r->headers;
+        else if (is_elem(f, "ExposeHeader")) l = &r->expose;
+        else if (is_elem(f, "ID") && r->id == NULL) {
+            r->id = text_of(f, &n, &bad);
+            continue;
+        } else if (is_elem(f, "MaxAgeSeconds") && r->max_age == -1) {
+            r->max_age = number_of(f, &bad);
+            if (r->max_age < 0) bad = 1;
+            continue;
+        } else {
+            return -1;
+        }
+        t = text_of(f, &n, &bad);
+        if (t == NULL) return -1;
+        if (bad || (n == 0 && l != &r->expose) || strs_add(l, t) != 0) {
+            free(t);
+            return -1;
+        }
+    }
+    if (bad || r->origins.n == 0 || r->methods.n == 0) return -1;
+    return 0;
+}
+
+enum gw_xml_status gw_xml_parse_cors(const char *body, size_t len,
+                                     struct gw_xml_cors *out)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, rn;
+    int bad = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "CORSConfiguration") ||
+        !only_elements(root))
+        bad = 1;
+    for (rn = root ? root->children : NULL; rn && !bad; rn = rn->next) {
+        struct gw_xml_cors_rule *nr;
+        if (rn->type != XML_ELEMENT_NODE) continue;
+        if (!is_elem(rn, "CORSRule")) {
+            bad = 1;
+            break;
+        }
+        nr = realloc(out->rules, (out->n + 1) * sizeof(*nr));
+        if (nr == NULL) {
+            bad = 1;
+            break;
+        }
+        out->rules = nr;
+        memset(&nr[out->n], 0, sizeof(nr[0]));
+        out->n++;
+        if (cors_rule(rn, &nr[out->n - 1]) != 0) bad = 1;
+    }
+    if (out->n == 0) bad = 1;
+    xmlFreeDoc(doc);
+    if (bad) {
+        gw_xml_cors_cleanup(out);
         return GW_XML_MALFORMED;
     }
     return GW_XML_OK;

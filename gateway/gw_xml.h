@@ -120,7 +120,8 @@ enum gw_xml_status gw_xml_parse_legal_hold(const char *body, size_t len,
 
 /* <Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>...</TagSet>
  * </Tagging>. Keys and values are kept exactly (no trimming); the caller
- * applies S3's tag limits. More than 50 tags → MALFORMED. */
+ * applies S3's tag limits. Tags past the 50th are checked for structure
+ * and counted in too_many, not kept (the caller answers InvalidTag). */
 #define GW_XML_TAGS_MAX 50
 struct gw_xml_tag {
     char *key, *value; /* owned */
@@ -128,9 +129,38 @@ struct gw_xml_tag {
 struct gw_xml_tags {
     struct gw_xml_tag tags[GW_XML_TAGS_MAX];
     size_t n;
+    int too_many;      /* more than GW_XML_TAGS_MAX were sent */
 };
 enum gw_xml_status gw_xml_parse_tagging(const char *body, size_t len,
                                         struct gw_xml_tags *out);
 void gw_xml_tags_cleanup(struct gw_xml_tags *t);
+
+/* PutBucketCors: <CORSConfiguration><CORSRule>[<ID>] <AllowedOrigin>+
+ * <AllowedMethod>+ <AllowedHeader>* [<MaxAgeSeconds>] <ExposeHeader>*
+ * </CORSRule>+</CORSConfiguration>. Values are kept exactly; the caller
+ * applies S3's rules (methods, wildcards, rule count: it bounds the body
+ * size first). MALFORMED: no rule, a rule without an origin or a method,
+ * an empty origin, method or allowed header, unknown elements, a second
+ * ID or MaxAgeSeconds, a MaxAgeSeconds that is not a non-negative
+ * integer. */
+struct gw_xml_strs {
+    char **v;          /* owned strings */
+    size_t n;
+};
+struct gw_xml_cors_rule {
+    char *id;                      /* owned, NULL when absent */
+    struct gw_xml_strs origins;    /* AllowedOrigin, >= 1 */
+    struct gw_xml_strs methods;    /* AllowedMethod, >= 1 */
+    struct gw_xml_strs headers;    /* AllowedHeader */
+    struct gw_xml_strs expose;     /* ExposeHeader */
+    long max_age;                  /* MaxAgeSeconds, -1 when absent */
+};
+struct gw_xml_cors {
+    struct gw_xml_cors_rule *rules; /* owned, n >= 1 after GW_XML_OK */
+    size_t n;
+};
+enum gw_xml_status gw_xml_parse_cors(const char *body, size_t len,
+                                     struct gw_xml_cors *out);
+void gw_xml_cors_cleanup(struct gw_xml_cors *c);
 
 #endif /* GW_XML_H */

@@ -66,6 +66,24 @@ enum meta_status meta_bucket_get(struct meta_db *db, const char *name,
 /* Replaces the stored record (versioning changes etc.). */
 enum meta_status meta_bucket_update(struct meta_db *db,
                                     const struct meta_bucket *b);
+/* Optional documents of a bucket, kept in its B/ record beside the fields
+ * above (so they go with the bucket) and opaque to meta: the gateway
+ * validates them and chooses their encoding. */
+enum meta_battr {
+    META_BATTR_CORS = 1,  /* CORS rules (canonical CORSConfiguration XML) */
+    META_BATTR_TAGS = 2,  /* bucket tags ("k=v&k=v", URL-encoded) */
+};
+#define META_BATTR_MAX_BYTES (256 * 1024)
+/* *value: a malloc'ed NUL-terminated copy (free it), or NULL when the
+ * bucket has no such document. META_ENOTFOUND if there is no bucket. */
+enum meta_status meta_bucket_attr_get(struct meta_db *db, const char *name,
+                                      enum meta_battr id, char **value,
+                                      size_t *len);
+/* Stores (value NULL: removes) one document, in one synced write;
+ * meta_bucket_update keeps them. META_EINVAL above META_BATTR_MAX_BYTES. */
+enum meta_status meta_bucket_attr_set(struct meta_db *db, const char *name,
+                                      enum meta_battr id, const char *value,
+                                      size_t len);
 /* META_ENOTEMPTY while any version (or upload) of the bucket exists. */
 enum meta_status meta_bucket_delete(struct meta_db *db, const char *name);
 /* Calls fn for each bucket in name order; fn returns non-zero to stop. */
@@ -263,6 +281,18 @@ enum meta_status meta_upload_complete(struct meta_db *db, const char *bucket,
                                       struct meta_version *replaced,
                                       struct meta_part **unused,
                                       size_t *nunused);
+/* meta_upload_complete, asking pre first as meta_object_put_if does
+ * (META_EDENIED when it refuses; the upload is left as it was), and
+ * committing the audit entry event (NULL: none) with the version. */
+enum meta_status meta_upload_complete_if(struct meta_db *db,
+                                         const char *bucket,
+                                         const char *upload_id,
+                                         const struct meta_version *v,
+                                         struct meta_version *replaced,
+                                         struct meta_part **unused,
+                                         size_t *nunused, meta_check_fn pre,
+                                         void *pre_arg, int64_t time_ms,
+                                         const char *event);
 /* Aborts: removes the upload and its parts; the parts are returned. */
 enum meta_status meta_upload_abort(struct meta_db *db, const char *bucket,
                                    const char *key, size_t key_len,

@@ -11,7 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bucket_encode(struct meta_buf *b, const struct meta_bucket *bk)
+/* The optional documents of a bucket (enum meta_battr), indexed by id;
+ * NULL where absent. Ids the code does not know are kept as they are, so
+ * an older binary rewriting the record never drops a newer one's data. */
+struct battrs {
+    char *val[256];   /* owned */
+    size_t len[256];
+};
+
+static void battrs_free(struct battrs *a)
+{
+    int i;
+    for (i = 0; i < 256; i++) {
+        free(a->val[i]);
+        a->val[i] = NULL;
+    }
+}
+
+static void bucket_encode(struct meta_buf *b, const struct meta_bucket *bk,
+                          const struct battrs *a)
 {
     meta_buf_u8(b, META_FORMAT);
     meta_buf_u64(b, (uint64_t)bk->created_ms);
@@ -22,11 +40,26 @@ static void bucket_encode(struct meta_buf *b, const struct meta_bucket *bk)
     meta_buf_u8(b, (unsigned)bk->lock_mode);
     meta_buf_u32(b, bk->lock_days);
     meta_buf_u32(b, bk->lock_years);
+    if (a) { /* [optional: attributes] */
+        uint32_t n = 0;
+        int i;
+        for (i = 1; i < 256; i++)
+            if (a->val[i]) n++;
+        if (n == 0) return;
+        meta_buf_u32(b, n);
+        for (i = 1; i < 256; i++)
+            if (a->val[i]) {
+                meta_buf_u8(b, (unsigned)i);
+                meta_buf_str(b, a->val[i], a->len[i]);
+            }
+    }
 }
 
+/* a may be NULL: the attributes are then skipped unread. */
 static enum meta_status bucket_decode(const char *name, size_t nlen,
                                       const char *v, size_t vlen,
-                                      struct meta_bucket *out)
+                                      struct meta_bucket *out,
+                                      struct battrs *a)
 {
     struct meta_rd r;
     unsigned fmt;
@@ -47,17 +80,35 @@ static enum meta_status bucket_decode(const char *name, size_t nlen,
         out->lock_days = meta_rd_u32(&r);
         out->lock_years = meta_rd_u32(&r);
     }
+    if (a && meta_rd_more(&r)) { /* [optional: attributes] */
+        uint32_t n = meta_rd_u32(&r), i;
+        for (i = 0; i < n && !r.bad; i++) {
+            unsigned id = meta_rd_u8(&r);
+            size_t l = 0;
+            char *s = meta_rd_str(&r, &l);
+            if (s == NULL) break;
+            if (id == 0 || a->val[id]) {
+                free(s);
+                r.bad = 1;
+                break;
+            }
+            a->val[id] = s;
+            a->len[id] = l;
+        }
+    }
     if (r.bad) goto bad;
     return META_OK;
 bad:
     cf_log(CF_LOG_ERR, "meta: bucket record %.*s is corrupt", (int)nlen,
            name);
     memset(out, 0, sizeof(*out));
+    if (a) battrs_free(a);
     return META_ECORRUPT;
 }
 
-enum meta_status meta_bucket_get(struct meta_db *m, const char *name,
-                                 struct meta_bucket *out)
+static enum meta_status bucket_get_ex(struct meta_db *m, const char *name,
+                                      struct meta_bucket *out,
+                                      struct battrs *a)
 {
     struct meta_buf k = { 0 };
     char *err = NULL, *v;
@@ -72,20 +123,27 @@ enum meta_status meta_bucket_get(struct meta_db *m, const char *name,
     meta_buf_free(&k);
     if (err) return meta_err(err, "get bucket");
     if (v == NULL) return META_ENOTFOUND;
-    st = bucket_decode(name, strlen(name), v, vlen, out);
+    st = bucket_decode(name, strlen(name), v, vlen, out, a);
     rocksdb_free(v);
     return st;
 }
 
+enum meta_status meta_bucket_get(struct meta_db *m, const char *name,
+                                 struct meta_bucket *out)
+{
+    return bucket_get_ex(m, name, out, NULL);
+}
+
 static enum meta_status bucket_put(struct meta_db *m,
-                                   const struct meta_bucket *b)
+                                   const struct meta_bucket *b,
+                                   const struct battrs *a)
 {
     struct meta_buf k = { 0 }, v = { 0 };
     char *err = NULL;
     enum meta_status st;
 
     meta_key_b(&k, b->name);
-    bucket_encode(&v, b);
+    bucket_encode(&v, b, a);
     if (k.oom || v.oom) {
         st = META_ENOMEM;
         goto out;
@@ -113,7 +171,7 @@ enum meta_status meta_bucket_create(struct meta_db *m,
         if (existing) *existing = cur;
         st = META_EEXIST;
     } else if (st == META_ENOTFOUND) {
-        st = bucket_put(m, b);
+        st = bucket_put(m, b, NULL);
     }
     pthread_mutex_unlock(&m->bucket_mu);
     return st;
@@ -123,13 +181,81 @@ enum meta_status meta_bucket_update(struct meta_db *m,
                                     const struct meta_bucket *b)
 {
     struct meta_bucket cur;
+    struct battrs *a;
     enum meta_status st;
 
     if (!meta_bucket_name_ok(b->name)) return META_ENOTFOUND;
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) return META_ENOMEM;
     pthread_mutex_lock(&m->bucket_mu);
-    st = meta_bucket_get(m, b->name, &cur);
-    if (st == META_OK) st = bucket_put(m, b);
+    /* The attributes are not in struct meta_bucket: carry them over. */
+    st = bucket_get_ex(m, b->name, &cur, a);
+    if (st == META_OK) st = bucket_put(m, b, a);
     pthread_mutex_unlock(&m->bucket_mu);
+    battrs_free(a);
+    free(a);
+    return st;
+}
+
+enum meta_status meta_bucket_attr_get(struct meta_db *m, const char *name,
+                                      enum meta_battr id, char **value,
+                                      size_t *len)
+{
+    struct meta_bucket cur;
+    struct battrs *a;
+    enum meta_status st;
+
+    *value = NULL;
+    *len = 0;
+    if ((unsigned)id == 0 || (unsigned)id > 255) return META_EINVAL;
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) return META_ENOMEM;
+    st = bucket_get_ex(m, name, &cur, a);
+    if (st == META_OK) {
+        *value = a->val[id];
+        *len = a->len[id];
+        a->val[id] = NULL;
+    }
+    battrs_free(a);
+    free(a);
+    return st;
+}
+
+enum meta_status meta_bucket_attr_set(struct meta_db *m, const char *name,
+                                      enum meta_battr id, const char *value,
+                                      size_t len)
+{
+    struct meta_bucket cur;
+    struct battrs *a;
+    enum meta_status st;
+    char *copy = NULL;
+
+    if ((unsigned)id == 0 || (unsigned)id > 255) return META_EINVAL;
+    if (value && len > META_BATTR_MAX_BYTES) return META_EINVAL;
+    a = calloc(1, sizeof(*a));
+    if (value) copy = malloc(len + 1);
+    if (a == NULL || (value && copy == NULL)) {
+        free(a);
+        free(copy);
+        return META_ENOMEM;
+    }
+    if (copy) {
+        memcpy(copy, value, len);
+        copy[len] = '\0';
+    }
+    pthread_mutex_lock(&m->bucket_mu);
+    st = bucket_get_ex(m, name, &cur, a);
+    if (st == META_OK) {
+        free(a->val[id]);
+        a->val[id] = copy;
+        a->len[id] = len;
+        copy = NULL;
+        st = bucket_put(m, &cur, a);
+    }
+    pthread_mutex_unlock(&m->bucket_mu);
+    free(copy);
+    battrs_free(a);
+    free(a);
     return st;
 }
 
@@ -221,7 +347,7 @@ enum meta_status meta_bucket_foreach(struct meta_db *m,
         const char *k = rocksdb_iter_key(it, &kl);
         const char *v = rocksdb_iter_value(it, &vl);
         struct meta_bucket b;
-        st = bucket_decode(k + 2, kl - 2, v, vl, &b);
+        st = bucket_decode(k + 2, kl - 2, v, vl, &b, NULL);
         if (st != META_OK) break;
         if (fn(&b, arg) != 0) break;
     }

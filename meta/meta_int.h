@@ -69,6 +69,10 @@
  *   lock_mode     u8    enum ol_mode, 0 = no default retention
  *   lock_days     u32
  *   lock_years    u32
+ *   [optional: attributes]   (absent when the bucket has none)
+ *   nattrs        u32   then nattrs of, ids ascending and unique:
+ *     id          u8    enum meta_battr (1..255; unknown ids are kept)
+ *     value       str   <= META_BATTR_MAX_BYTES
  *
  * V rec (one version or delete marker):
  *   field         type  meaning
@@ -325,6 +329,15 @@ enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
                                     const struct meta_version *v,
                                     struct meta_version *replaced,
                                     meta_batch_fn fn, void *arg);
+
+/* Everything put_impl can do at once: extra batch changes, a conditional
+ * check under the key lock, an audit entry (each NULL when unused). */
+enum meta_status meta_object_put_full(struct meta_db *m, const char *bucket,
+                                      const struct meta_version *v,
+                                      struct meta_version *replaced,
+                                      meta_batch_fn fn, void *arg,
+                                      meta_check_fn pre, void *pre_arg,
+                                      int64_t time_ms, const char *event);
 
 /* ---- the audit log (meta_audit.c) ---- */
 

@@ -462,6 +462,19 @@ enum meta_status meta_object_put_ex(struct meta_db *m, const char *bucket,
     return put_impl(m, bucket, v, replaced, &a);
 }
 
+enum meta_status meta_object_put_full(struct meta_db *m, const char *bucket,
+                                      const struct meta_version *v,
+                                      struct meta_version *replaced,
+                                      meta_batch_fn extra, void *extra_arg,
+                                      meta_check_fn pre, void *pre_arg,
+                                      int64_t time_ms, const char *event)
+{
+    const struct put_args a = { .extra = extra, .extra_arg = extra_arg,
+                                .event = event, .time_ms = time_ms,
+                                .pre = pre, .pre_arg = pre_arg };
+    return put_impl(m, bucket, v, replaced, &a);
+}
+
 enum meta_status meta_object_put_audited(struct meta_db *m,
                                          const char *bucket,
                                          const struct meta_version *v,

@@ -313,6 +313,20 @@ enum meta_status meta_upload_complete(struct meta_db *m, const char *bucket,
                                       struct meta_part **unused,
                                       size_t *nunused)
 {
+    return meta_upload_complete_if(m, bucket, upload_id, v, replaced, unused,
+                                   nunused, NULL, NULL, 0, NULL);
+}
+
+enum meta_status meta_upload_complete_if(struct meta_db *m,
+                                         const char *bucket,
+                                         const char *upload_id,
+                                         const struct meta_version *v,
+                                         struct meta_version *replaced,
+                                         struct meta_part **unused,
+                                         size_t *nunused, meta_check_fn pre,
+                                         void *pre_arg, int64_t time_ms,
+                                         const char *event)
+{
     pthread_mutex_t *lk = meta_upload_lock(m, upload_id);
     struct finish_ctx f;
     struct meta_upload u;
@@ -355,7 +369,8 @@ enum meta_status meta_upload_complete(struct meta_db *m, const char *bucket,
     f.key = v->key;
     f.key_len = v->key_len;
     f.id = upload_id;
-    st = meta_object_put_ex(m, bucket, v, replaced, finish_records, &f);
+    st = meta_object_put_full(m, bucket, v, replaced, finish_records, &f,
+                              pre, pre_arg, time_ms, event);
 out:
     pthread_mutex_unlock(lk);
     free(f.all);

@@ -78,6 +78,7 @@ def pytest_configure(config):
         ("limits", "request limits and timeouts"),
         ("clients", "external CLI clients: aws, rclone, s3cmd"),
         ("large", "large objects (1 GiB); dominates run time"),
+        ("crash", "kill -9 rounds under load; client-independent, run once (pass a)"),
         ("durability", "erasure coding: lost disks, corrupted shards, restarts"),
         ("slow", "takes several seconds (timeouts, waits for expiry)"),
         ("local", "needs the locally started coffer process (not an external endpoint)"),

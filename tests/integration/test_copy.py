@@ -80,3 +80,32 @@ def test_copy_version_and_multipart_source(s3, bucket):
                                  MultipartUpload={"Parts": lst})
     s3.copy_object(Bucket=bucket, Key="mp-copy", CopySource={"Bucket": bucket, "Key": "mp"})
     assert s3.get_object(Bucket=bucket, Key="mp-copy")["Body"].read() == b"".join(parts)
+
+
+def test_copy_tagging_directive(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"data", Tagging="a=1&b=2")
+
+    def tags(key):
+        return {t["Key"]: t["Value"]
+                for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    src = {"Bucket": bucket, "Key": "src"}
+    s3.copy_object(Bucket=bucket, Key="d1", CopySource=src)
+    assert tags("d1") == {"a": "1", "b": "2"}
+    s3.copy_object(Bucket=bucket, Key="d2", CopySource=src, TaggingDirective="COPY",
+                   Tagging="ignored=1")
+    assert tags("d2") == {"a": "1", "b": "2"}
+    s3.copy_object(Bucket=bucket, Key="d3", CopySource=src, TaggingDirective="REPLACE",
+                   Tagging="new=x%20y")
+    assert tags("d3") == {"new": "x y"}
+    s3.copy_object(Bucket=bucket, Key="d4", CopySource=src, TaggingDirective="REPLACE")
+    assert tags("d4") == {}
+    # independent of the metadata directive
+    s3.copy_object(Bucket=bucket, Key="d5", CopySource=src, MetadataDirective="REPLACE",
+                   Metadata={"m": "1"})
+    assert tags("d5") == {"a": "1", "b": "2"}
+    assert s3.head_object(Bucket=bucket, Key="d5")["Metadata"] == {"m": "1"}
+    assert err(lambda: s3.copy_object(Bucket=bucket, Key="d6", CopySource=src,
+                                      TaggingDirective="MERGE")) == (400, "InvalidArgument")
+    assert err(lambda: s3.copy_object(Bucket=bucket, Key="d6", CopySource=src,
+                                      TaggingDirective="REPLACE",
+                                      Tagging="aws:x=1")) == (400, "InvalidTag")

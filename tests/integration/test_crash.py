@@ -42,7 +42,8 @@ from botocore.exceptions import ClientError
 
 from s3util import KiB, MiB
 
-pytestmark = [pytest.mark.durability, pytest.mark.slow, pytest.mark.local]
+pytestmark = [pytest.mark.durability, pytest.mark.slow, pytest.mark.local,
+              pytest.mark.crash]
 
 WRITERS = 8
 KEYS_PER_WRITER = 5

@@ -36,6 +36,15 @@ def populated(start_server_fn, request):
     return srv, s3
 
 
+def remove_disk(path):
+    """Takes a disk directory away at once (a rename), then deletes it: the
+    running server's background work (healer, scrubber, checkpointer) may
+    be writing into it, which would race a plain rmtree."""
+    gone = path + ".gone"
+    os.rename(path, gone)
+    shutil.rmtree(gone)
+
+
 def disks(srv):
     return [os.path.join(srv.data_dir, f"disk{i}") for i in range(1, 7)]
 
@@ -90,16 +99,16 @@ def test_shards_on_six_disks_and_no_tmp_leftovers(populated):
 
 def test_two_disks_lost_while_running(populated):
     srv, s3 = populated
-    shutil.rmtree(os.path.join(srv.data_dir, "disk2"))
-    shutil.rmtree(os.path.join(srv.data_dir, "disk5"))
+    remove_disk(os.path.join(srv.data_dir, "disk2"))
+    remove_disk(os.path.join(srv.data_dir, "disk5"))
     check_all(s3, "disk2+disk5 removed, server running")
     assert srv.alive()
 
 
 def test_two_disks_lost_then_restart(populated):
     srv, _ = populated
-    shutil.rmtree(os.path.join(srv.data_dir, "disk2"))
-    shutil.rmtree(os.path.join(srv.data_dir, "disk5"))
+    remove_disk(os.path.join(srv.data_dir, "disk2"))
+    remove_disk(os.path.join(srv.data_dir, "disk5"))
     srv.restart()
     check_all(srv.client(), "disk2+disk5 removed, after restart")
 
@@ -133,7 +142,7 @@ def test_corrupted_shard_and_lost_disk(populated):
     with open(idx[rot], "r+b") as f:
         f.seek(os.path.getsize(idx[rot]) // 3)
         f.write(b"\x00" * 128)
-    shutil.rmtree(disk_of[lose])
+    remove_disk(disk_of[lose])
     check_all(s3, "one shard corrupted and one disk removed")
 
 

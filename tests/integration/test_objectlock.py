@@ -227,3 +227,104 @@ def test_audit_log_chain(server, s3, lockb):
     mine = [e["event"] for e in events if e.get("bucket") == lockb]
     assert mine == ["put-locked", "delete-refused", "legal-hold-on", "legal-hold-off",
                     "delete-bypass"], mine
+
+
+def mpu_locked(s3, b, key, data, md5=True, **lock):
+    uid = s3.create_multipart_upload(Bucket=b, Key=key, **lock)["UploadId"]
+    kw = {"ContentMD5": md5_b64(data)} if md5 else {}
+    etag = s3.upload_part(Bucket=b, Key=key, UploadId=uid, PartNumber=1, Body=data,
+                          **kw)["ETag"]
+    return s3.complete_multipart_upload(Bucket=b, Key=key, UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": etag}]})
+
+
+def test_multipart_lock_headers(server, s3, lockb):
+    until = future(days=3).replace(microsecond=0)
+    r = mpu_locked(s3, lockb, "mg", b"governed", ObjectLockMode="GOVERNANCE",
+                   ObjectLockRetainUntilDate=until, ObjectLockLegalHoldStatus="ON")
+    h = s3.head_object(Bucket=lockb, Key="mg")
+    assert h["ObjectLockMode"] == "GOVERNANCE"
+    assert h["ObjectLockRetainUntilDate"] == until
+    assert h["ObjectLockLegalHoldStatus"] == "ON"
+    # the internal entry never shows as a header
+    assert not any(k.startswith("x-coffer") for k in h["ResponseMetadata"]["HTTPHeaders"])
+    # protected: the legal hold refuses even a bypass
+    assert denied(lambda: s3.delete_object(Bucket=lockb, Key="mg", VersionId=r["VersionId"],
+                                           BypassGovernanceRetention=True)) == \
+        (403, "AccessDenied")
+    s3.put_object_legal_hold(Bucket=lockb, Key="mg", LegalHold={"Status": "OFF"})
+    assert denied(lambda: s3.delete_object(Bucket=lockb, Key="mg",
+                                           VersionId=r["VersionId"])) == (403, "AccessDenied")
+    s3.delete_object(Bucket=lockb, Key="mg", VersionId=r["VersionId"],
+                     BypassGovernanceRetention=True)
+    # completion is audited
+    if server.local:
+        import subprocess
+        out = subprocess.run([server.binary, "audit", "log", "--data", server.data_dir],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=60).stdout.decode()
+        assert '"detail":"multipart"' in out and '"key":"mg"' in out, out[-2000:]
+
+
+def test_multipart_lock_header_errors(s3, lockb, bucket):
+    for kw in [{"ObjectLockMode": "COMPLIANCE"},
+               {"ObjectLockRetainUntilDate": future(days=1)},
+               {"ObjectLockMode": "COMPLIANCE",
+                "ObjectLockRetainUntilDate": datetime.datetime(2001, 1, 1, tzinfo=UTC)},
+               {"ObjectLockLegalHoldStatus": "MAYBE"}]:
+        assert denied(lambda: s3.create_multipart_upload(Bucket=lockb, Key="e", **kw)) == \
+            (400, "InvalidArgument"), kw
+    assert denied(lambda: s3.create_multipart_upload(
+        Bucket=bucket, Key="e", ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=future(days=1))) == (400, "InvalidRequest")
+    assert s3.list_multipart_uploads(Bucket=lockb).get("Uploads", []) == []
+
+
+def test_multipart_default_retention_at_completion(server, s3, lockb):
+    s3.put_object_lock_configuration(Bucket=lockb, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
+    uid = s3.create_multipart_upload(Bucket=lockb, Key="d")["UploadId"]
+    # a part without Content-MD5 or a checksum is refused (sent raw: new
+    # botocore adds a CRC32 by itself)
+    import s3util
+    r = server.request("PUT", s3util.obj_path(lockb, "d"),
+                       query={"partNumber": "1", "uploadId": uid}, body=b"data")
+    assert (r.status, r.error()["Code"]) == (400, "InvalidRequest"), r
+    etag = s3.upload_part(Bucket=lockb, Key="d", UploadId=uid, PartNumber=1, Body=b"data",
+                          ContentMD5=md5_b64(b"data"))["ETag"]
+    # the default changes before completion: the one in force at completion counts
+    s3.put_object_lock_configuration(Bucket=lockb, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 5}}})
+    before = datetime.datetime.now(UTC)
+    s3.complete_multipart_upload(Bucket=lockb, Key="d", UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": etag}]})
+    h = s3.head_object(Bucket=lockb, Key="d")
+    assert h["ObjectLockMode"] == "GOVERNANCE"
+    delta = h["ObjectLockRetainUntilDate"] - before
+    assert datetime.timedelta(days=5) - datetime.timedelta(seconds=5) < delta < \
+        datetime.timedelta(days=5, seconds=60)
+
+
+def test_multipart_part_md5_only_when_locked(server, s3, lockb, bucket):
+    import s3util
+    # explicit lock parameters on the upload: parts need an integrity header
+    uid = s3.create_multipart_upload(Bucket=lockb, Key="h",
+                                     ObjectLockLegalHoldStatus="ON")["UploadId"]
+    r = server.request("PUT", s3util.obj_path(lockb, "h"),
+                       query={"partNumber": "1", "uploadId": uid}, body=b"data")
+    assert (r.status, r.error()["Code"]) == (400, "InvalidRequest"), r
+    r = server.request("PUT", s3util.obj_path(lockb, "h"),
+                       query={"partNumber": "1", "uploadId": uid}, body=b"data",
+                       headers={"x-amz-checksum-crc32": s3util.crc32_b64(b"data")})
+    assert r.status == 200, r
+    s3.abort_multipart_upload(Bucket=lockb, Key="h", UploadId=uid)
+    # a lock bucket without default retention and an upload without lock
+    # parameters, or an ordinary bucket: no requirement
+    for b in (lockb, bucket):
+        uid = s3.create_multipart_upload(Bucket=b, Key="n")["UploadId"]
+        r = server.request("PUT", s3util.obj_path(b, "n"),
+                           query={"partNumber": "1", "uploadId": uid}, body=b"data")
+        assert r.status == 200, r
+        s3.abort_multipart_upload(Bucket=b, Key="n", UploadId=uid)

@@ -143,6 +143,76 @@ static int collect_bucket(const struct meta_bucket *b, void *arg)
     return n->n == n->stop_at;
 }
 
+/* Bucket documents (CORS, tags): round trip, removal, kept by
+ * meta_bucket_update, invisible to meta_bucket_get, gone with the bucket. */
+static void test_bucket_attrs(void **state)
+{
+    struct meta_bucket b, ex;
+    char *v = NULL, *big;
+    size_t n = 0;
+    (void)state;
+
+    mkbucket("attr-b", META_VERSIONING_OFF);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-b", META_BATTR_CORS, &v,
+                                          &n), META_OK);
+    assert_null(v);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-none", META_BATTR_CORS,
+                                          &v, &n), META_ENOTFOUND);
+    assert_int_equal(meta_bucket_attr_set(db, "attr-none", META_BATTR_CORS,
+                                          "x", 1), META_ENOTFOUND);
+    assert_int_equal(meta_bucket_attr_set(db, "attr-b", META_BATTR_CORS,
+                                          "<c/>", 4), META_OK);
+    assert_int_equal(meta_bucket_attr_set(db, "attr-b", META_BATTR_TAGS,
+                                          "a=1&b=", 6), META_OK);
+    /* meta_bucket_update rewrites the record and keeps both */
+    assert_int_equal(meta_bucket_get(db, "attr-b", &b), META_OK);
+    b.versioning = META_VERSIONING_ENABLED;
+    assert_int_equal(meta_bucket_update(db, &b), META_OK);
+    assert_int_equal(meta_bucket_get(db, "attr-b", &ex), META_OK);
+    assert_int_equal(ex.versioning, META_VERSIONING_ENABLED);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-b", META_BATTR_CORS, &v,
+                                          &n), META_OK);
+    assert_non_null(v);
+    assert_int_equal(n, 4);
+    assert_string_equal(v, "<c/>");
+    free(v);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-b", META_BATTR_TAGS, &v,
+                                          &n), META_OK);
+    assert_string_equal(v, "a=1&b=");
+    free(v);
+    /* removal of one leaves the other */
+    assert_int_equal(meta_bucket_attr_set(db, "attr-b", META_BATTR_CORS, NULL,
+                                          0), META_OK);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-b", META_BATTR_CORS, &v,
+                                          &n), META_OK);
+    assert_null(v);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-b", META_BATTR_TAGS, &v,
+                                          &n), META_OK);
+    assert_string_equal(v, "a=1&b=");
+    free(v);
+    /* the size limit, both sides */
+    big = calloc(1, META_BATTR_MAX_BYTES + 1);
+    assert_non_null(big);
+    memset(big, 'x', META_BATTR_MAX_BYTES + 1);
+    assert_int_equal(meta_bucket_attr_set(db, "attr-b", META_BATTR_CORS, big,
+                                          META_BATTR_MAX_BYTES + 1),
+                     META_EINVAL);
+    assert_int_equal(meta_bucket_attr_set(db, "attr-b", META_BATTR_CORS, big,
+                                          META_BATTR_MAX_BYTES), META_OK);
+    free(big);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-b", META_BATTR_CORS, &v,
+                                          &n), META_OK);
+    assert_int_equal(n, META_BATTR_MAX_BYTES);
+    free(v);
+    /* the documents go with the bucket */
+    assert_int_equal(meta_bucket_delete(db, "attr-b"), META_OK);
+    mkbucket("attr-b", META_VERSIONING_OFF);
+    assert_int_equal(meta_bucket_attr_get(db, "attr-b", META_BATTR_TAGS, &v,
+                                          &n), META_OK);
+    assert_null(v);
+    assert_int_equal(meta_bucket_delete(db, "attr-b"), META_OK);
+}
+
 static void test_buckets(void **state)
 {
     struct meta_bucket b, ex;
@@ -1708,6 +1778,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buckets),
+        cmocka_unit_test(test_bucket_attrs),
         cmocka_unit_test(test_fields_roundtrip),
         cmocka_unit_test(test_key_validation),
         cmocka_unit_test(test_unversioned_replace),

@@ -890,14 +890,71 @@ static void test_tagging(void **state)
     for (i = 0; i <= GW_XML_TAGS_MAX; i++)
         gw_xbuf_printf(&b, "<Tag><Key>k%d</Key><Value>v</Value></Tag>", i);
     gw_xbuf_str(&b, "</TagSet></Tagging>");
-    assert_int_equal(gw_xml_parse_tagging(b.p, b.len, &t), GW_XML_MALFORMED);
+    assert_int_equal(gw_xml_parse_tagging(b.p, b.len, &t), GW_XML_OK);
+    assert_int_equal(t.n, GW_XML_TAGS_MAX);
+    assert_int_equal(t.too_many, 1);
+    gw_xml_tags_cleanup(&t);
     gw_xbuf_cleanup(&b);
+}
+
+static void test_cors(void **state)
+{
+    struct gw_xml_cors c;
+    const char *body =
+        "<CORSConfiguration " S3NS "><CORSRule><ID>r1</ID>"
+        "<AllowedOrigin>https://*.example.com</AllowedOrigin>"
+        "<AllowedOrigin>http://a</AllowedOrigin>"
+        "<AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod>"
+        "<AllowedHeader>x-amz-*</AllowedHeader>"
+        "<MaxAgeSeconds>3000</MaxAgeSeconds>"
+        "<ExposeHeader>ETag</ExposeHeader></CORSRule>"
+        "<CORSRule><AllowedOrigin>*</AllowedOrigin>"
+        "<AllowedMethod>HEAD</AllowedMethod></CORSRule></CORSConfiguration>";
+    static const char *const bad[] = {
+        "<CORSConfiguration/>",
+        "<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>"
+        "</CORSRule></CORSConfiguration>",
+        "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+        "</CORSRule></CORSConfiguration>",
+        "<CORSConfiguration><CORSRule><AllowedOrigin></AllowedOrigin>"
+        "<AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
+        "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+        "<AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>-1</MaxAgeSeconds>"
+        "</CORSRule></CORSConfiguration>",
+        "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+        "<AllowedMethod>GET</AllowedMethod><Foo/></CORSRule>"
+        "</CORSConfiguration>",
+        "<CORSConfiguration><Rule/></CORSConfiguration>",
+        "<Other><CORSRule/></Other>",
+        "<CORSConfiguration><CORSRule>",
+    };
+    size_t i;
+    (void)state;
+
+    assert_int_equal(gw_xml_parse_cors(body, strlen(body), &c), GW_XML_OK);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.rules[0].id, "r1");
+    assert_int_equal(c.rules[0].origins.n, 2);
+    assert_string_equal(c.rules[0].origins.v[0], "https://*.example.com");
+    assert_int_equal(c.rules[0].methods.n, 2);
+    assert_string_equal(c.rules[0].methods.v[1], "PUT");
+    assert_string_equal(c.rules[0].headers.v[0], "x-amz-*");
+    assert_string_equal(c.rules[0].expose.v[0], "ETag");
+    assert_int_equal(c.rules[0].max_age, 3000);
+    assert_null(c.rules[1].id);
+    assert_int_equal(c.rules[1].max_age, -1);
+    assert_int_equal(c.rules[1].headers.n, 0);
+    gw_xml_cors_cleanup(&c);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(gw_xml_parse_cors(bad[i], strlen(bad[i]), &c),
+                         GW_XML_MALFORMED);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xbuf_basic),
+        cmocka_unit_test(test_cors),
         cmocka_unit_test(test_esc_table),
         cmocka_unit_test(test_esc_wellformed),
         cmocka_unit_test(test_esc_controls),
