@@ -288,7 +288,9 @@ static int cmd_serve(int argc, char **argv)
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
+    /* SIGHUP reloads the certificate; without TLS it keeps its default
+     * action, as before TLS existed. */
+    if (c.tls_enabled) signal(SIGHUP, on_signal);
     printf("coffer %s serving S3 on %s://%s\n"
            "  data:    %s (%d disks, %d data + %d parity)\n"
            "  catalog: %s\n",
@@ -317,7 +319,7 @@ static int cmd_serve(int argc, char **argv)
     cf_log(CF_LOG_NOTICE, "stopping");
     rc = 0;
 out:
-    signal(SIGHUP, SIG_IGN); /* the server is about to go */
+    if (c.tls_enabled) signal(SIGHUP, SIG_IGN); /* the server is going */
     gw_server_free(the_server);
     the_server = NULL;
     meta_close(db);

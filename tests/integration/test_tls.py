@@ -426,6 +426,29 @@ def test_plain_http_to_tls_port_is_closed(tls_srv, tls_s3):
     no_error_lines(tls_srv, mark)
 
 
+def test_connection_close_sends_close_notify(tls_srv):
+    """A response with Connection: close ends with a TLS close_notify, so a
+    strict client (ragged EOFs not suppressed) reads it to a clean end."""
+    ctx = tls_srv.ssl_context()
+    ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)   # Python sets it
+    host = f"127.0.0.1:{tls_srv.port}"
+    hdrs, _ = tls_srv.signer().sign_headers("GET", "/", None,
+                                            {"host": host, "connection": "close"})
+    head = "GET / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", tls_srv.port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="127.0.0.1",
+                             suppress_ragged_eofs=False) as t:
+            t.sendall(head.encode())
+            got = b""
+            while True:
+                b = t.recv(65536)          # SSLEOFError if close_notify is missing
+                if not b:
+                    break
+                got += b
+    assert got.startswith(b"HTTP/1.1 200 "), got[:200]
+    assert b"Connection: close" in got and got.endswith(b"</ListAllMyBucketsResult>"), got[-200:]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sent", [b"", b"\x16\x03\x01\x02\x00\x01"],
                          ids=["nothing", "partial-client-hello"])
