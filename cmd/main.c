@@ -34,9 +34,10 @@ static int usage(FILE *out)
             "        [--console-listen ADDR:PORT]\n"
             "        [--tls] [--tls-cert FILE --tls-key FILE]\n"
             "        run the S3 gateway (defaults: --data ./coffer-data\n"
-            "        --listen 127.0.0.1:9000, plain HTTP). --tls-cert/--tls-key\n"
-            "        serve HTTPS with that certificate; --tls alone generates\n"
-            "        a self-signed one in DIR/tls/. SIGHUP reloads it.\n"
+            "        --listen 127.0.0.1:9000, plain HTTP). --tls-cert and\n"
+            "        --tls-key serve HTTPS with that certificate; --tls\n"
+            "        alone generates a self-signed one in DIR/tls/.\n"
+            "        SIGHUP reloads it.\n"
             "  audit verify|log [--data DIR]\n"
             "        check the hash chain of the audit log / print it\n"
             "  version\n");

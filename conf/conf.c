@@ -8,10 +8,10 @@
  * loader recurses without limit (a 1 MiB "[[[[..." runs for minutes) and
  * leaks on some allocation failures; here nesting is capped at
  * CONF_MAX_DEPTH, the node count at CONF_MAX_NODES, and aliases are refused.
- * The schema is one table per mapping
- * (top_keys, erasure_keys, limits_keys, tls_keys, user_keys). A key missing from its
- * table is an error, so a typo never falls back silently to a default; a
- * key given twice in one mapping is an error too (libyaml accepts both).
+ * The schema is one table per mapping (top_keys, erasure_keys, limits_keys,
+ * tls_keys, user_keys). A key missing from its table is an error, so a typo
+ * never falls back silently to a default; a key given twice in one mapping is
+ * an error too (libyaml accepts both).
  *
  * Invariants:
  * - every heap field of struct conf is NULL or owned by it at every moment,
@@ -67,8 +67,17 @@ enum ck_kind {
 };
 
 /* Keys whose line the joint checks need; 0 in loader.line = not in file. */
-enum ck_mark { MK_NONE, MK_DATA, MK_PARITY, MK_BLOCK, MK_DISKS, MK_TLS_ON,
-               MK_TLS_CERT, MK_TLS_KEY, MK_N };
+enum ck_mark {
+    MK_NONE,
+    MK_DATA,
+    MK_PARITY,
+    MK_BLOCK,
+    MK_DISKS,
+    MK_TLS_ON,
+    MK_TLS_CERT,
+    MK_TLS_KEY,
+    MK_N
+};
 
 /* Returns NULL when s is acceptable, else the reason (a static string). */
 typedef const char *(*ck_check_fn)(const char *s);

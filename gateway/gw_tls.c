@@ -47,25 +47,25 @@
 
 /* TLS 1.2: forward secrecy (ECDHE) and AEAD ciphers only, as Mozilla's
  * "intermediate" profile minus its DHE suites. */
-#define TLS12_CIPHERS                                                      \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
+#define TLS12_CIPHERS                                                          \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"               \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"               \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-#define TLS13_SUITES                                                       \
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                       \
+#define TLS13_SUITES                                                           \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                           \
     "TLS_CHACHA20_POLY1305_SHA256"
 #define TLS_GROUPS "X25519:P-256:P-384"
 
 struct gw_tls {
-    pthread_mutex_t lock;     /* guards ctx and fp */
-    SSL_CTX *ctx;             /* new connections' ctx; one ref owned here */
-    char fp[GW_TLS_FP_LEN];   /* SHA-256 fingerprint of ctx's certificate */
-    char *cert_path;          /* owned; read again by every reload */
-    char *key_path;           /* owned */
-    int self_signed;          /* the pair lives in data_dir/tls */
-    int pipe[2];              /* reload requests: a byte each; EOF stops
-                                 the reloader */
-    pthread_t thread;         /* the reloader */
+    pthread_mutex_t lock;   /* guards ctx and fp */
+    SSL_CTX *ctx;           /* new connections' ctx; one ref owned here */
+    char fp[GW_TLS_FP_LEN]; /* SHA-256 fingerprint of ctx's certificate */
+    char *cert_path;        /* owned; read again by every reload */
+    char *key_path;         /* owned */
+    int self_signed;        /* the pair lives in data_dir/tls */
+    int pipe[2];            /* reload requests: a byte each; EOF stops
+                               the reloader */
+    pthread_t thread;       /* the reloader */
     int have_thread;
 };
 
@@ -80,8 +80,7 @@ static const char *ssl_errors(char *buf, size_t cap)
         char one[256];
         ERR_error_string_n(e, one, sizeof(one));
         if (n < cap)
-            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "; " : "",
-                                  one);
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", one);
     }
     if (buf[0] == '\0') snprintf(buf, cap, "%s", "unknown error");
     return buf;
@@ -128,18 +127,20 @@ static SSL_CTX *ctx_load(const char *cert, const char *key,
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        cf_log(CF_LOG_ERR, "gw: tls: %s: cannot load the certificate: %s",
-               cert, ssl_errors(eb, sizeof(eb)));
+        cf_log(CF_LOG_ERR, "gw: tls: %s: cannot load the certificate: %s", cert,
+               ssl_errors(eb, sizeof(eb)));
         goto out_free;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        cf_log(CF_LOG_ERR, "gw: tls: %s: cannot load the private key: %s",
-               key, ssl_errors(eb, sizeof(eb)));
+        cf_log(CF_LOG_ERR, "gw: tls: %s: cannot load the private key: %s", key,
+               ssl_errors(eb, sizeof(eb)));
         goto out_free;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        cf_log(CF_LOG_ERR, "gw: tls: %s does not match the certificate in "
-               "%s: %s", key, cert, ssl_errors(eb, sizeof(eb)));
+        cf_log(CF_LOG_ERR,
+               "gw: tls: %s does not match the certificate in "
+               "%s: %s",
+               key, cert, ssl_errors(eb, sizeof(eb)));
         goto out_free;
     }
     fingerprint(SSL_CTX_get0_certificate(ctx), fp);
@@ -153,8 +154,7 @@ out_free:
 
 /* Writes what emit() produces to path via path.tmp (mode 0600, synced),
  * then renames it into place. 0 or -1 after logging. */
-static int write_pem(const char *path, int (*emit)(FILE *, void *),
-                     void *arg)
+static int write_pem(const char *path, int (*emit)(FILE *, void *), void *arg)
 {
     char tmp[4200], eb[128];
     FILE *f;
@@ -165,8 +165,8 @@ static int write_pem(const char *path, int (*emit)(FILE *, void *),
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         e = errno;
-        cf_log(CF_LOG_ERR, "gw: tls: %s: %s", tmp, cf_strerror(e, eb,
-                                                              sizeof(eb)));
+        cf_log(CF_LOG_ERR, "gw: tls: %s: %s", tmp,
+               cf_strerror(e, eb, sizeof(eb)));
         return -1;
     }
     f = fdopen(fd, "w");
@@ -240,8 +240,8 @@ static X509 *selfsigned_new(EVP_PKEY **keyp)
                                     (const unsigned char *)"coffer", -1, -1,
                                     0) ||
         !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                    (const unsigned char *)"localhost", -1,
-                                    -1, 0) ||
+                                    (const unsigned char *)"localhost", -1, -1,
+                                    0) ||
         !X509_set_issuer_name(x, name) || !X509_set_pubkey(x, pk) ||
         !add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
         !add_ext(x, NID_key_usage, "critical,digitalSignature") ||
@@ -278,8 +278,7 @@ static int cert_usable(const char *path)
 }
 
 /* Makes sure dir/key.pem and dir/cert.pem hold a usable pair. */
-static int selfsigned_ensure(const char *dir, const char *cert,
-                             const char *key)
+static int selfsigned_ensure(const char *dir, const char *cert, const char *key)
 {
     char eb[1024];
     struct stat st;
@@ -289,8 +288,10 @@ static int selfsigned_ensure(const char *dir, const char *cert,
 
     if (stat(key, &st) == 0 && stat(cert, &st) == 0) {
         if (cert_usable(cert)) return 0;
-        cf_log(CF_LOG_NOTICE, "gw: tls: %s is expired or unreadable: "
-               "generating a new self-signed certificate", cert);
+        cf_log(CF_LOG_NOTICE,
+               "gw: tls: %s is expired or unreadable: "
+               "generating a new self-signed certificate",
+               cert);
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         e = errno;
@@ -301,8 +302,10 @@ static int selfsigned_ensure(const char *dir, const char *cert,
     ERR_clear_error();
     x = selfsigned_new(&pk);
     if (x == NULL) {
-        cf_log(CF_LOG_ERR, "gw: tls: cannot generate a self-signed "
-               "certificate: %s", ssl_errors(eb, sizeof(eb)));
+        cf_log(CF_LOG_ERR,
+               "gw: tls: cannot generate a self-signed "
+               "certificate: %s",
+               ssl_errors(eb, sizeof(eb)));
         return -1;
     }
     /* The certificate goes first out of the way: a crash between the two
@@ -315,8 +318,10 @@ static int selfsigned_ensure(const char *dir, const char *cert,
             (void)fsync(dfd); /* best effort: regenerated if lost */
             close(dfd);
         }
-        cf_log(CF_LOG_NOTICE, "gw: tls: generated a self-signed certificate "
-               "in %s", cert);
+        cf_log(CF_LOG_NOTICE,
+               "gw: tls: generated a self-signed certificate "
+               "in %s",
+               cert);
         rc = 0;
     }
     X509_free(x);
@@ -333,8 +338,10 @@ static void do_reload(struct gw_tls *t)
 
     ctx = ctx_load(t->cert_path, t->key_path, fp);
     if (ctx == NULL) {
-        cf_log(CF_LOG_ERR, "gw: tls: reload failed; still serving the "
-               "previous certificate (SHA-256 %s)", t->fp);
+        cf_log(CF_LOG_ERR,
+               "gw: tls: reload failed; still serving the "
+               "previous certificate (SHA-256 %s)",
+               t->fp);
         return;
     }
     pthread_mutex_lock(&t->lock);
@@ -343,8 +350,10 @@ static void do_reload(struct gw_tls *t)
     memcpy(t->fp, fp, sizeof(fp));
     pthread_mutex_unlock(&t->lock);
     SSL_CTX_free(old); /* open connections hold their own references */
-    cf_log(CF_LOG_NOTICE, "gw: tls: reloaded %s; new connections get "
-           "SHA-256 %s", t->cert_path, fp);
+    cf_log(CF_LOG_NOTICE,
+           "gw: tls: reloaded %s; new connections get "
+           "SHA-256 %s",
+           t->cert_path, fp);
 }
 
 static void *reload_main(void *arg)
