@@ -921,25 +921,23 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
  * a scanner cannot flood the log. */
 static void conn_log_tls_error(struct gw_conn *conn, struct bufferevent *bev)
 {
+    const char *what = conn->handshaken ? "" : " handshake failed";
     unsigned long e;
     char buf[256], eb[128];
     int n = 0, err = EVUTIL_SOCKET_ERROR();
 
-    if (CF_LOG_DEBUG > cf_log_verbosity) {
-        while (bufferevent_get_openssl_error(bev) != 0) {}
-        return;
-    }
     while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+        /* libevent also queues SSL_get_error()'s code (library 0): the
+         * OpenSSL errors beside it say more. */
+        if (ERR_GET_LIB(e) == 0 || CF_LOG_DEBUG > cf_log_verbosity) continue;
         ERR_error_string_n(e, buf, sizeof(buf));
         cf_log(CF_LOG_DEBUG, "conn=%llu tls%s: %s",
-               (unsigned long long)conn->id,
-               conn->handshaken ? "" : " handshake failed", buf);
+               (unsigned long long)conn->id, what, buf);
         n++;
     }
     if (n == 0)
         cf_log(CF_LOG_DEBUG, "conn=%llu tls%s: %s",
-               (unsigned long long)conn->id,
-               conn->handshaken ? "" : " handshake failed",
+               (unsigned long long)conn->id, what,
                err ? cf_strerror(err, eb, sizeof(eb))
                    : "connection closed by the client");
 }

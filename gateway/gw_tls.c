@@ -124,8 +124,12 @@ static SSL_CTX *ctx_load(const char *cert, const char *key,
                ssl_errors(eb, sizeof(eb)));
         goto out_free;
     }
+    /* A peer that closes without close_notify is an ordinary EOF, as most
+     * HTTP clients do it: HTTP framing, not TLS, ends a message, and a
+     * truncated request fails as an incomplete body. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         cf_log(CF_LOG_ERR, "gw: tls: %s: cannot load the certificate: %s", cert,
                ssl_errors(eb, sizeof(eb)));
