@@ -478,6 +478,59 @@ def test_finished_handshake_is_not_cut_by_header_timeout(tls_srv):
         conn.close()
 
 
+@pytest.mark.large
+def test_streamed_put_get_memory_bounded(start_tls_server, certs):
+    """A 256 MiB object streamed up and down over TLS: the TLS bufferevent
+    must not defeat the backpressure (the server's peak RSS stays far below
+    the object size), also while a reader stalls mid-download."""
+    import http.client
+    import s3util
+    from s3util import UNSIGNED_PAYLOAD, BlockStream, obj_path
+    size, seed, limit = 256 * MiB, 256256, 150 * MiB
+    cert, key = certs["a"]
+    srv = start_tls_server("tls-large", ["--tls-cert", cert, "--tls-key", key],
+                           ca_bundle=cert)
+    srv.client().create_bucket(Bucket="tls-large")
+    path = obj_path("tls-large", "big")
+    stream = BlockStream(size, seed)
+    conn = srv.https_connection(timeout=300)
+    try:
+        hdrs, _ = srv.signer().sign_headers("PUT", path, None,
+                                            {"host": srv.hostport, "content-length": str(size)},
+                                            UNSIGNED_PAYLOAD)
+        conn.request("PUT", path, body=iter(stream), headers=hdrs)
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, body
+        assert r.getheader("ETag") == f'"{stream.hexdigest()}"'
+    finally:
+        conn.close()
+    rss_put = s3util.read_vmhwm(srv.pid)
+    assert rss_put < limit, f"server peak RSS {rss_put / MiB:.0f} MiB during a TLS PUT"
+
+    conn = srv.https_connection(timeout=300)
+    try:
+        hdrs, _ = srv.signer().sign_headers("GET", path, None, {"host": srv.hostport})
+        conn.request("GET", path, headers=hdrs)
+        r = conn.getresponse()
+        assert r.status == 200
+        md5 = hashlib.md5(r.read(MiB))
+        time.sleep(1.0)                 # a stalled reader: the server must wait, not buffer
+        rss_stall = s3util.read_vmhwm(srv.pid)
+        while True:
+            b = r.read(MiB)
+            if not b:
+                break
+            md5.update(b)
+    finally:
+        conn.close()
+    assert md5.hexdigest() == stream.hexdigest()
+    rss = s3util.read_vmhwm(srv.pid)
+    print(f"TLS 256 MiB: server VmHWM after PUT {rss_put / MiB:.0f} MiB, during a "
+          f"stalled GET {rss_stall / MiB:.0f} MiB, after GET {rss / MiB:.0f} MiB")
+    assert rss_stall < limit and rss < limit
+
+
 # ---------------------------------------------------------------- SIGHUP reload
 
 def test_sighup_reloads_certificate(start_tls_server_fn, certs, tmp_path):
