@@ -101,6 +101,13 @@ static void fingerprint(X509 *x, char out[GW_TLS_FP_LEN])
     }
 }
 
+/* Encrypted private keys are refused rather than prompting for a
+ * passphrase on a terminal a daemon (or the reloader thread) may not have. */
+static int no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+    return -1;
+}
+
 /* A new SSL_CTX with coffer's policy and the given pair loaded and checked
  * against each other. NULL after logging why. */
 static SSL_CTX *ctx_load(const char *cert, const char *key,
@@ -130,14 +137,17 @@ static SSL_CTX *ctx_load(const char *cert, const char *key,
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         cf_log(CF_LOG_ERR, "gw: tls: %s: cannot load the certificate: %s", cert,
                ssl_errors(eb, sizeof(eb)));
         goto out_free;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        cf_log(CF_LOG_ERR, "gw: tls: %s: cannot load the private key: %s", key,
-               ssl_errors(eb, sizeof(eb)));
+        cf_log(CF_LOG_ERR,
+               "gw: tls: %s: cannot load the private key (PEM, not "
+               "encrypted, matching the certificate): %s",
+               key, ssl_errors(eb, sizeof(eb)));
         goto out_free;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {

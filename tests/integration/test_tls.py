@@ -677,3 +677,9 @@ def test_tls_configuration_errors(coffer_bin, tmp_path, certs):
     out = _serve_fails(coffer_bin, tmp_path, ["--tls-cert", cert,
                                               "--tls-key", certs["b"][1]])
     assert "cannot load the private key" in out and "mismatch" in out, out
+    # an encrypted key fails at once (no passphrase prompt)
+    enc = str(tmp_path / "enc.key")
+    subprocess.run(["openssl", "pkey", "-in", key, "-out", enc, "-aes256",
+                    "-passout", "pass:secret"], check=True)
+    out = _serve_fails(coffer_bin, tmp_path, ["--tls-cert", cert, "--tls-key", enc])
+    assert f"{enc}: cannot load the private key" in out, out
