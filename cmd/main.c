@@ -34,8 +34,12 @@ static int usage(FILE *out)
             "commands:\n"
             "  serve [--config FILE] [--data DIR] [--listen ADDR:PORT]\n"
             "        [--console-listen ADDR:PORT]\n"
+            "        [--tls] [--tls-cert FILE --tls-key FILE]\n"
             "        run the S3 gateway (defaults: --data ./coffer-data\n"
-            "        --listen 127.0.0.1:9000)\n"
+            "        --listen 127.0.0.1:9000, plain HTTP). --tls-cert and\n"
+            "        --tls-key serve HTTPS with that certificate; --tls\n"
+            "        alone generates a self-signed one in DIR/tls/.\n"
+            "        SIGHUP reloads it.\n"
             "  audit verify|log [--data DIR]\n"
             "        check the hash chain of the audit log / print it\n"
             "  heal [--data DIR] [--bucket B] [--dry-run] [--rate MIB_S]\n"
@@ -88,7 +92,9 @@ static void *persist_main(void *arg)
 
 static void on_signal(int sig)
 {
-    if (the_server) gw_server_stop(the_server);
+    if (the_server == NULL) return;
+    if (sig == SIGHUP) gw_server_reload_tls(the_server);
+    else gw_server_stop(the_server);
 }
 
 static int mkdir_p(const char *path)
@@ -192,6 +198,9 @@ static int cmd_serve(int argc, char **argv)
     struct conf c;
     char err[CONF_ERR_MAX];
     const char *config = NULL, *data = NULL, *listen = NULL, *console = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
+    char tls_path[4096], tls_fp[128];
+    int tls_flag = 0, tls_self = 0;
     char ak[512], sk[512];
     struct meta_db *db = NULL;
     struct ec_set *set = NULL;
@@ -208,7 +217,12 @@ static int cmd_serve(int argc, char **argv)
         else if (strcmp(argv[i], "--data") == 0) slot = &data;
         else if (strcmp(argv[i], "--listen") == 0) slot = &listen;
         else if (strcmp(argv[i], "--console-listen") == 0) slot = &console;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        else if (strcmp(argv[i], "--tls-cert") == 0) slot = &tls_cert;
+        else if (strcmp(argv[i], "--tls-key") == 0) slot = &tls_key;
+        else if (strcmp(argv[i], "--tls") == 0) {
+            tls_flag = 1; /* takes no value */
+            continue;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return usage(stdout);
         else {
             fprintf(stderr, "coffer serve: unknown option '%s'\n", argv[i]);
@@ -228,8 +242,11 @@ static int cmd_serve(int argc, char **argv)
     }
     if ((data && conf_set_str(&c.data_dir, data) != CONF_OK) ||
         (listen && conf_set_str(&c.listen, listen) != CONF_OK) ||
-        (console && conf_set_str(&c.console_listen, console) != CONF_OK))
+        (console && conf_set_str(&c.console_listen, console) != CONF_OK) ||
+        (tls_cert && conf_set_str(&c.tls_cert, tls_cert) != CONF_OK) ||
+        (tls_key && conf_set_str(&c.tls_key, tls_key) != CONF_OK))
         goto out;
+    if (tls_flag) c.tls_enabled = 1;
     if (conf_finalize(&c, err, sizeof(err)) != CONF_OK) {
         fprintf(stderr, "coffer: %s\n", err);
         goto out;
@@ -306,11 +323,21 @@ static int cmd_serve(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    printf("coffer %s serving S3 on http://%s\n"
+    /* SIGHUP reloads the certificate; without TLS it keeps its default
+     * action, as before TLS existed. */
+    if (c.tls_enabled) signal(SIGHUP, on_signal);
+    printf("coffer %s serving S3 on %s://%s\n"
            "  data:    %s (%d disks, %d data + %d parity)\n"
            "  catalog: %s\n",
-           COFFER_VERSION, c.listen, c.data_dir, c.ndisks, c.ec_data,
-           c.ec_parity, c.meta_dir);
+           COFFER_VERSION, c.tls_enabled ? "https" : "http", c.listen,
+           c.data_dir, c.ndisks, c.ec_data, c.ec_parity, c.meta_dir);
+    if (gw_server_tls_info(the_server, tls_path, sizeof(tls_path), &tls_self,
+                           tls_fp, sizeof(tls_fp)))
+        printf("  tls:     %s%s\n"
+               "  tls certificate SHA-256 fingerprint: %s\n",
+               tls_path, tls_self ? " (self-signed; give clients this file "
+                                    "as their CA bundle)" : "",
+               tls_fp);
     fflush(stdout);
     cf_log(CF_LOG_NOTICE, "listening on %s with %d loop threads, %d io "
            "threads", c.listen, c.max_threads, c.io_threads);
@@ -327,6 +354,7 @@ static int cmd_serve(int argc, char **argv)
     cf_log(CF_LOG_NOTICE, "stopping");
     rc = 0;
 out:
+    if (c.tls_enabled) signal(SIGHUP, SIG_IGN); /* the server is going */
     heal_bg_stop(bg);
     gw_server_free(the_server);
     the_server = NULL;

@@ -8,10 +8,10 @@
  * loader recurses without limit (a 1 MiB "[[[[..." runs for minutes) and
  * leaks on some allocation failures; here nesting is capped at
  * CONF_MAX_DEPTH, the node count at CONF_MAX_NODES, and aliases are refused.
- * The schema is one table per mapping
- * (top_keys, erasure_keys, limits_keys, user_keys). A key missing from its
- * table is an error, so a typo never falls back silently to a default; a
- * key given twice in one mapping is an error too (libyaml accepts both).
+ * The schema is one table per mapping (top_keys, erasure_keys, limits_keys,
+ * tls_keys, user_keys). A key missing from its table is an error, so a typo
+ * never falls back silently to a default; a key given twice in one mapping is
+ * an error too (libyaml accepts both).
  *
  * Invariants:
  * - every heap field of struct conf is NULL or owned by it at every moment,
@@ -67,7 +67,17 @@ enum ck_kind {
 };
 
 /* Keys whose line the joint checks need; 0 in loader.line = not in file. */
-enum ck_mark { MK_NONE, MK_DATA, MK_PARITY, MK_BLOCK, MK_DISKS, MK_N };
+enum ck_mark {
+    MK_NONE,
+    MK_DATA,
+    MK_PARITY,
+    MK_BLOCK,
+    MK_DISKS,
+    MK_TLS_ON,
+    MK_TLS_CERT,
+    MK_TLS_KEY,
+    MK_N
+};
 
 /* Returns NULL when s is acceptable, else the reason (a static string). */
 typedef const char *(*ck_check_fn)(const char *s);
@@ -144,6 +154,13 @@ static const struct ck heal_keys[] = {
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
+static const struct ck tls_keys[] = {
+    {"enabled", CK_BOOL, OFF(tls_enabled), 0, 0, NULL, NULL, MK_TLS_ON},
+    {"cert", CK_STR_OPT, OFF(tls_cert), 0, 0, NULL, check_path, MK_TLS_CERT},
+    {"key", CK_STR_OPT, OFF(tls_key), 0, 0, NULL, check_path, MK_TLS_KEY},
+    {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
+};
+
 static const struct ck top_keys[] = {
     {"listen", CK_STR, OFF(listen), 0, 0, NULL, check_addr, MK_NONE},
     {"console_listen", CK_STR, OFF(console_listen), 0, 0, NULL, check_addr,
@@ -161,6 +178,7 @@ static const struct ck top_keys[] = {
     {"log_level", CK_STR, OFF(log_level), 0, 0, NULL, check_level, MK_NONE},
     {"limits", CK_MAP, 0, 0, 0, limits_keys, NULL, MK_NONE},
     {"heal", CK_MAP, 0, 0, 0, heal_keys, NULL, MK_NONE},
+    {"tls", CK_MAP, 0, 0, 0, tls_keys, NULL, MK_NONE},
     {"users", CK_USERS, 0, 0, 0, NULL, NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
@@ -505,6 +523,8 @@ void conf_cleanup(struct conf *c)
     free(c->region);
     free(c->domain);
     free(c->log_level);
+    free(c->tls_cert);
+    free(c->tls_key);
     free_disks(c);
     free_users(c);
     memset(c, 0, sizeof(*c));
@@ -960,6 +980,15 @@ static int joint_checks(struct loader *L, struct conf *c)
                    fmt_size(c->stripe_size, b, sizeof(b)), unit,
                    fmt_size(256 * KIB * (uint64_t)c->ec_data, eg, sizeof(eg)));
     }
+    if ((ln[MK_TLS_CERT] || ln[MK_TLS_KEY]) &&
+        (c->tls_cert == NULL) != (c->tls_key == NULL))
+        return bad(L, ln[MK_TLS_CERT] ? ln[MK_TLS_CERT] : ln[MK_TLS_KEY],
+                   ln[MK_TLS_CERT] ? "tls.cert" : "tls.key",
+                   "tls.cert and tls.key must be given together");
+    if (ln[MK_TLS_ON] && !c->tls_enabled && c->tls_cert != NULL)
+        return bad(L, ln[MK_TLS_ON], "tls.enabled",
+                   "is false, but tls.cert is set (a certificate turns TLS "
+                   "on); remove one of them");
     if (ln[MK_DISKS] && c->disks != NULL) {
         const char *why = sets_problem(c->ndisks, n);
         if (why)
@@ -1345,6 +1374,8 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
         {"region", OFF(region), check_region, 0},
         {"domain", OFF(domain), check_domain, 1},
         {"log_level", OFF(log_level), check_level, 0},
+        {"tls.cert", OFF(tls_cert), check_path, 1},
+        {"tls.key", OFF(tls_key), check_path, 1},
     };
     const char *src = c->path ? c->path : "built-in defaults";
     const char *why;
@@ -1365,6 +1396,15 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
                 why, s ? shown(s, b, sizeof(b)) : "");
         return CONF_EINVAL;
     }
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+        /* A file with only one of them was refused when loaded. */
+        put_err(err, errlen,
+                "command line: %s: tls.cert and tls.key must be given "
+                "together (--tls-cert, --tls-key)",
+                c->tls_cert ? "tls.key" : "tls.cert");
+        return CONF_EINVAL;
+    }
+    if (c->tls_cert != NULL) c->tls_enabled = 1;
     if (c->max_threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c->max_threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;

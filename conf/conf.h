@@ -65,6 +65,13 @@ struct conf {
     int checkpoint_keep;       /* newest checkpoints kept per disk, 3 */
     struct conf_user *users;   /* from the file; root is added by cmd/ */
     int nusers;
+    /* TLS (tls: in the file). Off by default: plain HTTP. */
+    int tls_enabled;       /* tls.enabled / --tls; conf_finalize() sets it
+                              when tls_cert is given */
+    char *tls_cert;        /* tls.cert: PEM certificate (chain), or NULL */
+    char *tls_key;         /* tls.key: PEM private key, or NULL; given
+                              together with tls_cert. Enabled without
+                              either: a self-signed pair in data_dir/tls/ */
 };
 
 /* Fills every field with the built-in default (data_dir "./coffer-data";
@@ -78,8 +85,9 @@ enum conf_status conf_load_file(struct conf *c, const char *path, char *err,
 /* Replaces a string field (for command-line flags); takes a copy. */
 enum conf_status conf_set_str(char **field, const char *value);
 /* Derives what was left unset (disks = data_dir/disk1..K+M, meta_dir =
- * data_dir/meta, max_threads = cores) and validates cross-field rules
- * (ndisks == K + M, listen addresses parse). On error fills err. */
+ * data_dir/meta, max_threads = cores, tls_enabled when a certificate is
+ * given) and validates cross-field rules (ndisks == K + M, listen addresses
+ * parse, tls.cert and tls.key together). On error fills err. */
 enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen);
 void conf_cleanup(struct conf *c);
 

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 #include <http_parser.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -310,6 +311,8 @@ struct gw_conn {
     int lingering;                /* FIN sent, discarding input */
     int refs;                     /* 1 for the socket + 1 per busy job */
     int in_read;                  /* guard against re-entrant reads */
+    int tls;                      /* bev is an OpenSSL bufferevent */
+    int handshaken;               /* tls: the handshake has completed */
 };
 
 struct gw_loop {
@@ -340,6 +343,7 @@ struct gw_server {
     int stop_pipe[2];
     gw_degraded_fn on_degraded;   /* may be NULL */
     void *on_degraded_arg;
+    struct gw_tls *tls;           /* NULL: plain HTTP */
 };
 
 /* gw_server.c */
@@ -362,6 +366,25 @@ const struct gw_qparam *gw_req_qparam(const struct gw_req *req,
                                       const char *name);
 void gw_log_req(const struct gw_req *req, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* gw_tls.c: the shared SSL_CTX (see the file comment). Threads: any. */
+#define GW_TLS_FP_LEN 96 /* "AB:CD:...:EF" of a SHA-256, with its NUL */
+struct gw_tls;
+/* Loads conf's certificate and key (with no files: generates or reuses the
+ * self-signed pair in data_dir/tls/) and starts the reloader thread.
+ * Errors are logged; *out is NULL then. */
+enum gw_status gw_tls_new(const struct conf *conf, struct gw_tls **out);
+/* An SSL for a new connection, from the current ctx; NULL on failure. */
+SSL *gw_tls_ssl_new(struct gw_tls *t);
+/* Asks the reloader to read the files again. Async-signal-safe. */
+void gw_tls_reload(struct gw_tls *t);
+/* The certificate path (borrowed, lives as long as t), whether it is the
+ * self-signed one, and the current certificate's fingerprint. */
+void gw_tls_info(struct gw_tls *t, const char **cert, int *self_signed,
+                 char fp[GW_TLS_FP_LEN]);
+/* Stops the reloader and drops the server's reference to the ctx; open
+ * connections keep theirs. NULL is a no-op. */
+void gw_tls_free(struct gw_tls *t);
 
 /* gw_route.c */
 int gw_route(struct gw_req *req);              /* 0 or sets resp error */

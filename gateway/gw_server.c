@@ -29,6 +29,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <event2/thread.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 
 static void conn_process(struct gw_conn *conn);
 static void conn_close(struct gw_conn *conn);
@@ -785,6 +787,15 @@ static void header_timeout_cb(evutil_socket_t fd, short what, void *arg)
     conn_close(conn);
 }
 
+static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *conn = arg;
+    cf_log(CF_LOG_INFO, "conn=%llu tls handshake not complete in %ds: "
+           "closing", (unsigned long long)conn->id,
+           conn->loop->srv->conf->header_timeout_s);
+    conn_close(conn);
+}
+
 /* Feeds buffered input to the parser as far as the current state allows. */
 static void conn_process(struct gw_conn *conn)
 {
@@ -890,6 +901,13 @@ static void conn_linger(struct gw_conn *conn)
     if (conn->bev == NULL) return;
     if (conn->lingering) return;
     conn->lingering = 1;
+    if (conn->tls) {
+        /* close_notify first, written straight to the socket: the output
+         * buffer is empty, so it follows the last response record. */
+        SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
+        if (ssl != NULL && SSL_is_init_finished(ssl)) (void)SSL_shutdown(ssl);
+        ERR_clear_error();
+    }
     shutdown(bufferevent_getfd(conn->bev), SHUT_WR);
     in = bufferevent_get_input(conn->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
@@ -922,9 +940,48 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
         conn_linger(conn);
 }
 
+/* TLS failures are the client's business (a plain HTTP request on this
+ * port, an old protocol, a certificate it does not trust): debug level, so
+ * a scanner cannot flood the log. */
+static void conn_log_tls_error(struct gw_conn *conn, struct bufferevent *bev)
+{
+    const char *what = conn->handshaken ? "" : " handshake failed";
+    unsigned long e;
+    char buf[256], eb[128];
+    int n = 0, err = EVUTIL_SOCKET_ERROR();
+
+    while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+        /* libevent also queues SSL_get_error()'s code (library 0): the
+         * OpenSSL errors beside it say more. */
+        if (ERR_GET_LIB(e) == 0 || CF_LOG_DEBUG > cf_log_verbosity) continue;
+        ERR_error_string_n(e, buf, sizeof(buf));
+        cf_log(CF_LOG_DEBUG, "conn=%llu tls%s: %s",
+               (unsigned long long)conn->id, what, buf);
+        n++;
+    }
+    if (n == 0)
+        cf_log(CF_LOG_DEBUG, "conn=%llu tls%s: %s",
+               (unsigned long long)conn->id, what,
+               err ? cf_strerror(err, eb, sizeof(eb))
+                   : "connection closed by the client");
+}
+
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct gw_conn *conn = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* TLS handshake done: from here the usual idle and header
+         * timeouts apply (a request may already have armed its own). */
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        conn->handshaken = 1;
+        if (conn->req == NULL) evtimer_del(conn->timer);
+        if (ssl != NULL)
+            cf_log(CF_LOG_DEBUG, "conn=%llu tls: %s %s",
+                   (unsigned long long)conn->id, SSL_get_version(ssl),
+                   SSL_get_cipher_name(ssl));
+        return;
+    }
+    if (conn->tls && (what & BEV_EVENT_ERROR)) conn_log_tls_error(conn, bev);
     if (what & BEV_EVENT_TIMEOUT)
         cf_log(CF_LOG_INFO, "conn=%llu %s timeout: closing",
                (unsigned long long)conn->id,
@@ -985,7 +1042,24 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
     if (conn == NULL) goto out_close;
     conn->loop = loop;
     conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
-    conn->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (srv->tls != NULL) {
+        SSL *ssl = gw_tls_ssl_new(srv->tls);
+        if (ssl == NULL) goto out_free;
+        conn->bev = bufferevent_openssl_socket_new(
+            loop->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+            BEV_OPT_CLOSE_ON_FREE);
+        if (conn->bev == NULL) {
+            SSL_free(ssl);
+            goto out_free;
+        }
+        /* A peer closing without close_notify is an ordinary EOF: HTTP
+         * framing, not TLS, says where a message ends. */
+        bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+        conn->tls = 1;
+    } else {
+        conn->bev = bufferevent_socket_new(loop->base, fd,
+                                           BEV_OPT_CLOSE_ON_FREE);
+    }
     conn->timer = evtimer_new(loop->base, header_timeout_cb, conn);
     if (conn->bev == NULL || conn->timer == NULL) goto out_free;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -998,6 +1072,9 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
                              0);
     bufferevent_set_timeouts(conn->bev, &idle, &idle);
     bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+    if (conn->tls)
+        gw_conn_timer(conn, handshake_timeout_cb,
+                      srv->conf->header_timeout_s * 1000L);
     return;
 out_free:
     if (conn->bev) bufferevent_free(conn->bev);
@@ -1076,6 +1153,10 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
     srv->conf = conf;
     srv->db = db;
     srv->set = set;
+    if (conf->tls_enabled && gw_tls_new(conf, &srv->tls) != GW_OK) {
+        gw_server_free(srv); /* nothing else is set up yet */
+        return GW_EINVAL;
+    }
     srv->users = calloc((size_t)nusers, sizeof(*srv->users));
     srv->nusers = nusers;
     for (i = 0; i < nusers; i++) {
@@ -1153,6 +1234,24 @@ void gw_server_stop(struct gw_server *srv)
     if (write(srv->stop_pipe[1], &c, 1) < 0) return;
 }
 
+void gw_server_reload_tls(struct gw_server *srv)
+{
+    if (srv != NULL) gw_tls_reload(srv->tls);
+}
+
+int gw_server_tls_info(struct gw_server *srv, char *cert, size_t certcap,
+                       int *self_signed, char *fp, size_t fpcap)
+{
+    char f[GW_TLS_FP_LEN];
+    const char *path;
+
+    if (srv == NULL || srv->tls == NULL) return 0;
+    gw_tls_info(srv->tls, &path, self_signed, f);
+    snprintf(cert, certcap, "%s", path);
+    snprintf(fp, fpcap, "%s", f);
+    return 1;
+}
+
 void gw_server_free(struct gw_server *srv)
 {
     int i;
@@ -1172,6 +1271,7 @@ void gw_server_free(struct gw_server *srv)
         free((char *)srv->users[i].secret_key);
     }
     free(srv->users);
+    gw_tls_free(srv->tls);
     if (srv->stop_pipe[0]) {
         close(srv->stop_pipe[0]);
         close(srv->stop_pipe[1]);

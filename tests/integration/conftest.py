@@ -162,6 +162,7 @@ class ExternalServer(_ServerBase):
 class CofferServer(_ServerBase):
     """One `coffer serve` process with its own temp directory."""
     local = True
+    extra_args = ()     # more `coffer serve` arguments (TlsCofferServer)
 
     def __init__(self, binary, name="main", config_text=None):
         self.binary = binary
@@ -202,6 +203,7 @@ class CofferServer(_ServerBase):
                "--listen", f"127.0.0.1:{self.port}"]
         if self.config_path:
             cmd += ["--config", self.config_path]
+        cmd += list(self.extra_args)
         env = dict(os.environ)
         env["COFFER_ROOT_ACCESS_KEY"] = self.access_key
         env["COFFER_ROOT_SECRET_KEY"] = self.secret_key
@@ -310,6 +312,51 @@ class CofferServer(_ServerBase):
         return f"{self.name} pid={self.pid} port={self.port} {state} log={self.log_path}"
 
 
+class TlsCofferServer(CofferServer):
+    """`coffer serve` over HTTPS. tls_args are its TLS arguments
+    (["--tls-cert", C, "--tls-key", K], ["--tls"], or none when the config
+    text has a tls: section); ca_bundle is the file clients trust, by
+    default the self-signed certificate the server writes to
+    <data>/tls/cert.pem."""
+
+    def __init__(self, binary, name="tls", config_text=None, tls_args=(),
+                 ca_bundle=None):
+        super().__init__(binary, name, config_text)
+        self.extra_args = tuple(tls_args)
+        self._ca_bundle = ca_bundle
+
+    @property
+    def ca_bundle(self):
+        return self._ca_bundle or os.path.join(self.data_dir, "tls", "cert.pem")
+
+    @property
+    def endpoint(self):
+        return f"https://127.0.0.1:{self.port}"
+
+    def client(self, access_key=None, secret_key=None, **cfg):
+        """boto3 S3 client over https, verifying against ca_bundle."""
+        s3cfg = {"addressing_style": "path"}
+        s3cfg.update(cfg.pop("s3", {}))
+        conf = Config(signature_version="s3v4", region_name=self.region, s3=s3cfg,
+                      retries={"total_max_attempts": 1}, connect_timeout=10,
+                      read_timeout=cfg.pop("read_timeout", 120), **cfg)
+        sess = boto3.session.Session()
+        return sess.client("s3", endpoint_url=self.endpoint, verify=self.ca_bundle,
+                           aws_access_key_id=access_key or self.access_key,
+                           aws_secret_access_key=secret_key or self.secret_key,
+                           region_name=self.region, config=conf)
+
+    def ssl_context(self, cafile=None):
+        import ssl
+        return ssl.create_default_context(cafile=cafile or self.ca_bundle)
+
+    def https_connection(self, timeout=30, cafile=None):
+        """An http.client connection for s3util.request(conn=...)."""
+        import http.client
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                           context=self.ssl_context(cafile))
+
+
 def external_endpoint():
     return os.environ.get("COFFER_TEST_ENDPOINT")
 
@@ -361,6 +408,40 @@ def start_server(coffer_bin):
 def start_server_fn(coffer_bin):
     """Like start_server, but the servers live only as long as the test."""
     make, made = _factory(coffer_bin)
+    yield make
+    for srv in made:
+        srv.cleanup()
+
+
+def _tls_factory(coffer_bin):
+    made = []
+
+    def make(name, tls_args=(), ca_bundle=None, config_text=None, start=True):
+        if external_endpoint():
+            pytest.skip("needs a locally started coffer (COFFER_TEST_ENDPOINT is set)")
+        srv = TlsCofferServer(coffer_bin, name, config_text, tls_args, ca_bundle)
+        made.append(srv)
+        if start:
+            srv.start()
+        return srv
+    return make, made
+
+
+@pytest.fixture(scope="module")
+def start_tls_server(coffer_bin):
+    """Factory for HTTPS servers shared by one test module:
+    make(name, tls_args=(), ca_bundle=None, config_text=None)."""
+    make, made = _tls_factory(coffer_bin)
+    yield make
+    for srv in made:
+        srv.cleanup()
+
+
+@pytest.fixture
+def start_tls_server_fn(coffer_bin):
+    """Like start_tls_server, but the servers live only as long as the test
+    (start=False returns one not yet started)."""
+    make, made = _tls_factory(coffer_bin)
     yield make
     for srv in made:
         srv.cleanup()

@@ -168,6 +168,9 @@ static void test_example_loads(void **state)
     assert_int_equal(c.header_timeout_s, d.header_timeout_s);
     assert_int_equal(c.body_timeout_s, d.body_timeout_s);
     assert_int_equal(c.nusers, 0);
+    assert_int_equal(c.tls_enabled, 0);
+    assert_null(c.tls_cert);
+    assert_null(c.tls_key);
     conf_cleanup(&c);
     conf_cleanup(&d);
 }
@@ -240,6 +243,43 @@ static void test_all_keys(void **state)
     assert_int_equal(c.users[1].admin, 1);
     assert_string_equal(c.users[2].secret_key, "p@ss:word#1");
     assert_int_equal(c.users[2].admin, 0);
+    conf_cleanup(&c);
+}
+
+/* tls: off by default; a certificate turns it on; enabled alone means a
+ * self-signed pair (paths left NULL for the gateway to derive). */
+static void test_tls_keys(void **state)
+{
+    struct conf c;
+
+    assert_int_equal(conf_init_defaults(&c), CONF_OK);
+    assert_int_equal(c.tls_enabled, 0);
+    assert_null(c.tls_cert);
+    assert_null(c.tls_key);
+    conf_cleanup(&c);
+    load_ok("tls:\n  cert: /etc/c.pem\n  key: /etc/k.pem\n", &c);
+    assert_int_equal(c.tls_enabled, 1);
+    assert_string_equal(c.tls_cert, "/etc/c.pem");
+    assert_string_equal(c.tls_key, "/etc/k.pem");
+    conf_cleanup(&c);
+    load_ok("tls: { enabled: true }\n", &c);
+    assert_int_equal(c.tls_enabled, 1);
+    assert_null(c.tls_cert);
+    assert_null(c.tls_key);
+    conf_cleanup(&c);
+    load_ok("tls:\n  enabled: false\n  cert:\n  key: ~\n", &c);
+    assert_int_equal(c.tls_enabled, 0);
+    assert_null(c.tls_cert);
+    conf_cleanup(&c);
+    load_ok("tls:\n", &c);
+    assert_int_equal(c.tls_enabled, 0);
+    conf_cleanup(&c);
+    /* the command line may give both files over a file that gave none */
+    assert_int_equal(conf_init_defaults(&c), CONF_OK);
+    assert_int_equal(conf_set_str(&c.tls_cert, "/c.pem"), CONF_OK);
+    assert_int_equal(conf_set_str(&c.tls_key, "/k.pem"), CONF_OK);
+    assert_int_equal(conf_finalize(&c, NULL, 0), CONF_OK);
+    assert_int_equal(c.tls_enabled, 1);
     conf_cleanup(&c);
 }
 
@@ -510,6 +550,18 @@ static const struct err_row err_rows[] = {
     {"console_listen: 127.0.0.1:x\n", 1, "console_listen", "must be HOST:PORT"},
     {"console_listen: [127.0.0.1, 9000]\n", 1, "console_listen",
      "must be a string, got a list"},
+    /* tls */
+    {"tls:\n  cert: /c.pem\n", 2, "tls.cert",
+     "tls.cert and tls.key must be given together"},
+    {"tls:\n  enabled: true\n  key: /k.pem\n", 3, "tls.key",
+     "tls.cert and tls.key must be given together"},
+    {"tls:\n  enabled: false\n  cert: /c.pem\n  key: /k.pem\n", 2,
+     "tls.enabled", "is false, but tls.cert is set"},
+    {"tls:\n  enabled: maybe\n", 2, "tls.enabled", "must be true or false"},
+    {"tls:\n  cert: [a]\n", 2, "tls.cert", "must be a string, got a list"},
+    {"tls: yes\n", 1, "tls", "must be a mapping (key: value)"},
+    {"tls:\n  certificate: /c.pem\n", 2, "tls.certificate",
+     "unknown key; valid keys: enabled, cert, key"},
     /* disks */
     {"disks: /one\n", 1, "disks",
      "must be a list of directories, got a single value"},
@@ -574,7 +626,7 @@ static const struct err_row err_rows[] = {
     {"frobnicate: 1\n", 1, "frobnicate",
      "unknown key; valid keys: listen, console_listen, data_dir, disks, "
      "meta_dir, erasure, max_threads, io_threads, buffer_size, region, "
-     "domain, log_level, limits, heal, users"},
+     "domain, log_level, limits, heal, tls, users"},
     {"listen: 127.0.0.1:9000\nregion: x\nlisten: 1.2.3.4:5\n", 3, "listen",
      "duplicate key (first given on line 1)"},
     {"erasure: {data: 4}\n\nerasure: {parity: 2}\n", 3, "erasure",
@@ -914,6 +966,10 @@ static void test_finalize_errors(void **state)
     assert_int_equal(conf_init_defaults(&c), CONF_OK);
     assert_int_equal(conf_set_str(&c.region, NULL), CONF_OK);
     expect_finalize(&c, "command line: region: must not be empty, got ''");
+    assert_int_equal(conf_init_defaults(&c), CONF_OK);
+    assert_int_equal(conf_set_str(&c.tls_cert, "/c.pem"), CONF_OK);
+    expect_finalize(&c, "command line: tls.key: tls.cert and tls.key must be "
+                        "given together (--tls-cert, --tls-key)");
     /* numbers set by a caller are range-checked too */
     assert_int_equal(conf_init_defaults(&c), CONF_OK);
     c.io_threads = 0;
@@ -1123,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_example_loads),
         cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_tls_keys),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_nulls_and_booleans),
