@@ -189,7 +189,7 @@ struct gw_csum {
 struct gw_put {
     struct ec_writer *writer;     /* worker-owned while a job runs */
     EVP_MD_CTX *md5;              /* ETag */
-    EVP_MD_CTX *sha256;           /* signed payload, or NULL */
+    EVP_MD_CTX *sha256;           /* signed payload or lock bucket, or NULL */
     struct gw_csum cs;            /* the requested S3 checksum */
     char cs_expect[64];           /* base64 from the header, or "" */
     int cs_trailer;               /* expected value comes as a trailer */

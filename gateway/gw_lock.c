@@ -50,6 +50,10 @@ char *gw_audit_event(const struct gw_req *req, const char *what,
         }
         json_object_set_new(o, "legal_hold", json_boolean(v->legal_hold));
         if (v->etag[0]) json_object_set_new(o, "etag", json_string(v->etag));
+        if (v->sha256[0])
+            json_object_set_new(o, "sha256", json_string(v->sha256));
+        if (!v->delete_marker)
+            json_object_set_new(o, "size", json_integer((json_int_t)v->size));
     }
     if (detail) json_object_set_new(o, "detail", json_string(detail));
     json_object_set_new(o, "by", json_string(req->principal ? req->principal

@@ -116,6 +116,10 @@ struct meta_version {
     int lock_mode;           /* enum ol_mode, 0 = none */
     int64_t retain_until_ms;
     int legal_hold;
+    /* Content SHA-256, 64 lower-case hex digits, or "" when it was not
+     * computed (the gateway computes it for every write into an Object
+     * Lock bucket and for signed payloads). */
+    char sha256[65];
 };
 void meta_version_cleanup(struct meta_version *v);
 

@@ -93,6 +93,8 @@
  *   lock_mode     u8    enum ol_mode, 0 = none
  *   retain_until  i64   ms
  *   legal_hold    u8    0/1
+ *   [optional: content hash]
+ *   sha256        str   64 lower-case hex digits, or "" (not computed)
  *
  * part (inside V and P recs):
  *   number u32 | size u64 | mtime_ms i64 | etag str (<= 32) |

@@ -75,6 +75,7 @@ void meta_version_encode(struct meta_buf *b, const struct meta_version *v)
     meta_buf_u8(b, (unsigned)v->lock_mode);
     meta_buf_u64(b, (uint64_t)v->retain_until_ms);
     meta_buf_u8(b, v->legal_hold ? 1 : 0);
+    meta_buf_str(b, v->sha256, strnlen(v->sha256, sizeof(v->sha256) - 1));
 }
 
 enum meta_status meta_version_decode(const char *p, size_t n,
@@ -126,6 +127,8 @@ enum meta_status meta_version_decode(const char *p, size_t n,
         v->retain_until_ms = (int64_t)meta_rd_u64(&r);
         v->legal_hold = (int)meta_rd_u8(&r);
     }
+    if (meta_rd_more(&r)) /* [optional: content hash] */
+        meta_rd_strbuf(&r, v->sha256, sizeof(v->sha256));
     if (r.bad) goto bad;
     if (v->data_id[0] == '\0')
         memcpy(v->data_id, v->version_id, sizeof(v->data_id));
