@@ -313,7 +313,7 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
     for (i = 0; i < s->n; i++) {
         char p[4200];
         static const char *const sub[] = { "tmp", "obj" };
-        clean_tmp(s->disks[i]);
+        if (!cfg->shared) clean_tmp(s->disks[i]);
         int j;
         for (j = 0; j < 2; j++) {
             snprintf(p, sizeof(p), "%s/%s", s->disks[i], sub[j]);
@@ -1235,4 +1235,12 @@ void ec_reader_free(struct ec_reader *r)
         if (r->fds[i] >= 0) close(r->fds[i]);
     free(r->blocks);
     free(r);
+}
+
+int ec_reader_shards_usable(const struct ec_reader *r)
+{
+    int i, n = 0;
+    for (i = 0; i < r->set->n; i++)
+        if (r->fds[i] >= 0) n++;
+    return n;
 }

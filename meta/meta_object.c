@@ -495,7 +495,9 @@ static enum meta_status get_current(struct meta_db *m, const char *bucket,
                                     const char *key, size_t key_len,
                                     struct meta_version *out)
 {
-    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(m->db);
+    /* a secondary instance has no snapshots; its view is fixed at open */
+    const rocksdb_snapshot_t *snap =
+        m->readonly ? NULL : rocksdb_create_snapshot(m->db);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     struct meta_buf k = { 0 };
     struct meta_cur c;
@@ -503,7 +505,7 @@ static enum meta_status get_current(struct meta_db *m, const char *bucket,
     size_t vl;
     enum meta_status st;
 
-    rocksdb_readoptions_set_snapshot(ro, snap);
+    if (snap) rocksdb_readoptions_set_snapshot(ro, snap);
     st = meta_cur_get(m, ro, bucket, key, key_len, &c);
     if (st != META_OK) goto out;
     meta_key_v(&k, bucket, key, key_len, c.inv, c.id);
@@ -528,7 +530,7 @@ out:
     rocksdb_free(v);
     meta_buf_free(&k);
     rocksdb_readoptions_destroy(ro);
-    rocksdb_release_snapshot(m->db, snap);
+    if (snap) rocksdb_release_snapshot(m->db, snap);
     return st;
 }
 

@@ -33,7 +33,7 @@ static unsigned seed, seed0; /* seed0: as given, for the failure note */
 
 static struct ec_set *open_set(int k, int m, size_t stripe)
 {
-    struct ec_config c = { diskp, k + m, k, m, stripe };
+    struct ec_config c = { diskp, k + m, k, m, stripe, 0 };
     struct ec_set *s = NULL;
     assert_int_equal(ec_set_open(&c, &s), EC_OK);
     return s;
@@ -339,7 +339,7 @@ static void test_abandoned_writer(void **state)
 
 static void test_no_parity_and_format_mismatch(void **state)
 {
-    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100 };
+    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100, 0 };
     struct ec_set *s = NULL;
     char *d;
     /* the disks were formatted 4+2: a 5+1 layout is refused */
@@ -347,7 +347,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     /* a disk out of order is refused */
     {
         const char *swapped[N];
-        struct ec_config c2 = { swapped, N, K, M, STRIPE };
+        struct ec_config c2 = { swapped, N, K, M, STRIPE, 0 };
         memcpy(swapped, diskp, sizeof(swapped));
         swapped[0] = diskp[1];
         swapped[1] = diskp[0];
@@ -376,14 +376,14 @@ static void test_no_parity_and_format_mismatch(void **state)
         fputs(body, f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE }, &s),
+                                                           STRIPE, 0 }, &s),
                          EC_EINVAL);
         f = fopen(fp, "w");
         assert_non_null(f);
         fputs("{\"version\":1,", f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE }, &s),
+                                                           STRIPE, 0 }, &s),
                          EC_EINVAL);
         /* restored, the set opens again */
         {
@@ -404,7 +404,7 @@ static void test_no_parity_and_format_mismatch(void **state)
             assert_non_null(strstr(body, want));
         }
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           2 * STRIPE }, &s),
+                                                           2 * STRIPE, 0 }, &s),
                          EC_EINVAL);
         /* a format.json from before the field existed is accepted */
         {
@@ -423,7 +423,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     {
         static char d0[256], d1[256];
         const char *two[2] = { d0, d1 };
-        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10 };
+        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10, 0 };
         snprintf(d0, sizeof(d0), "%s/m0a", root);
         snprintf(d1, sizeof(d1), "%s/m0b", root);
         assert_int_equal(ec_set_open(&c3, &s), EC_OK);
@@ -659,7 +659,7 @@ static void test_two_filesystems(void **state)
     const char *dp[N];
     struct stat a, b;
     struct ec_set *s;
-    struct ec_config c = { dp, N, K, M, STRIPE };
+    struct ec_config c = { dp, N, K, M, STRIPE, 0 };
     size_t n = 2 * STRIPE + 5;
     char *d, p[512];
     int i;
