@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cf.h"
+#include "cmd.h"
 #include "conf.h"
 #include "ec.h"
 #include "gw.h"
@@ -36,6 +37,11 @@ static int usage(FILE *out)
             "        --listen 127.0.0.1:9000)\n"
             "  audit verify|log [--data DIR]\n"
             "        check the hash chain of the audit log / print it\n"
+            "  audit report [--data DIR] [--bucket B] [--format json|csv|html]\n"
+            "        [--verify-data] [--output FILE]\n"
+            "        compliance report of every locked version\n"
+            "  audit clock [--data DIR]\n"
+            "        the compliance clock, the system clock and their drift\n"
             "  version\n");
     return out == stdout ? 0 : 2;
 }
@@ -70,6 +76,7 @@ static void *persist_main(void *arg)
         pthread_cond_timedwait(&persist_cond, &persist_lock, &ts);
         if (ol_clock_persist() != 0)
             cf_log(CF_LOG_ERR, "cannot persist the compliance clock");
+        ol_clock_check_drift(0);
     }
     pthread_mutex_unlock(&persist_lock);
     return NULL;
@@ -251,6 +258,7 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "coffer: cannot start the compliance clock\n");
         goto out;
     }
+    ol_clock_check_drift(1);
     nusers = c.nusers + 1;
     users = calloc((size_t)nusers, sizeof(*users));
     if (users == NULL) goto out;
@@ -348,10 +356,14 @@ static int cmd_audit(int argc, char **argv)
     enum meta_status st;
     int i, list = 0;
 
+    if (argc >= 3 && strcmp(argv[2], "report") == 0)
+        return cmd_audit_report(argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[2], "clock") == 0)
+        return cmd_audit_clock(argc - 3, argv + 3);
     if (argc < 3 || (strcmp(argv[2], "verify") != 0 &&
                      strcmp(argv[2], "log") != 0)) {
-        fprintf(stderr, "usage: coffer audit verify|log [--data DIR] "
-                "[--meta DIR]\n");
+        fprintf(stderr, "usage: coffer audit verify|log|report|clock "
+                "[--data DIR] [--meta DIR] ...\n");
         return 2;
     }
     list = strcmp(argv[2], "log") == 0;
