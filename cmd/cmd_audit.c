@@ -46,12 +46,18 @@ static int parse(int argc, char **argv, struct audit_opts *o, int report)
     o->format = "json";
     for (i = 0; i < argc; i++) {
         const char **slot = NULL;
-        if (strcmp(argv[i], "--data") == 0) slot = &o->data;
-        else if (strcmp(argv[i], "--config") == 0) slot = &o->config;
-        else if (strcmp(argv[i], "--meta") == 0) slot = &o->meta;
-        else if (report && strcmp(argv[i], "--bucket") == 0) slot = &o->bucket;
-        else if (report && strcmp(argv[i], "--format") == 0) slot = &o->format;
-        else if (report && strcmp(argv[i], "--output") == 0) slot = &o->output;
+        if (strcmp(argv[i], "--data") == 0)
+            slot = &o->data;
+        else if (strcmp(argv[i], "--config") == 0)
+            slot = &o->config;
+        else if (strcmp(argv[i], "--meta") == 0)
+            slot = &o->meta;
+        else if (report && strcmp(argv[i], "--bucket") == 0)
+            slot = &o->bucket;
+        else if (report && strcmp(argv[i], "--format") == 0)
+            slot = &o->format;
+        else if (report && strcmp(argv[i], "--output") == 0)
+            slot = &o->output;
         else if (report && strcmp(argv[i], "--verify-data") == 0) {
             o->verify_data = 1;
             continue;
@@ -74,8 +80,8 @@ static int load_conf(const struct audit_opts *o, struct conf *c)
 {
     char err[CONF_ERR_MAX];
     if (conf_init_defaults(c) != CONF_OK) return -1;
-    if (o->config && conf_load_file(c, o->config, err, sizeof(err)) !=
-                         CONF_OK) {
+    if (o->config &&
+        conf_load_file(c, o->config, err, sizeof(err)) != CONF_OK) {
         fprintf(stderr, "coffer: %s\n", err);
         return -1;
     }
@@ -107,18 +113,20 @@ int cmd_audit_report(int argc, char **argv)
     if (parse(argc, argv, &o, 1) != 0) return report_usage();
     if (ol_report_format_parse(o.format, &fmt) != 0) {
         fprintf(stderr, "coffer audit report: --format must be json, csv or "
-                "html\n");
+                        "html\n");
         return EXIT_USAGE;
     }
     if (load_conf(&o, &c) != 0) goto out;
     if (meta_open_readonly(c.meta_dir, &db) != META_OK) {
-        fprintf(stderr, "coffer audit report: cannot open the catalog in "
-                "%s\n", c.meta_dir);
+        fprintf(stderr,
+                "coffer audit report: cannot open the catalog in "
+                "%s\n",
+                c.meta_dir);
         goto out;
     }
     if (meta_clock_get(db, &clock_ms) != META_OK) {
         fprintf(stderr, "coffer audit report: cannot read the compliance "
-                "clock\n");
+                        "clock\n");
         goto out;
     }
     r.generated_ms = ol_clock_wall_ms();
@@ -126,7 +134,7 @@ int cmd_audit_report(int argc, char **argv)
      * yet; judge at the system clock and say so. */
     if (clock_ms == 0) {
         fprintf(stderr, "coffer audit report: the compliance clock was "
-                "never persisted; using the system clock\n");
+                        "never persisted; using the system clock\n");
         clock_ms = r.generated_ms;
     }
     r.clock_ms = clock_ms;
@@ -173,7 +181,8 @@ int cmd_audit_report(int argc, char **argv)
                 ol_strerror(ost));
         goto out;
     }
-    fprintf(stderr, "coffer audit report: %llu locked version(s), %llu "
+    fprintf(stderr,
+            "coffer audit report: %llu locked version(s), %llu "
             "violation(s); audit chain %s%s\n",
             (unsigned long long)r.nrows, (unsigned long long)r.violations,
             r.chain.why ? "BROKEN: " : "intact",
@@ -206,14 +215,15 @@ int cmd_audit_clock(int argc, char **argv)
     }
     if (meta_clock_get(db, &clock_ms) != META_OK) {
         fprintf(stderr, "coffer audit clock: cannot read the compliance "
-                "clock\n");
+                        "clock\n");
         goto out;
     }
     wall = ol_clock_wall_ms();
     cf_fmt_iso8601_ms(wall, b);
     if (clock_ms == 0) {
         printf("compliance_clock: never persisted (no server has run here)\n"
-               "system_clock: %s\n", b);
+               "system_clock: %s\n",
+               b);
         rc = 0;
         goto out;
     }

@@ -12,10 +12,14 @@
 const char *ol_strerror(enum ol_status st)
 {
     switch (st) {
-    case OL_OK: return "ok";
-    case OL_EIO: return "read error";
-    case OL_ENOMEM: return "out of memory";
-    case OL_EINVAL: return "invalid argument";
+    case OL_OK:
+        return "ok";
+    case OL_EIO:
+        return "read error";
+    case OL_ENOMEM:
+        return "out of memory";
+    case OL_EINVAL:
+        return "invalid argument";
     }
     return "unknown error";
 }

@@ -27,22 +27,32 @@
 
 int ol_report_format_parse(const char *s, enum ol_report_format *out)
 {
-    if (strcmp(s, "json") == 0) *out = OL_REPORT_JSON;
-    else if (strcmp(s, "csv") == 0) *out = OL_REPORT_CSV;
-    else if (strcmp(s, "html") == 0) *out = OL_REPORT_HTML;
-    else return -1;
+    if (strcmp(s, "json") == 0)
+        *out = OL_REPORT_JSON;
+    else if (strcmp(s, "csv") == 0)
+        *out = OL_REPORT_CSV;
+    else if (strcmp(s, "html") == 0)
+        *out = OL_REPORT_HTML;
+    else
+        return -1;
     return 0;
 }
 
 const char *ol_check_str(enum ol_check c)
 {
     switch (c) {
-    case OL_CHECK_NONE: return "not-checked";
-    case OL_CHECK_OK: return "ok";
-    case OL_CHECK_DEGRADED: return "degraded";
-    case OL_CHECK_MISSING: return "missing-data";
-    case OL_CHECK_MISMATCH: return "hash-mismatch";
-    case OL_CHECK_ERROR: return "error";
+    case OL_CHECK_NONE:
+        return "not-checked";
+    case OL_CHECK_OK:
+        return "ok";
+    case OL_CHECK_DEGRADED:
+        return "degraded";
+    case OL_CHECK_MISSING:
+        return "missing-data";
+    case OL_CHECK_MISMATCH:
+        return "hash-mismatch";
+    case OL_CHECK_ERROR:
+        return "error";
     }
     return "error";
 }
@@ -63,7 +73,8 @@ void ol_report_init(struct ol_report *r)
 void ol_report_cleanup(struct ol_report *r)
 {
     size_t i;
-    for (i = 0; i < r->nrows; i++) free(r->rows[i].key);
+    for (i = 0; i < r->nrows; i++)
+        free(r->rows[i].key);
     free(r->rows);
     free(r->sums);
     memset(r, 0, sizeof(*r));
@@ -106,17 +117,30 @@ static void sum_row(struct ol_report_sum *s, const struct ol_report_row *w)
     s->versions++;
     s->bytes += w->size;
     if (w->mode != OL_MODE_NONE) {
-        if (w->expired) s->expired++;
-        else s->active++;
+        if (w->expired)
+            s->expired++;
+        else
+            s->active++;
     }
     if (w->legal_hold) s->legal_holds++;
     switch (w->check) {
-    case OL_CHECK_OK: s->ok++; break;
-    case OL_CHECK_DEGRADED: s->degraded++; break;
-    case OL_CHECK_MISSING: s->missing++; break;
-    case OL_CHECK_MISMATCH: s->mismatch++; break;
-    case OL_CHECK_ERROR: s->errors++; break;
-    case OL_CHECK_NONE: break;
+    case OL_CHECK_OK:
+        s->ok++;
+        break;
+    case OL_CHECK_DEGRADED:
+        s->degraded++;
+        break;
+    case OL_CHECK_MISSING:
+        s->missing++;
+        break;
+    case OL_CHECK_MISMATCH:
+        s->mismatch++;
+        break;
+    case OL_CHECK_ERROR:
+        s->errors++;
+        break;
+    case OL_CHECK_NONE:
+        break;
     }
 }
 
@@ -166,7 +190,7 @@ static int add_name(const struct meta_bucket *b, void *arg)
     struct names *ns = arg;
     if (ns->n == ns->cap) {
         size_t nc = ns->cap ? ns->cap * 2 : 16;
-        char (*v)[64] = realloc(ns->v, nc * sizeof(*v));
+        char(*v)[64] = realloc(ns->v, nc * sizeof(*v));
         if (v == NULL) {
             ns->oom = 1;
             return 1;
@@ -187,8 +211,8 @@ static int is_md5_hex(const char *s)
     return s[32] == '\0';
 }
 
-static void check_fail(struct ol_report_row *w, enum ec_status st,
-                       size_t part, size_t nparts)
+static void check_fail(struct ol_report_row *w, enum ec_status st, size_t part,
+                       size_t nparts)
 {
     char where[32] = "";
     if (nparts) snprintf(where, sizeof(where), "part %zu: ", part + 1);
@@ -209,8 +233,8 @@ static void verify_version(struct ec_set *set, const struct meta_version *v,
 {
     EVP_MD_CTX *sha = EVP_MD_CTX_new(), *md5 = EVP_MD_CTX_new();
     size_t np = v->nparts ? v->nparts : 1, i;
-    int degraded = 0, nshards = ec_set_data_shards(set) +
-                                ec_set_parity_shards(set);
+    int degraded = 0,
+        nshards = ec_set_data_shards(set) + ec_set_parity_shards(set);
     unsigned char dig[32];
     unsigned int dl;
     char hex[65];
@@ -242,8 +266,7 @@ static void verify_version(struct ec_set *set, const struct meta_version *v,
             EVP_DigestUpdate(sha, buf, n);
             EVP_DigestUpdate(md5, buf, n);
         }
-        if (st == EC_OK && ec_reader_shards_usable(rd) < nshards)
-            degraded = 1;
+        if (st == EC_OK && ec_reader_shards_usable(rd) < nshards) degraded = 1;
         ec_reader_free(rd);
         if (st != EC_OK) {
             check_fail(w, st, i, v->nparts);
@@ -254,11 +277,15 @@ static void verify_version(struct ec_set *set, const struct meta_version *v,
         if (is_md5_hex(want) && strcmp(hex, want) != 0) {
             w->check = OL_CHECK_MISMATCH;
             if (v->nparts)
-                snprintf(w->detail, sizeof(w->detail), "part %zu: MD5 %s "
-                         "differs from the part's ETag", i + 1, hex);
+                snprintf(w->detail, sizeof(w->detail),
+                         "part %zu: MD5 %s "
+                         "differs from the part's ETag",
+                         i + 1, hex);
             else
-                snprintf(w->detail, sizeof(w->detail), "MD5 %s differs "
-                         "from the ETag", hex);
+                snprintf(w->detail, sizeof(w->detail),
+                         "MD5 %s differs "
+                         "from the ETag",
+                         hex);
             goto out;
         }
     }
@@ -266,13 +293,15 @@ static void verify_version(struct ec_set *set, const struct meta_version *v,
     cf_hex_encode(dig, 32, w->computed_sha256);
     if (w->sha256[0] && strcmp(w->sha256, w->computed_sha256) != 0) {
         w->check = OL_CHECK_MISMATCH;
-        snprintf(w->detail, sizeof(w->detail), "SHA-256 of the data differs "
+        snprintf(w->detail, sizeof(w->detail),
+                 "SHA-256 of the data differs "
                  "from the one recorded at write time");
         goto out;
     }
     w->check = degraded ? OL_CHECK_DEGRADED : OL_CHECK_OK;
     if (degraded)
-        snprintf(w->detail, sizeof(w->detail), "content intact; some shards "
+        snprintf(w->detail, sizeof(w->detail),
+                 "content intact; some shards "
                  "missing or corrupt (read through parity): needs heal");
 out:
     EVP_MD_CTX_free(sha);
@@ -315,8 +344,8 @@ static enum ol_status collect_bucket(struct ol_report *r, struct meta_db *db,
             struct meta_version v;
             struct ol_report_row w;
             if (e->is_prefix || e->delete_marker) continue;
-            st = meta_object_get(db, bucket, e->key, e->key_len,
-                                 e->version_id, &v);
+            st = meta_object_get(db, bucket, e->key, e->key_len, e->version_id,
+                                 &v);
             if (st == META_ENOTFOUND) continue; /* removed meanwhile */
             if (st != META_OK) {
                 ost = map_meta(st);
@@ -340,8 +369,8 @@ static enum ol_status collect_bucket(struct ol_report *r, struct meta_db *db,
             w.retain_until_ms = v.retain_until_ms;
             w.legal_hold = v.legal_hold;
             w.written_ms = v.mtime_ms;
-            w.expired = w.mode != OL_MODE_NONE &&
-                        r->clock_ms >= w.retain_until_ms;
+            w.expired =
+                w.mode != OL_MODE_NONE && r->clock_ms >= w.retain_until_ms;
             if (set) verify_version(set, &v, &w, buf, bs);
             ost = ol_report_add(r, &w);
             meta_version_cleanup(&v);
@@ -370,7 +399,7 @@ static enum ol_status collect_bucket(struct ol_report *r, struct meta_db *db,
 enum ol_status ol_report_collect(struct ol_report *r, struct meta_db *db,
                                  struct ec_set *set, const char *bucket)
 {
-    struct names ns = { 0 };
+    struct names ns = {0};
     enum ol_status ost = OL_OK;
     enum meta_status st;
     size_t i, bs = set ? ec_set_stripe_size(set) : 0;
@@ -383,8 +412,10 @@ enum ol_status ol_report_collect(struct ol_report *r, struct meta_db *db,
         if (buf == NULL) return OL_ENOMEM;
     }
     st = meta_bucket_foreach(db, add_name, &ns);
-    if (ns.oom) ost = OL_ENOMEM;
-    else if (st != META_OK) ost = map_meta(st);
+    if (ns.oom)
+        ost = OL_ENOMEM;
+    else if (st != META_OK)
+        ost = map_meta(st);
     for (i = 0; i < ns.n && ost == OL_OK; i++) {
         if (bucket && strcmp(bucket, ns.v[i]) != 0) continue;
         ost = collect_bucket(r, db, set, ns.v[i], buf, bs);
@@ -415,10 +446,14 @@ static size_t utf8_seq(const unsigned char *s, size_t n, int *printable)
         *printable = c >= 0x20 && c != 0x7f;
         return 1;
     }
-    if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
     if (n < len) return 0;
     for (i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) return 0;
@@ -462,12 +497,23 @@ void ol_html_escape(FILE *out, const char *s, size_t n)
         }
         if (l == 1) {
             switch (p[i]) {
-            case '&': fputs("&amp;", out); break;
-            case '<': fputs("&lt;", out); break;
-            case '>': fputs("&gt;", out); break;
-            case '"': fputs("&quot;", out); break;
-            case '\'': fputs("&#39;", out); break;
-            default: fputc(p[i], out);
+            case '&':
+                fputs("&amp;", out);
+                break;
+            case '<':
+                fputs("&lt;", out);
+                break;
+            case '>':
+                fputs("&gt;", out);
+                break;
+            case '"':
+                fputs("&quot;", out);
+                break;
+            case '\'':
+                fputs("&#39;", out);
+                break;
+            default:
+                fputc(p[i], out);
             }
         } else {
             fwrite(p + i, 1, l, out);
@@ -554,16 +600,16 @@ static json_t *chain_json(const struct ol_report *r)
     if (o == NULL) return NULL;
     cf_hex_encode(r->chain.head, 32, hex);
     json_object_set_new(o, "checked", json_boolean(r->chain_checked));
-    json_object_set_new(o, "intact", json_boolean(r->chain_checked &&
-                                                  r->chain.why == NULL));
+    json_object_set_new(o, "intact",
+                        json_boolean(r->chain_checked && r->chain.why == NULL));
     json_object_set_new(o, "entries",
                         json_integer((json_int_t)r->chain.entries));
-    json_object_set_new(o, "head", r->chain.entries ? json_string(hex)
-                                                    : json_null());
+    json_object_set_new(o, "head",
+                        r->chain.entries ? json_string(hex) : json_null());
     json_object_set_new(o, "broken_at",
-                        r->chain.why ? json_integer((json_int_t)
-                                                        r->chain.bad_seq)
-                                     : json_null());
+                        r->chain.why
+                            ? json_integer((json_int_t)r->chain.bad_seq)
+                            : json_null());
     json_object_set_new(o, "reason", str_or_null(r->chain.why));
     return o;
 }
@@ -581,8 +627,9 @@ static enum ol_status write_json(const struct ol_report *r, FILE *out)
         json_decref(rows);
         return OL_ENOMEM;
     }
-    json_object_set_new(root, "report", json_string("coffer compliance "
-                                                    "report"));
+    json_object_set_new(root, "report",
+                        json_string("coffer compliance "
+                                    "report"));
     iso(r->generated_ms, t);
     json_object_set_new(root, "generated_at", json_string(t));
     iso(r->clock_ms, t);
@@ -620,9 +667,10 @@ static enum ol_status write_json(const struct ol_report *r, FILE *out)
         json_object_set_new(o, "etag", json_string(w->etag));
         json_object_set_new(o, "parts", json_integer((json_int_t)w->nparts));
         json_object_set_new(o, "sha256", str_or_null(w->sha256));
-        json_object_set_new(o, "mode", w->mode == OL_MODE_NONE
-                                           ? json_null()
-                                           : json_string(ol_mode_str(w->mode)));
+        json_object_set_new(o, "mode",
+                            w->mode == OL_MODE_NONE
+                                ? json_null()
+                                : json_string(ol_mode_str(w->mode)));
         if (w->mode != OL_MODE_NONE) {
             iso(w->retain_until_ms, t);
             json_object_set_new(o, "retain_until", json_string(t));
@@ -633,9 +681,9 @@ static enum ol_status write_json(const struct ol_report *r, FILE *out)
         json_object_set_new(o, "legal_hold", json_boolean(w->legal_hold));
         iso(w->written_ms, t);
         json_object_set_new(o, "written_at", json_string(t));
-        json_object_set_new(o, "check", r->verified
-                                            ? json_string(ol_check_str(w->check))
-                                            : json_null());
+        json_object_set_new(o, "check",
+                            r->verified ? json_string(ol_check_str(w->check))
+                                        : json_null());
         json_object_set_new(o, "computed_sha256",
                             str_or_null(w->computed_sha256));
         json_object_set_new(o, "detail", str_or_null(w->detail));
@@ -661,7 +709,8 @@ static enum ol_status write_csv(const struct ol_report *r, FILE *out)
 
     fputs("bucket,key,key_hex,version_id,size,etag,parts,sha256,mode,"
           "retain_until,retention,legal_hold,written_at,check,"
-          "computed_sha256,detail\r\n", out);
+          "computed_sha256,detail\r\n",
+          out);
     for (i = 0; i < r->nrows; i++) {
         const struct ol_report_row *w = &r->rows[i];
         char *hex = malloc(2 * w->key_len + 1);
@@ -684,8 +733,7 @@ static enum ol_status write_csv(const struct ol_report *r, FILE *out)
         iso(w->written_ms, t);
         fprintf(out, ",%s,%s,%s,%s,%s,", retention_state(w),
                 w->legal_hold ? "ON" : "OFF", t,
-                r->verified ? ol_check_str(w->check) : "",
-                w->computed_sha256);
+                r->verified ? ol_check_str(w->check) : "", w->computed_sha256);
         csv_str(out, w->detail);
         fputs("\r\n", out);
     }
@@ -735,13 +783,15 @@ static void html_key(FILE *out, const struct ol_report_row *w)
 
 static void html_sum_cells(FILE *out, const struct ol_report_sum *s)
 {
-    fprintf(out, "<td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
+    fprintf(out,
+            "<td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
             "<td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
             "<td class=\"n\">%llu</td>",
             (unsigned long long)s->versions, (unsigned long long)s->bytes,
             (unsigned long long)s->active, (unsigned long long)s->expired,
             (unsigned long long)s->legal_holds);
-    fprintf(out, "<td class=\"n\">%llu</td><td class=\"n%s\">%llu</td>"
+    fprintf(out,
+            "<td class=\"n\">%llu</td><td class=\"n%s\">%llu</td>"
             "<td class=\"n%s\">%llu</td><td class=\"n%s\">%llu</td>"
             "<td class=\"n%s\">%llu</td>",
             (unsigned long long)s->ok, s->degraded ? " warn" : "",
@@ -757,16 +807,18 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
     size_t i;
     int intact = r->chain_checked && r->chain.why == NULL;
 
-    fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+    fprintf(out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head>"
             "<meta charset=\"utf-8\">\n<title>coffer compliance report"
-            "</title>\n<style>%s</style></head>\n<body>\n", html_css);
+            "</title>\n<style>%s</style></head>\n<body>\n",
+            html_css);
     fputs("<h1>coffer compliance report</h1>\n"
           "<p class=\"muted\">Object Lock (WORM) inventory of locked object "
           "versions, with the verification of the hash-chained audit "
-          "log.</p>\n<table>\n", out);
+          "log.</p>\n<table>\n",
+          out);
     iso(r->generated_ms, t);
-    fprintf(out, "<tr><th>Generated (system clock)</th><td>%s</td></tr>\n",
-            t);
+    fprintf(out, "<tr><th>Generated (system clock)</th><td>%s</td></tr>\n", t);
     iso(r->clock_ms, t);
     fprintf(out, "<tr><th>Compliance clock</th><td>%s</td></tr>\n", t);
     fputs("<tr><th>Scope</th><td>", out);
@@ -776,24 +828,28 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
     } else {
         fputs("all buckets", out);
     }
-    fprintf(out, "</td></tr>\n<tr><th>Data verification</th><td>%s</td>"
+    fprintf(out,
+            "</td></tr>\n<tr><th>Data verification</th><td>%s</td>"
             "</tr>\n",
             r->verified ? "every version re-read from its shards (bitrot "
                           "hashes verified) and re-hashed (SHA-256, MD5)"
                         : "not requested (catalog only)");
     cf_hex_encode(r->chain.head, 32, hex);
-    fprintf(out, "<tr><th>Audit chain</th><td class=\"%s\">", intact ? "ok"
-                                                                   : "bad");
+    fprintf(out, "<tr><th>Audit chain</th><td class=\"%s\">",
+            intact ? "ok" : "bad");
     if (!r->chain_checked)
         fputs("NOT VERIFIED", out);
     else if (intact)
-        fprintf(out, "intact: %llu entries, head <span class=\"mono\">%s"
-                "</span>", (unsigned long long)r->chain.entries,
+        fprintf(out,
+                "intact: %llu entries, head <span class=\"mono\">%s"
+                "</span>",
+                (unsigned long long)r->chain.entries,
                 r->chain.entries ? hex : "-");
     else
         fprintf(out, "BROKEN at entry %llu: %s",
                 (unsigned long long)r->chain.bad_seq, r->chain.why);
-    fprintf(out, "</td></tr>\n<tr><th>Violations</th><td class=\"%s\">%llu"
+    fprintf(out,
+            "</td></tr>\n<tr><th>Violations</th><td class=\"%s\">%llu"
             "</td></tr>\n</table>\n",
             r->violations ? "bad" : "ok", (unsigned long long)r->violations);
 
@@ -801,14 +857,15 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
           "</th><th>Mode</th><th>Versions</th><th>Bytes</th><th>Retention "
           "active</th><th>Retention expired</th><th>Legal holds</th>"
           "<th>OK</th><th>Degraded</th><th>Missing data</th><th>Hash "
-          "mismatch</th><th>Errors</th></tr>\n", out);
+          "mismatch</th><th>Errors</th></tr>\n",
+          out);
     for (i = 0; i < r->nsums; i++) {
         const struct ol_report_sum *s = &r->sums[i];
         fputs("<tr><td>", out);
         html_str(out, s->bucket);
-        fprintf(out, "</td><td>%s</td>", s->mode == OL_MODE_NONE
-                                             ? "legal hold only"
-                                             : ol_mode_str(s->mode));
+        fprintf(out, "</td><td>%s</td>",
+                s->mode == OL_MODE_NONE ? "legal hold only"
+                                        : ol_mode_str(s->mode));
         html_sum_cells(out, s);
         fputs("</tr>\n", out);
     }
@@ -817,7 +874,8 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
     fputs("</tr>\n</table>\n", out);
     if (!r->verified)
         fputs("<p class=\"muted\">Check counts are zero: the data was not "
-              "re-read (run with --verify-data).</p>\n", out);
+              "re-read (run with --verify-data).</p>\n",
+              out);
 
     fputs("<h2>Locked versions</h2>\n<table>\n<tr><th>Bucket</th><th>Key"
           "</th><th>Version</th><th>Size</th><th>SHA-256 (recorded)</th>"
@@ -833,7 +891,8 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
         html_str(out, w->bucket);
         fputs("</td><td class=\"mono\">", out);
         html_key(out, w);
-        fprintf(out, "</td><td class=\"mono\">%s</td><td class=\"n\">%llu"
+        fprintf(out,
+                "</td><td class=\"mono\">%s</td><td class=\"n\">%llu"
                 "</td><td class=\"mono\">%s</td><td>%s</td><td>",
                 w->version_id, (unsigned long long)w->size,
                 w->sha256[0] ? w->sha256 : "(not recorded)",
@@ -845,8 +904,10 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
             fputs("-", out);
         }
         iso(w->written_ms, t);
-        fprintf(out, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-                "<td>", retention_state(w), w->legal_hold ? "ON" : "OFF", t,
+        fprintf(out,
+                "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                "<td>",
+                retention_state(w), w->legal_hold ? "ON" : "OFF", t,
                 r->verified ? ol_check_str(w->check) : "not checked");
         html_str(out, w->detail);
         fputs("</td></tr>\n", out);
@@ -856,7 +917,8 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
     fputs("<p class=\"muted\">Generated by coffer audit report. Retention "
           "state is judged on the compliance clock, which advances only "
           "with real elapsed time and is not moved by the system clock."
-          "</p>\n</body></html>\n", out);
+          "</p>\n</body></html>\n",
+          out);
     return OL_OK;
 }
 
@@ -865,10 +927,17 @@ enum ol_status ol_report_write(const struct ol_report *r,
 {
     enum ol_status st;
     switch (f) {
-    case OL_REPORT_JSON: st = write_json(r, out); break;
-    case OL_REPORT_CSV: st = write_csv(r, out); break;
-    case OL_REPORT_HTML: st = write_html(r, out); break;
-    default: return OL_EINVAL;
+    case OL_REPORT_JSON:
+        st = write_json(r, out);
+        break;
+    case OL_REPORT_CSV:
+        st = write_csv(r, out);
+        break;
+    case OL_REPORT_HTML:
+        st = write_html(r, out);
+        break;
+    default:
+        return OL_EINVAL;
     }
     if (st == OL_OK && (fflush(out) != 0 || ferror(out))) st = OL_EIO;
     return st;

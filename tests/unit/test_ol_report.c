@@ -49,14 +49,14 @@ static void test_html_escape(void **state)
     EXPECT(ol_html_escape, "a&b\"c", "a&amp;b&quot;c");
     EXPECT(ol_html_escape, "\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80",
            "\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80"); /* ü € 😀 kept */
-    EXPECT(ol_html_escape, "\xff", FFFD);                 /* bad lead */
-    EXPECT(ol_html_escape, "\xc0\xaf", FFFD FFFD);        /* overlong / */
+    EXPECT(ol_html_escape, "\xff", FFFD);           /* bad lead */
+    EXPECT(ol_html_escape, "\xc0\xaf", FFFD FFFD);  /* overlong / */
     EXPECT(ol_html_escape, "\xe0\x80\xaf", FFFD FFFD FFFD); /* overlong */
     EXPECT(ol_html_escape, "\xed\xa0\x80", FFFD FFFD FFFD); /* surrogate */
     EXPECT(ol_html_escape, "\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);
-    EXPECT(ol_html_escape, "a\xe2\x82", "a" FFFD FFFD);  /* truncated */
+    EXPECT(ol_html_escape, "a\xe2\x82", "a" FFFD FFFD);     /* truncated */
     EXPECT(ol_html_escape, "\x01\x1f\x7f", FFFD FFFD FFFD); /* C0, DEL */
-    EXPECT(ol_html_escape, "\xc2\x85", FFFD);             /* C1 NEL */
+    EXPECT(ol_html_escape, "\xc2\x85", FFFD);               /* C1 NEL */
     EXPECT(ol_html_escape, "tab\there", "tab" FFFD "here");
     EXPECT(ol_html_escape, "", "");
     /* a continuation byte alone, then markup: the markup is still escaped */
@@ -195,8 +195,8 @@ static char *render(const struct ol_report *r, enum ol_report_format f)
 static void test_writers_escape_keys(void **state)
 {
     struct ol_report r;
-    struct ol_report_row w = mkrow("b1", "", OL_MODE_COMPLIANCE, 0, 0, 3,
-                                   OL_CHECK_OK);
+    struct ol_report_row w =
+        mkrow("b1", "", OL_MODE_COMPLIANCE, 0, 0, 3, OL_CHECK_OK);
     static const char key[] = "<i>\xff\"k\",=x";
     json_t *doc, *v;
     json_error_t je;
@@ -222,8 +222,8 @@ static void test_writers_escape_keys(void **state)
                         "COMPLIANCE");
     assert_string_equal(json_string_value(json_object_get(v, "retain_until")),
                         "2027-01-15T08:00:00.000Z");
-    assert_true(json_is_true(json_object_get(json_object_get(doc, "chain"),
-                                             "intact")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(doc, "chain"), "intact")));
     json_decref(doc);
     free(s);
 
