@@ -188,6 +188,8 @@ static int cmd_serve(int argc, char **argv)
     struct ec_set *set = NULL;
     struct ec_config ecc;
     struct gw_user *users = NULL;
+    struct ol_exporter *exporter = NULL;
+    struct ol_export_config xc;
     enum ec_status est;
     enum meta_status mst;
     int i, rc = 1, nusers;
@@ -259,6 +261,14 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
     ol_clock_check_drift(1);
+    xc.bucket = c.audit_export_bucket;
+    xc.interval_ms = (int64_t)c.audit_export_interval_s * 1000;
+    xc.retain_years = (uint32_t)c.audit_export_retain_years;
+    xc.owner = ak;
+    if (ol_export_start(db, set, &xc, &exporter) != OL_OK) {
+        fprintf(stderr, "coffer: cannot start the audit export\n");
+        goto out;
+    }
     nusers = c.nusers + 1;
     users = calloc((size_t)nusers, sizeof(*users));
     if (users == NULL) goto out;
@@ -304,6 +314,7 @@ static int cmd_serve(int argc, char **argv)
 out:
     gw_server_free(the_server);
     the_server = NULL;
+    ol_export_stop(exporter); /* exports what is left, then joins */
     meta_close(db);
     ec_set_free(set);
     free(users);

@@ -88,6 +88,7 @@ static const char *check_region(const char *s);
 static const char *check_domain(const char *s);
 static const char *check_level(const char *s);
 static const char *check_access_key(const char *s);
+static const char *check_bucket(const char *s);
 static const char *check_secret_key(const char *s);
 
 #define OFF(f) offsetof(struct conf, f)
@@ -119,6 +120,16 @@ static const struct ck limits_keys[] = {
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
+static const struct ck audit_keys[] = {
+    {"export_interval", CK_DURATION, OFF(audit_export_interval_s), 0,
+     7 * 86400, NULL, NULL, MK_NONE},
+    {"export_bucket", CK_STR, OFF(audit_export_bucket), 0, 0, NULL,
+     check_bucket, MK_NONE},
+    {"export_retention_years", CK_INT, OFF(audit_export_retain_years), 1, 100,
+     NULL, NULL, MK_NONE},
+    {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
+};
+
 static const struct ck top_keys[] = {
     {"listen", CK_STR, OFF(listen), 0, 0, NULL, check_addr, MK_NONE},
     {"console_listen", CK_STR, OFF(console_listen), 0, 0, NULL, check_addr,
@@ -135,6 +146,7 @@ static const struct ck top_keys[] = {
     {"domain", CK_STR_OPT, OFF(domain), 0, 0, NULL, check_domain, MK_NONE},
     {"log_level", CK_STR, OFF(log_level), 0, 0, NULL, check_level, MK_NONE},
     {"limits", CK_MAP, 0, 0, 0, limits_keys, NULL, MK_NONE},
+    {"audit", CK_MAP, 0, 0, 0, audit_keys, NULL, MK_NONE},
     {"users", CK_USERS, 0, 0, 0, NULL, NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
@@ -366,6 +378,18 @@ static const char *check_level(const char *s)
     return "must be one of err, warn, notice, info, debug";
 }
 
+/* S3 bucket naming: 3..63 of a-z 0-9 . -, starting and ending with a
+ * letter or digit. */
+static const char *check_bucket(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-");
+    if (s[n] != '\0' || n < 3 || n > 63 || s[0] == '.' || s[0] == '-' ||
+        s[n - 1] == '.' || s[n - 1] == '-')
+        return "must be a bucket name: 3..63 of a-z 0-9 . -, starting and "
+               "ending with a letter or digit";
+    return NULL;
+}
+
 static const char *check_access_key(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
@@ -420,7 +444,8 @@ enum conf_status conf_init_defaults(struct conf *c)
         conf_set_str(&c->console_listen, "127.0.0.1:8443") != CONF_OK ||
         conf_set_str(&c->data_dir, "./coffer-data") != CONF_OK ||
         conf_set_str(&c->region, "us-east-1") != CONF_OK ||
-        conf_set_str(&c->log_level, "notice") != CONF_OK) {
+        conf_set_str(&c->log_level, "notice") != CONF_OK ||
+        conf_set_str(&c->audit_export_bucket, "coffer-audit") != CONF_OK) {
         conf_cleanup(c); /* callers may simply return on failure */
         return CONF_ENOMEM;
     }
@@ -437,6 +462,8 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->idle_timeout_s = 60;
     c->header_timeout_s = 30;
     c->body_timeout_s = 60;
+    c->audit_export_interval_s = 3600;
+    c->audit_export_retain_years = 7;
     return CONF_OK;
 }
 
@@ -475,6 +502,7 @@ void conf_cleanup(struct conf *c)
     free(c->region);
     free(c->domain);
     free(c->log_level);
+    free(c->audit_export_bucket);
     free_disks(c);
     free_users(c);
     memset(c, 0, sizeof(*c));
@@ -1312,6 +1340,7 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
         {"region", OFF(region), check_region, 0},
         {"domain", OFF(domain), check_domain, 1},
         {"log_level", OFF(log_level), check_level, 0},
+        {"audit.export_bucket", OFF(audit_export_bucket), check_bucket, 0},
     };
     const char *src = c->path ? c->path : "built-in defaults";
     const char *why;

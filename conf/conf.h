@@ -54,6 +54,10 @@ struct conf {
     int idle_timeout_s;        /* keep-alive idle, 60 */
     int header_timeout_s;      /* whole request head must arrive, 30 */
     int body_timeout_s;        /* no body byte for this long, 60 */
+    /* audit log export (audit:) */
+    int audit_export_interval_s;   /* export_interval: 1h; 0 disables */
+    char *audit_export_bucket;     /* export_bucket: "coffer-audit" */
+    int audit_export_retain_years; /* export_retention_years: 7, 1..100 */
     struct conf_user *users;   /* from the file; root is added by cmd/ */
     int nusers;
 };

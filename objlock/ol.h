@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 struct meta_db;
 struct ec_set;
@@ -122,6 +123,71 @@ int64_t ol_clock_wall_ms(void);
  * stays wrong is reported once rather than every minute. Returns the
  * drift in ms. */
 int64_t ol_clock_check_drift(int at_start);
+
+/* Fills *ts with CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on
+ * a condition variable set to CLOCK_MONOTONIC (timers that the system
+ * date cannot move). */
+void ol_clock_deadline(struct timespec *ts, int64_t ms);
+
+/* ---- internal store: one whole object into a bucket (ol_store.c) ----
+ * The write path for data that originates inside the server (the audit
+ * export; later ingest): the same steps and order as an S3 PutObject —
+ * the bucket's default retention stamped on the compliance clock, data
+ * erasure-coded and made durable (ec_writer), MD5 (ETag) and SHA-256
+ * recorded, then one synced catalog batch carrying the put-locked audit
+ * entry (meta_object_put_audited). Blocks on disk: worker threads only. */
+struct ol_store_obj {
+    const char *bucket;
+    const char *key;
+    size_t key_len;
+    const void *data;          /* borrowed for the call */
+    size_t len;
+    const char *content_type;  /* or NULL */
+    const char *by;            /* who writes, for the audit entry */
+};
+/* OL_EINVAL if the bucket does not exist; OL_EIO if the data or the
+ * catalog could not be written (nothing is left behind). vid (65 bytes,
+ * may be NULL) receives the new version id. */
+enum ol_status ol_store_put(struct meta_db *db, struct ec_set *set,
+                            const struct ol_store_obj *o, char *vid);
+
+/* ---- audit export into a locked bucket (ol_export.c) ----
+ * Entries of the audit log are exported as JSON-lines objects named
+ * audit/<first seq>-<last seq>.jsonl (20-digit zero-padded decimals), one
+ * line per entry: {"seq","time_ms","time","prev","hash","event"}, where
+ * event is the exact event text and hash = SHA-256(prev | seq u64 LE |
+ * time_ms i64 LE | event), so an export verifies against the chain and
+ * its first prev links to the previous export's last hash. Progress is
+ * persisted in the catalog (K/audit_export_done, and _pending while an
+ * object is being written) so that, across crashes and restarts, every
+ * entry is exported exactly once. */
+#define OL_EXPORT_BY "coffer:audit-export"
+#define OL_EXPORT_MAX_ENTRIES 10000 /* per object */
+struct ol_export_config {
+    const char *bucket;        /* system bucket, e.g. "coffer-audit" */
+    int64_t interval_ms;       /* between exports; 0: never */
+    uint32_t retain_years;     /* COMPLIANCE default retention */
+    const char *owner;         /* access key owning the bucket (root) */
+};
+/* Creates the bucket when missing (versioned, Object Lock on, COMPLIANCE
+ * default retention of retain_years; the creation is audited); refuses
+ * (OL_EINVAL, logged) an existing bucket without a COMPLIANCE default
+ * retention. */
+enum ol_status ol_export_prepare(struct meta_db *db,
+                                 const struct ol_export_config *cfg);
+/* One export pass: writes objects until every entry up to the head is
+ * exported (entries written by the exporter itself alone do not make an
+ * object). *objects (may be NULL) counts objects written. */
+enum ol_status ol_export_run(struct meta_db *db, struct ec_set *set,
+                             const char *bucket, unsigned *objects);
+struct ol_exporter;
+/* Prepares the bucket and starts a thread that exports at start, every
+ * interval, and once more at ol_export_stop(). db and set are borrowed
+ * and must outlive the exporter. */
+enum ol_status ol_export_start(struct meta_db *db, struct ec_set *set,
+                               const struct ol_export_config *cfg,
+                               struct ol_exporter **out);
+void ol_export_stop(struct ol_exporter *x); /* NULL is a no-op */
 
 /* ---- audit chain verification (ol_audit.c) ---- */
 

@@ -121,3 +121,14 @@ int64_t ol_clock_check_drift(int at_start)
                w, (long long)drift, at_start ? "" : " (back within bounds)");
     return drift;
 }
+
+void ol_clock_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}

@@ -455,3 +455,162 @@ def test_faketime_80_years_unlocks_nothing(start_server_fn):
     # the report agrees: every version still locked
     rep = report_json(srv, "--bucket", b)
     assert {v["retention"] for v in rep["versions"]} == {"active"}
+
+
+# ---------------------------------------------------------------------------
+# the export of the audit log into a locked system bucket
+# ---------------------------------------------------------------------------
+
+EXPORT_BUCKET = "coffer-audit"
+
+
+def wait_for(pred, timeout=30.0, what="condition"):
+    """Poll pred() until true; bounded by a deadline (the exporter runs on
+    its own schedule, nothing to synchronise with)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def audit_log(srv):
+    """[(seq, event text)] from `coffer audit log` (read-only, beside the
+    server)."""
+    r = run(srv, "log")
+    assert r.returncode == 0, r.stderr
+    out = []
+    for line in r.stdout.decode().splitlines():
+        seq, _, ev = line.split(" ", 2)
+        out.append((int(seq), ev))
+    return out
+
+
+def export_versions(s3):
+    vs = []
+    km = vm = None
+    while True:
+        kw = {"Bucket": EXPORT_BUCKET, "Prefix": "audit/"}
+        if km is not None:
+            kw.update(KeyMarker=km, VersionIdMarker=vm)
+        r = s3.list_object_versions(**kw)
+        vs += r.get("Versions", [])
+        assert not r.get("DeleteMarkers")
+        if not r.get("IsTruncated"):
+            return vs
+        km, vm = r["NextKeyMarker"], r["NextVersionIdMarker"]
+
+
+def exported_lines(s3):
+    """Every exported entry, checked object by object: the name gives the
+    range, lines are JSON with consecutive seqs. Returns (lines, versions)."""
+    lines = []
+    vs = sorted(export_versions(s3), key=lambda v: v["Key"])
+    for v in vs:
+        m = re.fullmatch(r"audit/(\d{20})-(\d{20})\.jsonl", v["Key"])
+        assert m, v["Key"]
+        first, last = int(m.group(1)), int(m.group(2))
+        body = s3.get_object(Bucket=EXPORT_BUCKET, Key=v["Key"],
+                             VersionId=v["VersionId"])["Body"].read().decode()
+        assert body.endswith("\n")
+        got = [json.loads(x) for x in body.splitlines()]
+        assert [x["seq"] for x in got] == list(range(first, last + 1)), v["Key"]
+        lines += got
+    return lines, vs
+
+
+def check_chain(lines):
+    """Consecutive from 1, no duplicate, and every line verifies: hash =
+    SHA-256(prev | seq u64 LE | time_ms i64 LE | event), prev = the hash
+    before."""
+    assert [x["seq"] for x in lines] == list(range(1, len(lines) + 1))
+    prev = "00" * 32
+    for x in lines:
+        assert x["prev"] == prev, x["seq"]
+        h = hashlib.sha256(bytes.fromhex(x["prev"]) + struct.pack("<Qq", x["seq"], x["time_ms"])
+                           + x["event"].encode()).hexdigest()
+        assert h == x["hash"], x["seq"]
+        prev = x["hash"]
+
+
+@pytest.mark.slow
+def test_audit_export_to_locked_bucket(start_server_fn):
+    srv = start_server_fn("audit-export", config_text="audit:\n  export_interval: 1s\n")
+    s3 = srv.client()
+    # the system bucket: Object Lock, COMPLIANCE default of 7 years
+    cfg = s3.get_object_lock_configuration(Bucket=EXPORT_BUCKET)["ObjectLockConfiguration"]
+    assert cfg["ObjectLockEnabled"] == "Enabled"
+    assert cfg["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Years": 7}
+
+    b = s3util.unique_bucket_name("exported")
+    s3.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    vids = [put(s3, b, f"k{i}", b"x" * i, ObjectLockMode="COMPLIANCE",
+                ObjectLockRetainUntilDate=in_days(1)) for i in range(3)]
+    denied(lambda: s3.delete_object(Bucket=b, Key="k0", VersionId=vids[0]))
+    log = audit_log(srv)
+    head = log[-1][0]
+    lines = wait_for(lambda: (lambda l: l if l and l[-1]["seq"] >= head else None)(
+        exported_lines(s3)[0]), what=f"entries up to {head} exported")
+    check_chain(lines)
+    # the exported events are exactly the chain's
+    for (seq, ev), x in zip(log, lines):
+        assert (seq, ev) == (x["seq"], x["event"])
+    kinds = [json.loads(x["event"])["event"] for x in lines
+             if json.loads(x["event"]).get("bucket") == b]
+    assert kinds == ["put-locked"] * 3 + ["delete-refused"]
+    # put-locked entries carry the content SHA-256
+    pl = [json.loads(x["event"]) for x in lines
+          if json.loads(x["event"]).get("bucket") == b][:3]
+    assert [e["sha256"] for e in pl] == [hashlib.sha256(b"x" * i).hexdigest() for i in range(3)]
+
+    # nobody can delete or shorten an export object
+    _, vs = exported_lines(s3)
+    for v in vs:
+        r = s3.get_object_retention(Bucket=EXPORT_BUCKET, Key=v["Key"], VersionId=v["VersionId"])
+        assert r["Retention"]["Mode"] == "COMPLIANCE"
+        assert r["Retention"]["RetainUntilDate"] > in_days(6 * 365)
+        assert denied(lambda: s3.delete_object(Bucket=EXPORT_BUCKET, Key=v["Key"],
+                                               VersionId=v["VersionId"])) == (403, "AccessDenied")
+        assert denied(lambda: s3.delete_object(
+            Bucket=EXPORT_BUCKET, Key=v["Key"], VersionId=v["VersionId"],
+            BypassGovernanceRetention=True)) == (403, "AccessDenied")
+        assert denied(lambda: s3.put_object_retention(
+            Bucket=EXPORT_BUCKET, Key=v["Key"], VersionId=v["VersionId"],
+            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": in_days(1)})) == \
+            (403, "AccessDenied")
+    assert denied(lambda: s3.delete_bucket(Bucket=EXPORT_BUCKET))[0] == 409
+
+    # across restarts nothing is exported twice or skipped
+    srv.stop()
+    srv.start()
+    put(s3, b, "after-restart", b"r", ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=in_days(1))
+    head = audit_log(srv)[-1][0]
+    lines = wait_for(lambda: (lambda l: l if l and l[-1]["seq"] >= head else None)(
+        exported_lines(s3)[0]), what=f"entries up to {head} exported after restart")
+    check_chain(lines)
+    # the report lists the export objects too: they are locked versions
+    rep = report_json(srv, "--bucket", EXPORT_BUCKET, "--verify-data")
+    assert rep["versions"] and {v["mode"] for v in rep["versions"]} == {"COMPLIANCE"}
+    assert {v["check"] for v in rep["versions"]} == {"ok"}
+
+
+def test_audit_export_refuses_unlocked_bucket(start_server_fn, coffer_bin, tmp_path):
+    """An existing export bucket without a COMPLIANCE default is never used:
+    the server refuses to start rather than export into deletable storage."""
+    srv = start_server_fn("audit-export-bad", config_text="audit:\n  export_bucket: plain-b\n")
+    s3 = srv.client()
+    s3.create_bucket(Bucket="plain-b2")
+    srv.stop()
+    with open(srv.config_path, "w") as f:
+        f.write("audit:\n  export_bucket: plain-b2\n")
+    r = subprocess.run([coffer_bin, "serve", "--data", srv.data_dir, "--listen",
+                        f"127.0.0.1:{s3util.free_port()}", "--config", srv.config_path],
+                       capture_output=True, timeout=30,
+                       env=dict(os.environ, COFFER_ROOT_ACCESS_KEY=srv.access_key,
+                                COFFER_ROOT_SECRET_KEY=srv.secret_key))
+    assert r.returncode != 0
+    assert b"plain-b2 exists without Object Lock COMPLIANCE" in r.stderr + r.stdout
