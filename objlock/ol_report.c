@@ -891,11 +891,14 @@ static enum ol_status write_html(const struct ol_report *r, FILE *out)
         html_str(out, w->bucket);
         fputs("</td><td class=\"mono\">", out);
         html_key(out, w);
+        fputs("</td><td class=\"mono\">", out);
+        html_str(out, w->version_id); /* from the catalog: escaped too */
         fprintf(out,
-                "</td><td class=\"mono\">%s</td><td class=\"n\">%llu"
-                "</td><td class=\"mono\">%s</td><td>%s</td><td>",
-                w->version_id, (unsigned long long)w->size,
-                w->sha256[0] ? w->sha256 : "(not recorded)",
+                "</td><td class=\"n\">%llu"
+                "</td><td class=\"mono\">",
+                (unsigned long long)w->size);
+        html_str(out, w->sha256[0] ? w->sha256 : "(not recorded)");
+        fprintf(out, "</td><td>%s</td><td>",
                 w->mode == OL_MODE_NONE ? "-" : ol_mode_str(w->mode));
         if (w->mode != OL_MODE_NONE) {
             iso(w->retain_until_ms, t);
