@@ -220,6 +220,32 @@ int gw_lock_for_write(struct gw_req *req, const struct meta_bucket *b,
     return 0;
 }
 
+int gw_lock_system_bucket(struct gw_req *req)
+{
+    const char *sys = req->srv->conf->audit_export_bucket;
+
+    if (sys == NULL || strcmp(req->bucket, sys) != 0) return 0;
+    switch (req->op) {
+    case GW_OP_DELETE_BUCKET:
+    case GW_OP_DELETE_OBJECTS:
+    case GW_OP_PUT_OBJECT:
+    case GW_OP_DELETE_OBJECT:
+    case GW_OP_CREATE_MPU:
+    case GW_OP_UPLOAD_PART:
+    case GW_OP_COMPLETE_MPU:
+    case GW_OP_PUT_VERSIONING:
+    case GW_OP_COPY_OBJECT:
+    case GW_OP_PUT_TAGGING:
+    case GW_OP_DELETE_TAGGING:
+    case GW_OP_PUT_LOCK_CONFIG:
+        gw_resp_error(&req->resp, GW_E_ACCESS_DENIED,
+                      "The audit export bucket is written only by coffer.");
+        return -1;
+    default:
+        return 0;
+    }
+}
+
 /* ---- bucket configuration ---- */
 
 static int load_bucket(struct gw_req *req, struct meta_bucket *b)

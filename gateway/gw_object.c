@@ -123,6 +123,7 @@ int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         return -1;
     }
+    if (gw_lock_system_bucket(req) != 0) return -1;
     req->versioning = (int)b->versioning;
     req->lock_enabled = b->lock_enabled;
     return 0;

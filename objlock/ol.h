@@ -144,6 +144,11 @@ struct ol_store_obj {
     size_t len;
     const char *content_type;  /* or NULL */
     const char *by;            /* who writes, for the audit entry */
+    /* Explicit retention (lock_mode != NONE), used instead of the bucket
+     * default when it is at least as strong (COMPLIANCE, and at least as
+     * long); NONE: the bucket default alone. */
+    enum ol_mode lock_mode;
+    int64_t retain_until_ms;
 };
 /* OL_EINVAL if the bucket does not exist; OL_EIO if the data or the
  * catalog could not be written (nothing is left behind). vid (65 bytes,
@@ -177,9 +182,12 @@ enum ol_status ol_export_prepare(struct meta_db *db,
                                  const struct ol_export_config *cfg);
 /* One export pass: writes objects until every entry up to the head is
  * exported (entries written by the exporter itself alone do not make an
- * object). *objects (may be NULL) counts objects written. */
+ * object). Each object is COMPLIANCE-locked for cfg->retain_years from
+ * the compliance clock, or longer if the bucket default says so.
+ * *objects (may be NULL) counts objects written. */
 enum ol_status ol_export_run(struct meta_db *db, struct ec_set *set,
-                             const char *bucket, unsigned *objects);
+                             const struct ol_export_config *cfg,
+                             unsigned *objects);
 struct ol_exporter;
 /* Prepares the bucket and starts a thread that exports at start, every
  * interval, and once more at ol_export_stop(). db and set are borrowed

@@ -127,7 +127,8 @@ static int already_there(struct meta_db *db, const char *bucket,
 
 /* Exports one object's worth. *more: entries may remain. */
 static enum ol_status export_one(struct meta_db *db, struct ec_set *set,
-                                 const char *bucket, int *wrote, int *more)
+                                 const struct ol_export_config *cfg, int *wrote,
+                                 int *more)
 {
     struct collect c;
     struct ol_store_obj o;
@@ -138,6 +139,7 @@ static enum ol_status export_one(struct meta_db *db, struct ec_set *set,
     size_t len = 0;
     int recovery;
     enum ol_status st = OL_EIO;
+    const char *bucket = cfg->bucket;
 
     *wrote = *more = 0;
     if (meta_counter_get(db, K_DONE, &done) != META_OK ||
@@ -184,6 +186,9 @@ static enum ol_status export_one(struct meta_db *db, struct ec_set *set,
         o.len = len;
         o.content_type = "application/x-ndjson";
         o.by = OL_EXPORT_BY;
+        /* never weaker than configured, whatever the bucket default */
+        o.lock_mode = OL_MODE_COMPLIANCE;
+        o.retain_until_ms = ol_add_years(ol_clock_now(), cfg->retain_years);
         st = ol_store_put(db, set, &o, NULL);
         if (st != OL_OK) goto out;
         *wrote = 1;
@@ -202,14 +207,15 @@ out:
 }
 
 enum ol_status ol_export_run(struct meta_db *db, struct ec_set *set,
-                             const char *bucket, unsigned *objects)
+                             const struct ol_export_config *cfg,
+                             unsigned *objects)
 {
     enum ol_status st;
     int wrote, more;
 
     if (objects) *objects = 0;
     do {
-        st = export_one(db, set, bucket, &wrote, &more);
+        st = export_one(db, set, cfg, &wrote, &more);
         if (st == OL_OK && wrote && objects) (*objects)++;
     } while (st == OL_OK && more);
     return st;
@@ -275,6 +281,7 @@ struct ol_exporter {
     struct meta_db *db; /* borrowed */
     struct ec_set *set; /* borrowed */
     char bucket[64];
+    struct ol_export_config cfg; /* cfg.bucket points at bucket */
     int64_t interval_ms;
     pthread_t thread;
     pthread_mutex_t lock; /* guards stop */
@@ -285,7 +292,7 @@ struct ol_exporter {
 static void pass(struct ol_exporter *x)
 {
     unsigned n = 0;
-    enum ol_status st = ol_export_run(x->db, x->set, x->bucket, &n);
+    enum ol_status st = ol_export_run(x->db, x->set, &x->cfg, &n);
     if (st != OL_OK)
         cf_log(CF_LOG_ERR,
                "audit export into %s failed: %s (retried at the "
@@ -331,6 +338,9 @@ enum ol_status ol_export_start(struct meta_db *db, struct ec_set *set,
     x->db = db;
     x->set = set;
     snprintf(x->bucket, sizeof(x->bucket), "%s", cfg->bucket);
+    x->cfg = *cfg;
+    x->cfg.bucket = x->bucket;
+    x->cfg.owner = NULL; /* not kept: only prepare uses it */
     x->interval_ms = cfg->interval_ms;
     pthread_mutex_init(&x->lock, NULL);
     pthread_condattr_init(&ca);

@@ -102,6 +102,23 @@ enum ol_status ol_store_put(struct meta_db *db, struct ec_set *set,
         v.retain_until_ms = b.lock_days ? ol_add_days(now, b.lock_days)
                                         : ol_add_years(now, b.lock_years);
     }
+    /* An explicit retention replaces the default only when it is at least
+     * as strong: COMPLIANCE beats GOVERNANCE, then the later date. */
+    if (o->lock_mode != OL_MODE_NONE) {
+        if (!b.lock_enabled) {
+            cf_log(CF_LOG_ERR,
+                   "ol: store into %s: retention asked for, "
+                   "but the bucket has no Object Lock",
+                   o->bucket);
+            return OL_EINVAL;
+        }
+        if ((int)o->lock_mode > v.lock_mode ||
+            ((int)o->lock_mode == v.lock_mode &&
+             o->retain_until_ms > v.retain_until_ms)) {
+            v.lock_mode = o->lock_mode;
+            v.retain_until_ms = o->retain_until_ms;
+        }
+    }
     if (b.versioning == META_VERSIONING_ENABLED)
         random_id(v.version_id);
     else

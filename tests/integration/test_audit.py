@@ -581,7 +581,29 @@ def test_audit_export_to_locked_bucket(start_server_fn):
             Bucket=EXPORT_BUCKET, Key=v["Key"], VersionId=v["VersionId"],
             Retention={"Mode": "COMPLIANCE", "RetainUntilDate": in_days(1)})) == \
             (403, "AccessDenied")
-    assert denied(lambda: s3.delete_bucket(Bucket=EXPORT_BUCKET))[0] == 409
+    # and the bucket is written only by coffer: no client object, delete
+    # marker, configuration change or bucket deletion
+    body = b'{"seq":1}\n'
+    for fn in (lambda: s3.put_object(Bucket=EXPORT_BUCKET, Key=vs[0]["Key"], Body=body,
+                                     ContentMD5=md5_b64(body)),
+               lambda: s3.copy_object(Bucket=EXPORT_BUCKET, Key="audit/x.jsonl",
+                                      CopySource={"Bucket": b, "Key": "k1"}),
+               lambda: s3.delete_object(Bucket=EXPORT_BUCKET, Key=vs[0]["Key"]),
+               lambda: s3.delete_objects(Bucket=EXPORT_BUCKET, Delete={
+                   "Objects": [{"Key": vs[0]["Key"]}]}),
+               lambda: s3.create_multipart_upload(Bucket=EXPORT_BUCKET, Key="audit/m"),
+               lambda: s3.put_object_lock_configuration(
+                   Bucket=EXPORT_BUCKET, ObjectLockConfiguration={
+                       "ObjectLockEnabled": "Enabled",
+                       "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}),
+               lambda: s3.put_object_tagging(Bucket=EXPORT_BUCKET, Key=vs[0]["Key"],
+                                             Tagging={"TagSet": []}),
+               lambda: s3.delete_bucket(Bucket=EXPORT_BUCKET)):
+        assert denied(fn) == (403, "AccessDenied")
+    assert len(export_versions(s3)) == len(vs)
+    # reading, and extending retention (it only strengthens), stay allowed
+    s3.put_object_retention(Bucket=EXPORT_BUCKET, Key=vs[0]["Key"], VersionId=vs[0]["VersionId"],
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": in_days(8 * 366)})
 
     # across restarts nothing is exported twice or skipped
     srv.stop()
