@@ -347,6 +347,14 @@ def test_tampered_chain_fails_verify_and_report(start_server_fn, coffer_bin):
     assert subprocess.run([tamper, meta, "delete", str(n - 1)]).returncode == 0
     rep = report_json(srv, want_rc=1)
     assert rep["chain"]["broken_at"] == 2            # still the first break
+    # the recorded SHA-256 of one version altered in the catalog: the data
+    # no longer matches it
+    assert subprocess.run([tamper, meta, "sha", b, "b"]).returncode == 0
+    rep = report_json(srv, "--verify-data", want_rc=1)
+    checks = {v["key"]: (v["check"], v["detail"]) for v in rep["versions"]}
+    assert checks["a"] == ("ok", None) and checks["c"] == ("ok", None)
+    assert checks["b"][0] == "hash-mismatch" and "SHA-256" in checks["b"][1]
+    assert rep["total"]["mismatch"] == 1 and rep["violations"] == 2
 
 
 @pytest.mark.slow
