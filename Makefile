@@ -78,6 +78,7 @@ test_meta_OBJS  := common meta
 test_sigv4_OBJS := common gateway/gw_sigv4.c gateway/gw_chunked.c
 test_ol_OBJS    := common meta erasure objlock
 test_ol_report_OBJS := common meta erasure objlock
+test_ol_export_OBJS := common meta erasure objlock
 test_xml_OBJS   := common gateway/gw_xml.c
 objs_of = $(foreach x,$(1),$(if $(filter %.c,$(x)),$(x:%.c=$(BUILD)/%.o),\
             $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(x)/*.c))))

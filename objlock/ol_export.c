@@ -199,7 +199,8 @@ static enum ol_status export_one(struct meta_db *db, struct ec_set *set,
     }
     cf_log(CF_LOG_INFO, "audit export: %s/%s (%llu entries)", bucket, key,
            (unsigned long long)c.n);
-    *more = c.n >= OL_EXPORT_MAX_ENTRIES;
+    /* after a recovered range, go on with what arrived since */
+    *more = recovery || c.n >= OL_EXPORT_MAX_ENTRIES;
     st = OL_OK;
 out:
     free(buf);
