@@ -50,7 +50,12 @@ LIBCOFFER   := $(BUILD)/libcoffer.a
         install clean check-src bench fuzz
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/coffer
+all: $(BUILD)/coffer $(BUILD)/tests/audit_tamper
+
+# Test-only tools used by the integration suite (never installed).
+$(BUILD)/tests/audit_tamper: tests/tools/audit_tamper.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,7 +76,9 @@ test_conf_OBJS  := common conf
 test_ec_OBJS    := common erasure
 test_meta_OBJS  := common meta
 test_sigv4_OBJS := common gateway/gw_sigv4.c gateway/gw_chunked.c
-test_ol_OBJS    := common objlock
+test_ol_OBJS    := common meta erasure objlock
+test_ol_report_OBJS := common meta erasure objlock
+test_ol_export_OBJS := common meta erasure objlock
 test_xml_OBJS   := common gateway/gw_xml.c
 objs_of = $(foreach x,$(1),$(if $(filter %.c,$(x)),$(x:%.c=$(BUILD)/%.o),\
             $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(x)/*.c))))
@@ -102,7 +109,7 @@ DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libxml2-dev \
             librocksdb-dev liberasurecode-dev libisal2 libisal-dev \
             libxxhash-dev libhttp-parser-dev libcurl4-openssl-dev \
             libjansson-dev libyaml-dev libcmocka-dev python3 python3-pytest \
-            python3-boto3 awscli rclone s3cmd openssl nodejs
+            python3-boto3 awscli rclone s3cmd openssl nodejs faketime
 deps: deb-deps node-deps
 
 deb-deps:

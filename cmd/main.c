@@ -51,6 +51,11 @@ static int usage(FILE *out)
             "        the records in the shard headers\n"
             "  meta checkpoint [--data DIR]\n"
             "        checkpoint a stopped server's catalog onto its disks\n"
+            "  audit report [--data DIR] [--bucket B] [--format json|csv|html]\n"
+            "        [--verify-data] [--output FILE]\n"
+            "        compliance report of every locked version\n"
+            "  audit clock [--data DIR]\n"
+            "        the compliance clock, the system clock and their drift\n"
             "  version\n");
     return out == stdout ? 0 : 2;
 }
@@ -85,6 +90,7 @@ static void *persist_main(void *arg)
         pthread_cond_timedwait(&persist_cond, &persist_lock, &ts);
         if (ol_clock_persist() != 0)
             cf_log(CF_LOG_ERR, "cannot persist the compliance clock");
+        ol_clock_check_drift(0);
     }
     pthread_mutex_unlock(&persist_lock);
     return NULL;
@@ -207,6 +213,8 @@ static int cmd_serve(int argc, char **argv)
     struct ec_config ecc;
     struct gw_user *users = NULL;
     struct heal_bg *bg = NULL;
+    struct ol_exporter *exporter = NULL;
+    struct ol_export_config xc;
     enum ec_status est;
     enum meta_status mst;
     int i, rc = 1, nusers;
@@ -275,6 +283,7 @@ static int cmd_serve(int argc, char **argv)
     ecc.data = c.ec_data;
     ecc.parity = c.ec_parity;
     ecc.stripe_size = c.stripe_size;
+    ecc.shared = 0;
     est = ec_set_open(&ecc, &set);
     if (est != EC_OK) {
         fprintf(stderr, "coffer: cannot open the disks: %s\n",
@@ -283,6 +292,15 @@ static int cmd_serve(int argc, char **argv)
     }
     if (ol_clock_start(clock_load, clock_save, db) != 0) {
         fprintf(stderr, "coffer: cannot start the compliance clock\n");
+        goto out;
+    }
+    ol_clock_check_drift(1);
+    xc.bucket = c.audit_export_bucket;
+    xc.interval_ms = (int64_t)c.audit_export_interval_s * 1000;
+    xc.retain_years = (uint32_t)c.audit_export_retain_years;
+    xc.owner = ak;
+    if (ol_export_start(db, set, &xc, &exporter) != OL_OK) {
+        fprintf(stderr, "coffer: cannot start the audit export\n");
         goto out;
     }
     nusers = c.nusers + 1;
@@ -358,6 +376,7 @@ out:
     heal_bg_stop(bg);
     gw_server_free(the_server);
     the_server = NULL;
+    ol_export_stop(exporter); /* exports what is left, then joins */
     meta_close(db);
     ec_set_free(set);
     free(users);
@@ -410,10 +429,14 @@ static int cmd_audit(int argc, char **argv)
     enum meta_status st;
     int i, list = 0;
 
+    if (argc >= 3 && strcmp(argv[2], "report") == 0)
+        return cmd_audit_report(argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[2], "clock") == 0)
+        return cmd_audit_clock(argc - 3, argv + 3);
     if (argc < 3 || (strcmp(argv[2], "verify") != 0 &&
                      strcmp(argv[2], "log") != 0)) {
-        fprintf(stderr, "usage: coffer audit verify|log [--data DIR] "
-                "[--meta DIR]\n");
+        fprintf(stderr, "usage: coffer audit verify|log|report|clock "
+                "[--data DIR] [--meta DIR] ...\n");
         return 2;
     }
     list = strcmp(argv[2], "log") == 0;

@@ -98,6 +98,7 @@ static const char *check_region(const char *s);
 static const char *check_domain(const char *s);
 static const char *check_level(const char *s);
 static const char *check_access_key(const char *s);
+static const char *check_bucket(const char *s);
 static const char *check_secret_key(const char *s);
 
 #define OFF(f) offsetof(struct conf, f)
@@ -161,6 +162,16 @@ static const struct ck tls_keys[] = {
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
+static const struct ck audit_keys[] = {
+    {"export_interval", CK_DURATION, OFF(audit_export_interval_s), 0,
+     7 * 86400, NULL, NULL, MK_NONE},
+    {"export_bucket", CK_STR, OFF(audit_export_bucket), 0, 0, NULL,
+     check_bucket, MK_NONE},
+    {"export_retention_years", CK_INT, OFF(audit_export_retain_years), 1, 100,
+     NULL, NULL, MK_NONE},
+    {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
+};
+
 static const struct ck top_keys[] = {
     {"listen", CK_STR, OFF(listen), 0, 0, NULL, check_addr, MK_NONE},
     {"console_listen", CK_STR, OFF(console_listen), 0, 0, NULL, check_addr,
@@ -179,6 +190,7 @@ static const struct ck top_keys[] = {
     {"limits", CK_MAP, 0, 0, 0, limits_keys, NULL, MK_NONE},
     {"heal", CK_MAP, 0, 0, 0, heal_keys, NULL, MK_NONE},
     {"tls", CK_MAP, 0, 0, 0, tls_keys, NULL, MK_NONE},
+    {"audit", CK_MAP, 0, 0, 0, audit_keys, NULL, MK_NONE},
     {"users", CK_USERS, 0, 0, 0, NULL, NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
@@ -410,6 +422,18 @@ static const char *check_level(const char *s)
     return "must be one of err, warn, notice, info, debug";
 }
 
+/* S3 bucket naming: 3..63 of a-z 0-9 . -, starting and ending with a
+ * letter or digit. */
+static const char *check_bucket(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-");
+    if (s[n] != '\0' || n < 3 || n > 63 || s[0] == '.' || s[0] == '-' ||
+        s[n - 1] == '.' || s[n - 1] == '-')
+        return "must be a bucket name: 3..63 of a-z 0-9 . -, starting and "
+               "ending with a letter or digit";
+    return NULL;
+}
+
 static const char *check_access_key(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
@@ -464,7 +488,8 @@ enum conf_status conf_init_defaults(struct conf *c)
         conf_set_str(&c->console_listen, "127.0.0.1:8443") != CONF_OK ||
         conf_set_str(&c->data_dir, "./coffer-data") != CONF_OK ||
         conf_set_str(&c->region, "us-east-1") != CONF_OK ||
-        conf_set_str(&c->log_level, "notice") != CONF_OK) {
+        conf_set_str(&c->log_level, "notice") != CONF_OK ||
+        conf_set_str(&c->audit_export_bucket, "coffer-audit") != CONF_OK) {
         conf_cleanup(c); /* callers may simply return on failure */
         return CONF_ENOMEM;
     }
@@ -485,6 +510,8 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->scrub_interval_s = 7 * 86400;
     c->checkpoint_interval_s = 3600;
     c->checkpoint_keep = 3;
+    c->audit_export_interval_s = 3600;
+    c->audit_export_retain_years = 7;
     return CONF_OK;
 }
 
@@ -525,6 +552,7 @@ void conf_cleanup(struct conf *c)
     free(c->log_level);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->audit_export_bucket);
     free_disks(c);
     free_users(c);
     memset(c, 0, sizeof(*c));
@@ -1376,6 +1404,7 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
         {"log_level", OFF(log_level), check_level, 0},
         {"tls.cert", OFF(tls_cert), check_path, 1},
         {"tls.key", OFF(tls_key), check_path, 1},
+        {"audit.export_bucket", OFF(audit_export_bucket), check_bucket, 0},
     };
     const char *src = c->path ? c->path : "built-in defaults";
     const char *why;

@@ -63,6 +63,10 @@ struct conf {
     int scrub_interval_s;      /* pause between scrub passes, 7 days */
     int checkpoint_interval_s; /* catalog checkpoints, 1 h; 0 off */
     int checkpoint_keep;       /* newest checkpoints kept per disk, 3 */
+    /* audit log export (audit:) */
+    int audit_export_interval_s;   /* export_interval: 1h; 0 disables */
+    char *audit_export_bucket;     /* export_bucket: "coffer-audit" */
+    int audit_export_retain_years; /* export_retention_years: 7, 1..100 */
     struct conf_user *users;   /* from the file; root is added by cmd/ */
     int nusers;
     /* TLS (tls: in the file). Off by default: plain HTTP. */

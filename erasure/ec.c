@@ -1434,3 +1434,11 @@ void ec_reader_free(struct ec_reader *r)
     free(r->blocks);
     free(r);
 }
+
+int ec_reader_shards_usable(const struct ec_reader *r)
+{
+    int i, n = 0;
+    for (i = 0; i < r->set->n; i++)
+        if (r->fds[i] >= 0) n++;
+    return n;
+}

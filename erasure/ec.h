@@ -130,6 +130,10 @@ enum ec_status ec_reader_open(struct ec_set *set, const char *version_id,
 enum ec_status ec_reader_read(struct ec_reader *r, uint64_t off, void *buf,
                               size_t len, int *degraded);
 void ec_reader_free(struct ec_reader *r);
+/* Shards that passed their header and trailer checks at open (N when all
+ * are present and sound; fewer means reads go, or may go, through parity
+ * and the version needs healing). */
+int ec_reader_shards_usable(const struct ec_reader *r);
 
 /* Removes every shard file of a version (best effort; logs failures). */
 enum ec_status ec_remove(struct ec_set *set, const char *version_id);

@@ -46,7 +46,7 @@ static int bucket_load(struct gw_req *req, struct meta_bucket *b)
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         return -1;
     }
-    return 0;
+    return gw_lock_system_bucket(req);
 }
 
 /* ---- ListBuckets ---- */

@@ -96,7 +96,8 @@ fail:
 static enum ec_status copy_data(struct gw_req *req,
                                 const struct meta_version *src,
                                 uint64_t from, uint64_t to,
-                                struct ec_writer *w, EVP_MD_CTX *md)
+                                struct ec_writer *w, EVP_MD_CTX *md,
+                                EVP_MD_CTX *sha)
 {
     size_t bs = ec_set_stripe_size(req->srv->set);
     char *buf = malloc(bs);
@@ -120,6 +121,7 @@ static enum ec_status copy_data(struct gw_req *req,
             st = ec_reader_read(r, off, buf, n, NULL);
             if (st != EC_OK) break;
             EVP_DigestUpdate(md, buf, n);
+            if (sha) EVP_DigestUpdate(sha, buf, n);
             st = ec_writer_append(w, buf, n);
         }
         ec_reader_free(r);
@@ -138,10 +140,10 @@ static void copy_work(struct gw_req *req)
     const char *dir;
     struct ec_writer *w = NULL;
     struct ec_obj_info info;
-    EVP_MD_CTX *md = NULL;
+    EVP_MD_CTX *md = NULL, *sha = NULL;
     enum meta_status mst;
     enum ec_status est;
-    unsigned char dig[16];
+    unsigned char dig[16], sdig[32];
     unsigned int dl;
     uint64_t size = 0;
     int replace = 0, applies = 0, same;
@@ -234,11 +236,22 @@ static void copy_work(struct gw_req *req)
     info.mtime_ms = cf_now_ms();
     md = EVP_MD_CTX_new();
     if (md == NULL || !EVP_DigestInit_ex(md, EVP_md5(), NULL)) goto out_oom;
+    if (db.lock_enabled) {
+        /* a version written into a lock bucket records its SHA-256 (the
+         * audit report and the put-locked audit entry carry it) */
+        sha = EVP_MD_CTX_new();
+        if (sha == NULL || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))
+            goto out_oom;
+    }
     est = ec_writer_new(req->srv->set, &info, &w);
-    if (est == EC_OK) est = copy_data(req, &src, 0, src.size, w, md);
+    if (est == EC_OK) est = copy_data(req, &src, 0, src.size, w, md, sha);
     if (est == EC_OK) {
         EVP_DigestFinal_ex(md, dig, &dl);
         cf_hex_encode(dig, 16, dst.etag);
+        if (sha) {
+            EVP_DigestFinal_ex(sha, sdig, &dl);
+            cf_hex_encode(sdig, 32, dst.sha256);
+        }
         gw_new_version_id(req, dst.version_id, sizeof(dst.version_id));
         dst.key = req->key;
         dst.key_len = req->key_len;
@@ -293,6 +306,7 @@ out_oom:
 out:
     ec_writer_free(w);
     EVP_MD_CTX_free(md);
+    EVP_MD_CTX_free(sha);
     meta_version_cleanup(&src);
     meta_version_cleanup(&dst);
     meta_version_cleanup(&replaced);
@@ -442,7 +456,7 @@ static void upload_part_copy_work(struct gw_req *req)
         goto out;
     }
     est = ec_writer_new(req->srv->set, &info, &w);
-    if (est == EC_OK) est = copy_data(req, &src, from, to, w, md);
+    if (est == EC_OK) est = copy_data(req, &src, from, to, w, md, NULL);
     if (est == EC_OK) est = ec_writer_finish(w, &size);
     ec_writer_free(w);
     w = NULL;

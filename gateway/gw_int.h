@@ -201,7 +201,7 @@ struct gw_csum {
 struct gw_put {
     struct ec_writer *writer;     /* worker-owned while a job runs */
     EVP_MD_CTX *md5;              /* ETag */
-    EVP_MD_CTX *sha256;           /* signed payload, or NULL */
+    EVP_MD_CTX *sha256;           /* signed payload or lock bucket, or NULL */
     struct gw_csum cs;            /* the requested S3 checksum */
     char cs_expect[64];           /* base64 from the header, or "" */
     int cs_trailer;               /* expected value comes as a trailer */
@@ -489,6 +489,13 @@ int gw_bypass_header(const struct gw_req *req);
  * request. */
 int gw_lock_check_delete(struct meta_version *v, void *arg);
 const char *gw_lock_md5_message(void);
+/* The audit export's bucket (audit.export_bucket) is written only by
+ * coffer: a request that would add, hide or change anything in it (PUT,
+ * copy into it, multipart, delete, delete marker, tagging, versioning or
+ * lock configuration, DeleteBucket) gets AccessDenied; reads, retention
+ * extension and legal holds (which only strengthen) pass. Returns 0 to go
+ * on, -1 with the error set. */
+int gw_lock_system_bucket(struct gw_req *req);
 char *gw_audit_event(const struct gw_req *req, const char *what,
                      const char *key, size_t key_len,
                      const struct meta_version *v, const char *detail);

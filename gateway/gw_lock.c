@@ -50,6 +50,10 @@ char *gw_audit_event(const struct gw_req *req, const char *what,
         }
         json_object_set_new(o, "legal_hold", json_boolean(v->legal_hold));
         if (v->etag[0]) json_object_set_new(o, "etag", json_string(v->etag));
+        if (v->sha256[0])
+            json_object_set_new(o, "sha256", json_string(v->sha256));
+        if (!v->delete_marker)
+            json_object_set_new(o, "size", json_integer((json_int_t)v->size));
     }
     if (detail) json_object_set_new(o, "detail", json_string(detail));
     json_object_set_new(o, "by", json_string(req->principal ? req->principal
@@ -281,6 +285,32 @@ int gw_lock_from_upload(struct meta_version *v)
         return 1;
     }
     return 0;
+}
+
+int gw_lock_system_bucket(struct gw_req *req)
+{
+    const char *sys = req->srv->conf->audit_export_bucket;
+
+    if (sys == NULL || strcmp(req->bucket, sys) != 0) return 0;
+    switch (req->op) {
+    case GW_OP_DELETE_BUCKET:
+    case GW_OP_DELETE_OBJECTS:
+    case GW_OP_PUT_OBJECT:
+    case GW_OP_DELETE_OBJECT:
+    case GW_OP_CREATE_MPU:
+    case GW_OP_UPLOAD_PART:
+    case GW_OP_COMPLETE_MPU:
+    case GW_OP_PUT_VERSIONING:
+    case GW_OP_COPY_OBJECT:
+    case GW_OP_PUT_TAGGING:
+    case GW_OP_DELETE_TAGGING:
+    case GW_OP_PUT_LOCK_CONFIG:
+        gw_resp_error(&req->resp, GW_E_ACCESS_DENIED,
+                      "The audit export bucket is written only by coffer.");
+        return -1;
+    default:
+        return 0;
+    }
 }
 
 /* ---- bucket configuration ---- */

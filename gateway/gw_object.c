@@ -124,6 +124,7 @@ int gw_bucket_check(struct gw_req *req, struct meta_bucket *b)
         gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
         return -1;
     }
+    if (gw_lock_system_bucket(req) != 0) return -1;
     req->versioning = (int)b->versioning;
     req->lock_enabled = b->lock_enabled;
     return 0;
@@ -313,6 +314,17 @@ static void put_prepare_work(struct gw_req *req)
         /* objlock decides before any body byte is read. */
         int applies = 0;
         if (gw_lock_for_write(req, &b, &req->put.ver, &applies) != 0) return;
+        /* Every version written into a lock bucket records its content
+         * SHA-256 (audit report, put-locked audit entry). The body has
+         * not been read yet, so the context sees every byte. */
+        if (b.lock_enabled && req->put.sha256 == NULL) {
+            req->put.sha256 = EVP_MD_CTX_new();
+            if (req->put.sha256 == NULL ||
+                !EVP_DigestInit_ex(req->put.sha256, EVP_sha256(), NULL)) {
+                gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+                return;
+            }
+        }
         if (applies && !req->put.has_content_md5 &&
             req->put.cs.algo == GW_CSUM_NONE) {
             gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
@@ -780,10 +792,12 @@ static void put_finish_work(struct gw_req *req)
         char hex[65];
         EVP_DigestFinal_ex(pu->sha256, sha, &n);
         cf_hex_encode(sha, 32, hex);
-        if (strcasecmp(hex, req->auth.payload_sha256) != 0) {
+        if (req->auth.payload == GW_PAYLOAD_SIGNED &&
+            strcasecmp(hex, req->auth.payload_sha256) != 0) {
             put_fail(req, GW_E_CONTENT_SHA256_MISMATCH, NULL);
             goto out_abort;
         }
+        memcpy(pu->ver.sha256, hex, sizeof(pu->ver.sha256));
     }
     if (pu->cs.algo != GW_CSUM_NONE) {
         struct cf_str want;

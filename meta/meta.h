@@ -134,6 +134,10 @@ struct meta_version {
     int lock_mode;           /* enum ol_mode, 0 = none */
     int64_t retain_until_ms;
     int legal_hold;
+    /* Content SHA-256, 64 lower-case hex digits, or "" when it was not
+     * computed (the gateway computes it for every write into an Object
+     * Lock bucket and for signed payloads). */
+    char sha256[65];
 };
 void meta_version_cleanup(struct meta_version *v);
 
@@ -201,6 +205,13 @@ enum meta_status meta_audit_foreach(struct meta_db *db,
                                     int (*fn)(const struct meta_audit_entry *e,
                                               void *arg),
                                     void *arg);
+/* The same, starting at entry `from` (entries before it are skipped
+ * without being read). */
+enum meta_status meta_audit_foreach_from(struct meta_db *db, uint64_t from,
+                                         int (*fn)(const struct
+                                                   meta_audit_entry *e,
+                                                   void *arg),
+                                         void *arg);
 /* The hash an entry must have. */
 void meta_audit_hash(const struct meta_audit_entry *e, unsigned char out[32]);
 /* Opens an existing catalog read-only (alongside a running server). */
@@ -233,6 +244,13 @@ enum meta_status meta_object_put_if(struct meta_db *db, const char *bucket,
 /* A small persisted value (the compliance clock). 0 when never set. */
 enum meta_status meta_clock_get(struct meta_db *db, int64_t *ms);
 enum meta_status meta_clock_set(struct meta_db *db, int64_t ms);
+/* Small persisted counters, K/<name> (name: 1..32 of a-z 0-9 _ -), 0
+ * when never set; each set is one synced write (the audit export's
+ * progress). */
+enum meta_status meta_counter_get(struct meta_db *db, const char *name,
+                                  uint64_t *v);
+enum meta_status meta_counter_set(struct meta_db *db, const char *name,
+                                  uint64_t v);
 
 /* ---- multipart uploads ---- */
 

@@ -292,12 +292,23 @@ enum meta_status meta_audit_foreach(struct meta_db *m,
                                               void *arg),
                                     void *arg)
 {
+    return meta_audit_foreach_from(m, 1, fn, arg);
+}
+
+enum meta_status meta_audit_foreach_from(struct meta_db *m, uint64_t from,
+                                         int (*fn)(const struct
+                                                   meta_audit_entry *e,
+                                                   void *arg),
+                                         void *arg)
+{
     struct meta_iter mi;
     enum meta_status st, ist;
+    char k[19];
 
+    akey(k, from);
     st = meta_iter_open(m, &mi, NULL, "A/", 2);
     if (st != META_OK) return st;
-    for (rocksdb_iter_seek(mi.it, "A/", 2); rocksdb_iter_valid(mi.it);
+    for (rocksdb_iter_seek(mi.it, k, 18); rocksdb_iter_valid(mi.it);
          rocksdb_iter_next(mi.it)) {
         size_t vl;
         const char *v = rocksdb_iter_value(mi.it, &vl);

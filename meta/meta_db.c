@@ -533,3 +533,53 @@ enum meta_status meta_clock_set(struct meta_db *m, int64_t ms)
     meta_buf_free(&b);
     return meta_err(err, "set clock");
 }
+
+/* ---- small persisted counters ---- */
+
+static int counter_key(const char *name, char k[40])
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 32 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n ||
+        strcmp(name, "clock") == 0)
+        return -1;
+    snprintf(k, 40, "K/%s", name);
+    return 0;
+}
+
+enum meta_status meta_counter_get(struct meta_db *m, const char *name,
+                                  uint64_t *out)
+{
+    char *err = NULL, *v, k[40];
+    size_t vl;
+    struct meta_rd r;
+
+    *out = 0;
+    if (counter_key(name, k) != 0) return META_EINVAL;
+    v = rocksdb_get(m->db, m->ropts, k, strlen(k), &vl, &err);
+    if (err) return meta_err(err, "get counter");
+    if (v == NULL) return META_OK;
+    meta_rd_init(&r, v, vl);
+    *out = meta_rd_u64(&r);
+    rocksdb_free(v);
+    if (r.bad) {
+        cf_log(CF_LOG_ERR, "meta: counter %s is corrupt", name);
+        *out = 0;
+        return META_ECORRUPT;
+    }
+    return META_OK;
+}
+
+enum meta_status meta_counter_set(struct meta_db *m, const char *name,
+                                  uint64_t val)
+{
+    struct meta_buf b = { 0 };
+    char *err = NULL, k[40];
+    if (counter_key(name, k) != 0) return META_EINVAL;
+    if (m->readonly) return META_EIO;
+    meta_buf_u64(&b, val);
+    if (b.oom) return META_ENOMEM;
+    rocksdb_put(m->db, m->wsync, k, strlen(k), b.p, b.len, &err);
+    meta_buf_free(&b);
+    return meta_err(err, "set counter");
+}

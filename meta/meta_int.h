@@ -19,6 +19,7 @@
  *   P/<upload-id>\0<part:5 decimal digits>    P rec    meta_upload.c
  *   A/<seq:16 hex>                            A rec    meta_audit.c
  *   K/clock                                   u64 ms   meta_db.c
+ *   K/<counter name>                          u64      meta_db.c
  *
  *   <inv>  16 lower-case hex digits of UINT64_MAX - s, where s is the
  *          version's write sequence: the wall clock in microseconds, made
@@ -97,6 +98,8 @@
  *   lock_mode     u8    enum ol_mode, 0 = none
  *   retain_until  i64   ms
  *   legal_hold    u8    0/1
+ *   [optional: content hash]
+ *   sha256        str   64 lower-case hex digits, or "" (not computed)
  *
  * part (inside V and P recs):
  *   number u32 | size u64 | mtime_ms i64 | etag str (<= 32) |

@@ -342,10 +342,12 @@ enum meta_status meta_list_versions(struct meta_db *m, const char *bucket,
         st = META_ENOMEM;
         goto out;
     }
-    /* One snapshot for the scan and the C/ lookups behind is_latest. */
-    snap = rocksdb_create_snapshot(m->db);
+    /* One snapshot for the scan and the C/ lookups behind is_latest. A
+     * secondary (read-only) instance has none and needs none: its view
+     * stays the one caught up at open. */
+    snap = m->readonly ? NULL : rocksdb_create_snapshot(m->db);
     ro = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_snapshot(ro, snap);
+    if (snap) rocksdb_readoptions_set_snapshot(ro, snap);
     st = meta_iter_open(m, &mi, snap, range.p, range.len);
     if (st != META_OK) goto out;
     it = mi.it;

@@ -75,6 +75,7 @@ void meta_version_encode(struct meta_buf *b, const struct meta_version *v)
     meta_buf_u8(b, (unsigned)v->lock_mode);
     meta_buf_u64(b, (uint64_t)v->retain_until_ms);
     meta_buf_u8(b, v->legal_hold ? 1 : 0);
+    meta_buf_str(b, v->sha256, strnlen(v->sha256, sizeof(v->sha256) - 1));
 }
 
 enum meta_status meta_version_decode(const char *p, size_t n,
@@ -126,6 +127,8 @@ enum meta_status meta_version_decode(const char *p, size_t n,
         v->retain_until_ms = (int64_t)meta_rd_u64(&r);
         v->legal_hold = (int)meta_rd_u8(&r);
     }
+    if (meta_rd_more(&r)) /* [optional: content hash] */
+        meta_rd_strbuf(&r, v->sha256, sizeof(v->sha256));
     if (r.bad) goto bad;
     if (v->data_id[0] == '\0')
         memcpy(v->data_id, v->version_id, sizeof(v->data_id));
@@ -505,7 +508,9 @@ static enum meta_status get_current(struct meta_db *m, const char *bucket,
                                     const char *key, size_t key_len,
                                     struct meta_version *out)
 {
-    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(m->db);
+    /* a secondary instance has no snapshots; its view is fixed at open */
+    const rocksdb_snapshot_t *snap =
+        m->readonly ? NULL : rocksdb_create_snapshot(m->db);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     struct meta_buf k = { 0 };
     struct meta_cur c;
@@ -513,7 +518,7 @@ static enum meta_status get_current(struct meta_db *m, const char *bucket,
     size_t vl;
     enum meta_status st;
 
-    rocksdb_readoptions_set_snapshot(ro, snap);
+    if (snap) rocksdb_readoptions_set_snapshot(ro, snap);
     st = meta_cur_get(m, ro, bucket, key, key_len, &c);
     if (st != META_OK) goto out;
     meta_key_v(&k, bucket, key, key_len, c.inv, c.id);
@@ -538,7 +543,7 @@ out:
     rocksdb_free(v);
     meta_buf_free(&k);
     rocksdb_readoptions_destroy(ro);
-    rocksdb_release_snapshot(m->db, snap);
+    if (snap) rocksdb_release_snapshot(m->db, snap);
     return st;
 }
 

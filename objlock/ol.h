@@ -11,11 +11,32 @@
  * persisted, so setting the system date forward never unlocks anything.
  * Only ol_clock.c reads a clock.
  *
- * Threads: everything here is thread-safe. */
+ * Audit (ol_audit.c, ol_report.c): verification of the hash-chained audit
+ * log and the compliance report of locked versions. These read the catalog
+ * (meta) and the shards (erasure) and block on disk: call them from a CLI
+ * or a worker thread, never from an event loop.
+ *
+ * Threads: everything here is thread-safe; a struct ol_report belongs to
+ * one thread at a time. */
 #ifndef OL_H
 #define OL_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+struct meta_db;
+struct ec_set;
+
+/* Status of the audit functions (the policy functions return decisions). */
+enum ol_status {
+    OL_OK = 0,
+    OL_EIO,       /* the catalog or a disk could not be read (logged) */
+    OL_ENOMEM,
+    OL_EINVAL,
+};
+const char *ol_strerror(enum ol_status st);
 
 enum ol_mode { OL_MODE_NONE = 0, OL_MODE_GOVERNANCE, OL_MODE_COMPLIANCE };
 
@@ -90,5 +111,204 @@ int ol_clock_persist(void);
 #ifdef COFFER_TEST_CLOCK
 void ol_clock_test_advance(int64_t ms);
 #endif
+/* The system clock (CLOCK_REALTIME) in ms. Never used to judge retention:
+ * only to show when a report was made and how far the system clock has
+ * drifted from compliance time. */
+int64_t ol_clock_wall_ms(void);
+/* |system clock - compliance time| above which the server warns. */
+#define OL_CLOCK_DRIFT_WARN_MS (5 * 60 * 1000LL)
+/* Logs the drift (system clock minus compliance time): at_start logs it
+ * once at NOTICE (WARN beyond the threshold); otherwise it logs only when
+ * the drift crosses the threshold, in either direction, so a clock that
+ * stays wrong is reported once rather than every minute. Returns the
+ * drift in ms. */
+int64_t ol_clock_check_drift(int at_start);
+
+/* Fills *ts with CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on
+ * a condition variable set to CLOCK_MONOTONIC (timers that the system
+ * date cannot move). */
+void ol_clock_deadline(struct timespec *ts, int64_t ms);
+
+/* ---- internal store: one whole object into a bucket (ol_store.c) ----
+ * The write path for data that originates inside the server (the audit
+ * export; later ingest): the same steps and order as an S3 PutObject —
+ * the bucket's default retention stamped on the compliance clock, data
+ * erasure-coded and made durable (ec_writer), MD5 (ETag) and SHA-256
+ * recorded, then one synced catalog batch carrying the put-locked audit
+ * entry (meta_object_put_audited). Blocks on disk: worker threads only. */
+struct ol_store_obj {
+    const char *bucket;
+    const char *key;
+    size_t key_len;
+    const void *data;          /* borrowed for the call */
+    size_t len;
+    const char *content_type;  /* or NULL */
+    const char *by;            /* who writes, for the audit entry */
+    /* Explicit retention (lock_mode != NONE), used instead of the bucket
+     * default when it is at least as strong (COMPLIANCE, and at least as
+     * long); NONE: the bucket default alone. */
+    enum ol_mode lock_mode;
+    int64_t retain_until_ms;
+};
+/* OL_EINVAL if the bucket does not exist; OL_EIO if the data or the
+ * catalog could not be written (nothing is left behind). vid (65 bytes,
+ * may be NULL) receives the new version id. */
+enum ol_status ol_store_put(struct meta_db *db, struct ec_set *set,
+                            const struct ol_store_obj *o, char *vid);
+
+/* ---- audit export into a locked bucket (ol_export.c) ----
+ * Entries of the audit log are exported as JSON-lines objects named
+ * audit/<first seq>-<last seq>.jsonl (20-digit zero-padded decimals), one
+ * line per entry: {"seq","time_ms","time","prev","hash","event"}, where
+ * event is the exact event text and hash = SHA-256(prev | seq u64 LE |
+ * time_ms i64 LE | event), so an export verifies against the chain and
+ * its first prev links to the previous export's last hash. Progress is
+ * persisted in the catalog (K/audit_export_done, and _pending while an
+ * object is being written) so that, across crashes and restarts, every
+ * entry is exported exactly once. */
+#define OL_EXPORT_BY "coffer:audit-export"
+#define OL_EXPORT_MAX_ENTRIES 10000 /* per object */
+struct ol_export_config {
+    const char *bucket;        /* system bucket, e.g. "coffer-audit" */
+    int64_t interval_ms;       /* between exports; 0: never */
+    uint32_t retain_years;     /* COMPLIANCE default retention */
+    const char *owner;         /* access key owning the bucket (root) */
+};
+/* Creates the bucket when missing (versioned, Object Lock on, COMPLIANCE
+ * default retention of retain_years; the creation is audited); refuses
+ * (OL_EINVAL, logged) an existing bucket without a COMPLIANCE default
+ * retention. */
+enum ol_status ol_export_prepare(struct meta_db *db,
+                                 const struct ol_export_config *cfg);
+/* One export pass: writes objects until every entry up to the head is
+ * exported (entries written by the exporter itself alone do not make an
+ * object). Each object is COMPLIANCE-locked for cfg->retain_years from
+ * the compliance clock, or longer if the bucket default says so.
+ * *objects (may be NULL) counts objects written. */
+enum ol_status ol_export_run(struct meta_db *db, struct ec_set *set,
+                             const struct ol_export_config *cfg,
+                             unsigned *objects);
+struct ol_exporter;
+/* Prepares the bucket and starts a thread that exports at start, every
+ * interval, and once more at ol_export_stop(). db and set are borrowed
+ * and must outlive the exporter. */
+enum ol_status ol_export_start(struct meta_db *db, struct ec_set *set,
+                               const struct ol_export_config *cfg,
+                               struct ol_exporter **out);
+void ol_export_stop(struct ol_exporter *x); /* NULL is a no-op */
+
+/* ---- audit chain verification (ol_audit.c) ---- */
+
+struct ol_chain {
+    uint64_t entries;          /* entries checked and intact */
+    uint64_t bad_seq;          /* first broken entry, 0 when intact */
+    const char *why;           /* static text naming the break, or NULL */
+    unsigned char head[32];    /* hash of the last intact entry */
+    int64_t head_time_ms;      /* its compliance time, 0 if none */
+};
+/* Walks the whole log: each entry's seq must follow the previous one, its
+ * prev must be the previous entry's hash and its own hash must recompute.
+ * An entry that does not decode counts as a break (why says so). OL_OK
+ * when the walk completed (out->why says whether the chain is intact);
+ * OL_EIO when the catalog could not be read. */
+enum ol_status ol_chain_verify(struct meta_db *db, struct ol_chain *out);
+
+/* ---- compliance report (ol_report.c) ---- */
+
+enum ol_report_format { OL_REPORT_JSON = 0, OL_REPORT_CSV, OL_REPORT_HTML };
+/* "json" / "csv" / "html" → format; -1 if unknown. */
+int ol_report_format_parse(const char *s, enum ol_report_format *out);
+
+/* Result of re-reading one version's data. */
+enum ol_check {
+    OL_CHECK_NONE = 0,  /* not checked (no --verify-data) */
+    OL_CHECK_OK,        /* every block verified, hashes match */
+    OL_CHECK_DEGRADED,  /* content intact, but some shard is missing or
+                           corrupt: readable through parity, needs heal */
+    OL_CHECK_MISSING,   /* data unreadable: too few good shards */
+    OL_CHECK_MISMATCH,  /* data read, but its SHA-256 or MD5 differs from
+                           what was recorded at write time */
+    OL_CHECK_ERROR,     /* could not be checked (I/O error, memory) */
+};
+/* "not-checked", "ok", "degraded", "missing-data", "hash-mismatch",
+ * "error". */
+const char *ol_check_str(enum ol_check c);
+/* 1 for the results an auditor must treat as a violation. */
+int ol_check_is_violation(enum ol_check c);
+
+/* One locked version: retention (in force or expired) and/or legal hold. */
+struct ol_report_row {
+    char bucket[64];
+    char *key;                 /* owned, key_len bytes + NUL; any bytes */
+    size_t key_len;
+    char version_id[65];
+    uint64_t size;
+    char etag[72];             /* without quotes */
+    size_t nparts;             /* 0: single-part */
+    char sha256[65];           /* recorded at write time, "" if none */
+    enum ol_mode mode;         /* NONE: legal hold only */
+    int64_t retain_until_ms;
+    int legal_hold;
+    int64_t written_ms;        /* Last-Modified */
+    int expired;               /* retention ended at the report's clock */
+    enum ol_check check;
+    char computed_sha256[65];  /* from the data when checked, else "" */
+    char detail[160];          /* what went wrong, "" when ok */
+};
+
+/* Counts per (bucket, mode); mode NONE counts versions under legal hold
+ * only. */
+struct ol_report_sum {
+    char bucket[64];
+    enum ol_mode mode;
+    uint64_t versions, bytes;
+    uint64_t active, expired;  /* retention in force / ended */
+    uint64_t legal_holds;
+    uint64_t ok, degraded, missing, mismatch, errors; /* checks */
+};
+
+struct ol_report {
+    int64_t generated_ms;      /* system clock when collected */
+    int64_t clock_ms;          /* compliance time the state is judged at */
+    char bucket[64];           /* filter; "" for every bucket */
+    int verified;              /* data was re-read */
+    int chain_checked;         /* chain holds a verification result */
+    struct ol_chain chain;
+    struct ol_report_row *rows; /* owned, bucket then key then version */
+    size_t nrows, cap;
+    struct ol_report_sum *sums; /* owned, filled by ol_report_summarize */
+    size_t nsums;
+    struct ol_report_sum total; /* every row (bucket "", mode NONE) */
+    uint64_t violations;       /* violating rows, plus 1 for a broken
+                                  chain */
+};
+void ol_report_init(struct ol_report *r);
+void ol_report_cleanup(struct ol_report *r); /* zeroed struct: no-op */
+/* Appends a copy of row (the key is copied). */
+enum ol_status ol_report_add(struct ol_report *r,
+                             const struct ol_report_row *row);
+/* Adds every locked version of `bucket` (NULL: of every bucket) as the
+ * catalog holds it now, judged at r->clock_ms. With a set, re-reads each
+ * version's data through the erasure layer (verifying every block's
+ * bitrot hash) and re-hashes it: SHA-256 against the recorded one, MD5
+ * against the ETag (each part's for multipart). Then verifies the chain
+ * and summarises. */
+enum ol_status ol_report_collect(struct ol_report *r, struct meta_db *db,
+                                 struct ec_set *set, const char *bucket);
+/* (Re)computes sums, total and violations from the rows and the chain. */
+enum ol_status ol_report_summarize(struct ol_report *r);
+/* Writes the report: JSON (one document), CSV (header row, one row per
+ * version), or HTML (one self-contained page: inline CSS, no script, no
+ * external resource). OL_EIO if out failed. */
+enum ol_status ol_report_write(const struct ol_report *r,
+                               enum ol_report_format f, FILE *out);
+
+/* Escaping, exposed for tests. Both take arbitrary bytes: invalid UTF-8
+ * and control characters become U+FFFD (the key's exact bytes are given
+ * in hex beside it). HTML: & < > " ' become entities. CSV: the field is
+ * quoted (RFC 4180, quotes doubled) and a leading = + - @ or tab, which
+ * spreadsheets would run as a formula, is preceded by '. */
+void ol_html_escape(FILE *out, const char *s, size_t n);
+void ol_csv_field(FILE *out, const char *s, size_t n);
 
 #endif /* OL_H */

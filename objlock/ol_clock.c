@@ -85,3 +85,50 @@ void ol_clock_test_advance(int64_t ms)
     pthread_mutex_unlock(&clock_lock);
 }
 #endif
+
+int64_t ol_clock_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int drift_over; /* guarded by clock_lock: last check was over */
+
+int64_t ol_clock_check_drift(int at_start)
+{
+    int64_t now = ol_clock_now(), wall = ol_clock_wall_ms();
+    int64_t drift = wall - now;
+    int64_t mag = drift < 0 ? -drift : drift;
+    int over = mag > OL_CLOCK_DRIFT_WARN_MS, was;
+    char c[CF_ISO8601_LEN], w[CF_ISO8601_LEN];
+
+    pthread_mutex_lock(&clock_lock);
+    was = drift_over;
+    drift_over = over;
+    pthread_mutex_unlock(&clock_lock);
+    if (!at_start && over == was) return drift;
+    cf_fmt_iso8601_ms(now, c);
+    cf_fmt_iso8601_ms(wall, w);
+    if (over)
+        cf_log(CF_LOG_WARN, "compliance clock %s, system clock %s: drift "
+               "%+lld s (above %lld s); retention follows the compliance "
+               "clock", c, w, (long long)(drift / 1000),
+               (long long)(OL_CLOCK_DRIFT_WARN_MS / 1000));
+    else
+        cf_log(CF_LOG_NOTICE,
+               "compliance clock %s, system clock %s: drift %+lld ms%s", c,
+               w, (long long)drift, at_start ? "" : " (back within bounds)");
+    return drift;
+}
+
+void ol_clock_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}

@@ -182,6 +182,10 @@ class CofferServer(_ServerBase):
         self.proc = None
         self.last_exit = None
         self._log = None
+        # start under a wrapper command (e.g. ["faketime", "-f", "+80y"])
+        # with extra environment; tests set these before (re)starting
+        self.wrapper = []
+        self.extra_env = {}
 
     @property
     def endpoint(self):
@@ -208,6 +212,7 @@ class CofferServer(_ServerBase):
         env["COFFER_ROOT_ACCESS_KEY"] = self.access_key
         env["COFFER_ROOT_SECRET_KEY"] = self.secret_key
         env.update(self.extra_env)
+        cmd = list(self.wrapper) + cmd
         if self._log:
             self._log.close()
         self._log = open(self.log_path, "ab")

@@ -164,6 +164,10 @@ static void test_example_loads(void **state)
     assert_int_equal(c.max_xml_bytes, d.max_xml_bytes);
     assert_int_equal(c.max_object_bytes, d.max_object_bytes);
     assert_int_equal(c.max_connections, d.max_connections);
+    assert_int_equal(c.audit_export_interval_s, d.audit_export_interval_s);
+    assert_string_equal(c.audit_export_bucket, d.audit_export_bucket);
+    assert_int_equal(c.audit_export_retain_years,
+                     d.audit_export_retain_years);
     assert_int_equal(c.idle_timeout_s, d.idle_timeout_s);
     assert_int_equal(c.header_timeout_s, d.header_timeout_s);
     assert_int_equal(c.body_timeout_s, d.body_timeout_s);
@@ -498,6 +502,12 @@ static const struct err_row err_rows[] = {
      "must be 1..1048576, got 0"},
     {"limits:\n  idle_timeout: 0s\n", 2, "limits.idle_timeout",
      "must be 1s..24h, got 0s"},
+    {"audit:\n  export_interval: 169h\n", 2, "audit.export_interval",
+     "must be 0s..168h, got 169h"},
+    {"audit:\n  export_retention_years: 0\n", 2,
+     "audit.export_retention_years", "must be 1..100, got 0"},
+    {"audit:\n  export_bucket: Bad_Name\n", 2, "audit.export_bucket",
+     "must be a bucket name"},
     {"limits:\n  idle_timeout: 25h\n", 2, "limits.idle_timeout",
      "must be 1s..24h, got 25h"},
     {"limits:\n  header_timeout: 2h\n", 2, "limits.header_timeout",
@@ -626,7 +636,7 @@ static const struct err_row err_rows[] = {
     {"frobnicate: 1\n", 1, "frobnicate",
      "unknown key; valid keys: listen, console_listen, data_dir, disks, "
      "meta_dir, erasure, max_threads, io_threads, buffer_size, region, "
-     "domain, log_level, limits, heal, tls, users"},
+     "domain, log_level, limits, heal, tls, audit, users"},
     {"listen: 127.0.0.1:9000\nregion: x\nlisten: 1.2.3.4:5\n", 3, "listen",
      "duplicate key (first given on line 1)"},
     {"erasure: {data: 4}\n\nerasure: {parity: 2}\n", 3, "erasure",
