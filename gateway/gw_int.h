@@ -158,6 +158,7 @@ enum gw_op {
     GW_OP_GET_RETENTION,
     GW_OP_PUT_LEGAL_HOLD,
     GW_OP_GET_LEGAL_HOLD,
+    GW_OP_GET_ATTRIBUTES,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -408,6 +409,8 @@ void gw_h_delete_tagging(struct gw_req *req);
 /* x-amz-tagging on a write → stored tags of v; -1 with an error set. */
 int gw_tagging_for_put(struct gw_req *req, struct meta_version *v);
 size_t gw_tag_count(const struct meta_version *v);
+/* gw_attrs.c */
+void gw_h_get_attributes(struct gw_req *req);
 /* gw_copy.c */
 void gw_h_copy_object(struct gw_req *req);
 /* gw_object.c helpers shared with gw_copy.c */
