@@ -4,7 +4,9 @@
  * erasure-coded version of the destination — one worker job, memory one
  * stripe. Metadata is copied (x-amz-metadata-directive COPY, the default)
  * or taken from the request (REPLACE); the x-amz-copy-source-if-*
- * conditions and the destination's Object Lock rules apply. */
+ * conditions and the destination's Object Lock rules apply. The new
+ * version's S3 checksum (x-amz-checksum-algorithm, else the source's
+ * algorithm) is computed from the copied bytes. */
 #include "gw_int.h"
 #include "ol.h"
 
@@ -89,10 +91,12 @@ fail:
     return -1;
 }
 
-/* Copies the source data into w, one stripe at a time, hashing it. */
+/* Copies the source data into w, one stripe at a time, hashing it (MD5,
+ * and the S3 checksum cs when its algorithm is set). */
 static enum ec_status copy_data(struct gw_req *req,
                                 const struct meta_version *src,
-                                struct ec_writer *w, EVP_MD_CTX *md)
+                                struct ec_writer *w, EVP_MD_CTX *md,
+                                struct gw_csum *cs)
 {
     size_t bs = ec_set_stripe_size(req->srv->set);
     char *buf = malloc(bs);
@@ -111,6 +115,7 @@ static enum ec_status copy_data(struct gw_req *req,
             st = ec_reader_read(r, off, buf, n, NULL);
             if (st != EC_OK) break;
             EVP_DigestUpdate(md, buf, n);
+            gw_csum_update(cs, buf, n);
             st = ec_writer_append(w, buf, n);
         }
         ec_reader_free(r);
@@ -137,8 +142,10 @@ static void copy_work(struct gw_req *req)
     uint64_t size = 0;
     int replace = 0, applies = 0, same;
     size_t i;
-    char date[CF_ISO8601_LEN];
+    char date[CF_ISO8601_LEN], csv[GW_CSUM_B64_MAX];
+    struct gw_csum cs;
 
+    memset(&cs, 0, sizeof(cs));
     memset(&src, 0, sizeof(src));
     memset(&dst, 0, sizeof(dst));
     memset(&replaced, 0, sizeof(replaced));
@@ -213,6 +220,30 @@ static void copy_work(struct gw_req *req)
             dst.nheaders++;
         }
     }
+    /* The checksum of the new version (AWS CopyObject): the algorithm the
+     * request names (x-amz-checksum-algorithm), else the source's; always a
+     * FULL_OBJECT checksum of the copied bytes, computed as they pass. */
+    h = gw_req_header(req, "x-amz-checksum-algorithm", &hl);
+    if (h) {
+        enum gw_csum_algo a = gw_csum_lookup(h, hl);
+        if (a == GW_CSUM_NONE || strncasecmp(h, "x-amz-", 6) == 0) {
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                          "Checksum algorithm provided is unsupported. Please "
+                          "try again with any of the valid types: [CRC32, "
+                          "CRC32C, CRC64NVME, SHA1, SHA256]");
+            goto out;
+        }
+        cs.algo = a;
+    } else {
+        for (i = 0; i < src.nheaders && cs.algo == GW_CSUM_NONE; i++)
+            if (strcmp(src.headers[i].name, "x-amz-checksum-type") != 0)
+                cs.algo = strncmp(src.headers[i].name, "x-amz-checksum-",
+                                  15) == 0
+                              ? gw_csum_lookup(src.headers[i].name,
+                                               strlen(src.headers[i].name))
+                              : GW_CSUM_NONE;
+    }
+    if (gw_csum_init(&cs, cs.algo) != 0) goto out_oom;
     if (gw_lock_for_write(req, &db, &dst, &applies) != 0) goto out;
     /* The data. */
     cf_random_bytes(rnd, sizeof(rnd));
@@ -225,7 +256,7 @@ static void copy_work(struct gw_req *req)
     md = EVP_MD_CTX_new();
     if (md == NULL || !EVP_DigestInit_ex(md, EVP_md5(), NULL)) goto out_oom;
     est = ec_writer_new(req->srv->set, &info, &w);
-    if (est == EC_OK) est = copy_data(req, &src, w, md);
+    if (est == EC_OK) est = copy_data(req, &src, w, md, &cs);
     if (est == EC_OK) est = ec_writer_finish(w, &size);
     ec_writer_free(w);
     w = NULL;
@@ -235,6 +266,15 @@ static void copy_work(struct gw_req *req)
     }
     EVP_DigestFinal_ex(md, dig, &dl);
     cf_hex_encode(dig, 16, dst.etag);
+    csv[0] = '\0';
+    if (cs.algo != GW_CSUM_NONE) {
+        gw_csum_final(&cs, csv);
+        if (gw_add_stored_header(&dst, gw_csum_header(cs.algo), csv,
+                                 strlen(csv)) != 0) {
+            ec_remove(req->srv->set, dst.data_id);
+            goto out_oom;
+        }
+    }
     gw_new_version_id(req, dst.version_id, sizeof(dst.version_id));
     dst.key = req->key;
     dst.key_len = req->key_len;
@@ -269,13 +309,18 @@ static void copy_work(struct gw_req *req)
     gw_xbuf_printf(&req->resp.body,
                    GW_XML_DECL "<CopyObjectResult xmlns=\"http://s3.amazonaws."
                                "com/doc/2006-03-01/\"><LastModified>%s"
-                               "</LastModified><ETag>&quot;%s&quot;</ETag>"
-                               "</CopyObjectResult>",
+                               "</LastModified><ETag>&quot;%s&quot;</ETag>",
                    date, dst.etag);
+    if (csv[0])
+        gw_xbuf_printf(&req->resp.body, "<%s>%s</%s><ChecksumType>FULL_OBJECT"
+                                        "</ChecksumType>",
+                       gw_csum_xml(cs.algo), csv, gw_csum_xml(cs.algo));
+    gw_xbuf_str(&req->resp.body, "</CopyObjectResult>");
     goto out;
 out_oom:
     gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
 out:
+    gw_csum_cleanup(&cs);
     ec_writer_free(w);
     EVP_MD_CTX_free(md);
     meta_version_cleanup(&src);

@@ -338,3 +338,45 @@ def test_boto3_full_object_crc64nvme(server, bucket):
     assert g["ChecksumCRC64NVME"] == s3util.crc64nvme_b64(whole)
     assert g["ChecksumType"] == "FULL_OBJECT"
     assert g["Body"].read() == whole
+
+
+# ---------------------------------------------------------------- CopyObject
+
+def copy(server, bucket, src, dst, headers=None):
+    h = {"x-amz-copy-source": f"/{bucket}/{src}"}
+    h.update(headers or {})
+    return server.request("PUT", obj_path(bucket, dst), headers=h)
+
+
+def test_copy_keeps_algorithm_as_full_object(server, bucket):
+    """CopyObject computes the new version's checksum from the copied
+    bytes: the source's algorithm (a COMPOSITE multipart source becomes a
+    FULL_OBJECT checksum of the whole object), or the one named by
+    x-amz-checksum-algorithm."""
+    datas = parts_data([5 * MiB, 10], 120)
+    whole = b"".join(datas)
+    uid, _ = create_ok(server, bucket, "src", "CRC32C")
+    c = complete(server, bucket, "src", uid, upload_all(server, bucket, "src", uid, datas,
+                                                        "CRC32C"))
+    assert c.status == 200, c
+    r = copy(server, bucket, "src", "dst")
+    assert r.status == 200, r
+    assert xml_text(r.body, "ChecksumCRC32C") == b64("CRC32C", whole)
+    assert xml_text(r.body, "ChecksumType") == "FULL_OBJECT"
+    h = head(server, bucket, "dst")
+    assert h.headers["x-amz-checksum-crc32c"] == b64("CRC32C", whole)
+    assert h.headers["x-amz-checksum-type"] == "FULL_OBJECT"
+    r = copy(server, bucket, "src", "dst64", {"x-amz-checksum-algorithm": "CRC64NVME"})
+    assert r.status == 200, r
+    assert xml_text(r.body, "ChecksumCRC64NVME") == s3util.crc64nvme_b64(whole)
+    h = head(server, bucket, "dst64")
+    assert h.headers["x-amz-checksum-crc64nvme"] == s3util.crc64nvme_b64(whole)
+    assert "x-amz-checksum-crc32c" not in h.headers
+    r = copy(server, bucket, "src", "dstbad", {"x-amz-checksum-algorithm": "MD5"})
+    assert r.status == 400 and r.error()["Code"] == "InvalidRequest", r
+    # a source without a checksum: none unless asked for
+    server.request("PUT", obj_path(bucket, "plain"), body=b"plain data")
+    r = copy(server, bucket, "plain", "plain2")
+    assert r.status == 200 and xml_text(r.body, "ChecksumType") is None, r
+    assert not any(k.startswith("x-amz-checksum-") for k in head(server, bucket,
+                                                                  "plain2").headers)
