@@ -74,6 +74,7 @@ test_sigv4_OBJS := common gateway/gw_sigv4.c gateway/gw_chunked.c
 test_ol_OBJS    := common objlock
 test_xml_OBJS   := common gateway/gw_xml.c
 test_crc_OBJS   := common
+test_csum_OBJS  := common gateway/gw_csum.c
 objs_of = $(foreach x,$(1),$(if $(filter %.c,$(x)),$(x:%.c=$(BUILD)/%.o),\
             $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(x)/*.c))))
 define unit_rule
