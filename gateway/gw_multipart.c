@@ -691,6 +691,16 @@ static void list_uploads_work(struct gw_req *req)
         gw_owner_xml(req, x, u->owner);
         gw_xbuf_str(x, "<StorageClass>STANDARD</StorageClass>");
         gw_xbuf_elem(x, "Initiated", date, strlen(date));
+        {
+            int full = 0;
+            enum gw_csum_algo a = gw_upload_checksum(u->headers,
+                                                     u->nheaders, &full);
+            if (a != GW_CSUM_NONE)
+                gw_xbuf_printf(x, "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
+                                  "<ChecksumType>%s</ChecksumType>",
+                               gw_csum_name(a),
+                               full ? "FULL_OBJECT" : "COMPOSITE");
+        }
         gw_xbuf_str(x, "</Upload>");
     }
     gw_xbuf_str(x, "</ListMultipartUploadsResult>");

@@ -153,6 +153,11 @@ def test_composite_is_default_for_crc32_and_needs_every_part(server, s3, bucket)
     uid, r = create_ok(server, bucket, "need", "CRC32")
     assert r.headers["x-amz-checksum-type"] == "COMPOSITE"
     parts = upload_all(server, bucket, "need", uid, datas, "CRC32")
+    # ListMultipartUploads names the upload's algorithm and type
+    lu = server.request("GET", obj_path(bucket), query={"uploads": ""})
+    up = ET.fromstring(lu.body).find(f"{NS}Upload")
+    assert up.find(f"{NS}ChecksumAlgorithm").text == "CRC32"
+    assert up.find(f"{NS}ChecksumType").text == "COMPOSITE"
     # a part listed without its checksum: InvalidRequest
     c = complete(server, bucket, "need", uid, [parts[0], (2, parts[1][1], None)])
     assert c.status == 400, c
