@@ -826,8 +826,11 @@ static void put_finish_work(struct gw_req *req)
     if (req->versioning != META_VERSIONING_OFF)
         gw_resp_header(&req->resp, "x-amz-version-id", "%s",
                        pu->ver.version_id);
-    if (pu->cs.algo != GW_CSUM_NONE)
+    if (pu->cs.algo != GW_CSUM_NONE) {
         gw_resp_header(&req->resp, gw_csum_header(pu->cs.algo), "%s", got);
+        /* AWS: a PutObject checksum is always FULL_OBJECT */
+        gw_resp_header(&req->resp, "x-amz-checksum-type", "FULL_OBJECT");
+    }
     goto out;
 out_abort_published:
     ec_remove(req->srv->set, pu->ver.data_id);

@@ -318,6 +318,7 @@ def test_crc64nvme_known_value(server, bucket):
                        headers={"x-amz-checksum-crc64nvme": "SoXXbx67KpE="})
     assert r.status == 200, r
     assert r.headers["x-amz-checksum-crc64nvme"] == "SoXXbx67KpE="
+    assert r.headers["x-amz-checksum-type"] == "FULL_OBJECT"
     h = server.request("HEAD", obj_path(bucket, "hello"),
                        headers={"x-amz-checksum-mode": "ENABLED"})
     assert h.headers["x-amz-checksum-crc64nvme"] == "SoXXbx67KpE="
