@@ -310,8 +310,9 @@ def test_raw_unsigned_trailer_wrong_is_bad_digest(server, s3, bucket, algo):
 # ---------------------------------------------------------------- CRC64NVME, checksum type
 
 def test_crc64nvme_known_value(server, bucket):
-    """The AWS documented CRC64NVME example: "Hello, World!\\n" is
-    SoXXbx67KpE= (also checks the test's own Python CRC-64/NVME)."""
+    """A published CRC64NVME example (a third-party crc64nvme tool's
+    README): "Hello, World!\\n" is SoXXbx67KpE=; it also checks the
+    test's own Python CRC-64/NVME."""
     data = b"Hello, World!\n"
     assert s3util.crc64nvme_b64(data) == "SoXXbx67KpE="
     r = server.request("PUT", obj_path(bucket, "hello"), body=data,

@@ -69,7 +69,9 @@ static void test_crc64_check_values(void **state)
     assert_true(cf_crc64nvme(0, ff32, 32) == ref_crc(CF_CRC64NVME_POLY, 64,
                                                      ff32, 32));
     /* S3 sends it as base64 of the big-endian value: "Hello, World!\n"
-     * is SoXXbx67KpE= (AWS CLI / SDK documentation examples). */
+     * is SoXXbx67KpE= (the example of robertgrimm/crc64nvme's README, a
+     * third-party tool; AWS's own published vectors are the
+     * aws-c-checksums ones above). */
     c = cf_crc64nvme(0, "Hello, World!\n", 14);
     for (i = 0; i < 8; i++) be[i] = (unsigned char)(c >> (56 - 8 * i));
     cf_base64_encode(be, 8, b64);
