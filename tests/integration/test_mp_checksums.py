@@ -385,3 +385,34 @@ def test_copy_keeps_algorithm_as_full_object(server, bucket):
     assert r.status == 200 and xml_text(r.body, "ChecksumType") is None, r
     assert not any(k.startswith("x-amz-checksum-") for k in head(server, bucket,
                                                                   "plain2").headers)
+
+
+@pytest.mark.chunked
+def test_upload_part_trailer_crc64nvme(server, bucket):
+    """UploadPart with the checksum as an aws-chunked trailer (what SDKs
+    send over https): stored like a header checksum; a wrong trailer is
+    BadDigest and records no part."""
+    datas = parts_data([5 * MiB + 1, 4000], 130)
+    uid, _ = create_ok(server, bucket, "trp", "CRC64NVME")
+
+    def trailer_part(n, data, value):
+        body = s3util.unsigned_trailer_body(data, "x-amz-checksum-crc64nvme", value)
+        return server.request(
+            "PUT", obj_path(bucket, "trp"), query={"partNumber": str(n), "uploadId": uid},
+            body=body, payload_hash=s3util.STREAMING_UNSIGNED_TRAILER,
+            headers={"content-encoding": "aws-chunked",
+                     "x-amz-decoded-content-length": str(len(data)),
+                     "x-amz-trailer": "x-amz-checksum-crc64nvme",
+                     "x-amz-sdk-checksum-algorithm": "CRC64NVME"})
+
+    r = trailer_part(1, datas[0], s3util.crc64nvme_b64(datas[0][:-1]))
+    assert r.status == 400 and r.error()["Code"] == "BadDigest", r
+    etags = []
+    for n, d in enumerate(datas, 1):
+        r = trailer_part(n, d, s3util.crc64nvme_b64(d))
+        assert r.status == 200, r
+        assert r.headers["x-amz-checksum-crc64nvme"] == s3util.crc64nvme_b64(d)
+        etags.append(r.headers["etag"])
+    c = complete(server, bucket, "trp", uid, [(n, e, None) for n, e in enumerate(etags, 1)])
+    assert c.status == 200, c
+    assert xml_text(c.body, "ChecksumCRC64NVME") == s3util.crc64nvme_b64(b"".join(datas))
