@@ -3,11 +3,16 @@
  *
  * CRC-64/NVME: width 64, reflected polynomial 0x9a6c9329ac4bc9b5 (normal
  * 0xad93d23594c93659), init and xorout all ones, refin = refout = true;
- * check value ("123456789") 0xae8b14860a799888. Table-driven slicing-by-8:
- * eight 256-entry tables, built once (pthread_once), fold eight input bytes
- * per step: 2.2 GB/s on one core here (ISA-L's folding CRC-32 runs at
- * about 45 GB/s). PCLMUL folding, as ISA-L 2.31 does, would
- * be several times faster (left for later).
+ * check value ("123456789") 0xae8b14860a799888. Two implementations, the
+ * same values (tests/unit/test_crc.c checks both against a bitwise
+ * reference): table-driven slicing-by-8 (eight 256-entry tables, built
+ * once under pthread_once; 2.2 GB/s on one core here), and on x86-64 CPUs
+ * with PCLMULQDQ, for inputs of 128 bytes or more, carry-less-multiply
+ * folding (Intel's "Fast CRC computation for generic polynomials using
+ * PCLMULQDQ"): four 16-byte lanes folded 512 bits at a time, then one
+ * lane, and the last 16 bytes and the tail through the tables instead of a
+ * Barrett reduction. Folding constants are computed at start-up from the
+ * polynomial (crc64_xpow), not copied from tables.
  *
  * Combination (zlib's crc32_combine, generalised): for a reflected CRC whose
  * init equals its xorout, CRC(A||B) = CRC(A)·x^(8|B|) mod P  xor  CRC(B)
@@ -20,6 +25,44 @@
 
 static uint64_t crc64_tab[8][256];
 static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
+
+/* a·b mod P, both in the reflected representation of a width-bit CRC. */
+static uint64_t mulmodp(uint64_t a, uint64_t b, uint64_t poly, unsigned width)
+{
+    uint64_t m = (uint64_t)1 << (width - 1), p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0) break;
+        }
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ poly : b >> 1;
+    }
+    return p;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CF_CRC_PCLMUL 1
+#include <immintrin.h>
+/* Folding constants: a 128-bit block (lo = its first 8 bytes, the higher
+ * powers) moved D bits further is lo·x^(D+64) + hi·x^D; a reflected
+ * carry-less product carries an extra factor x, so the constants are
+ * x^(D+63) and x^(D-1) mod P. [0]: D = 128, [1]: D = 512. */
+static uint64_t crc64_fold[2][2];
+static int crc64_have_pclmul;
+
+/* x^n mod P for CRC-64/NVME, reflected representation. */
+static uint64_t crc64_xpow(unsigned n)
+{
+    uint64_t p = (uint64_t)1 << 63, x = (uint64_t)1 << 62; /* x^0, x^1 */
+    while (n) {
+        if (n & 1) p = mulmodp(x, p, CF_CRC64NVME_POLY, 64);
+        n >>= 1;
+        if (n) x = mulmodp(x, x, CF_CRC64NVME_POLY, 64);
+    }
+    return p;
+}
+#endif
 
 static void crc64_init_tables(void)
 {
@@ -34,15 +77,21 @@ static void crc64_init_tables(void)
         for (k = 1; k < 8; k++)
             crc64_tab[k][i] = (crc64_tab[k - 1][i] >> 8) ^
                               crc64_tab[0][crc64_tab[k - 1][i] & 0xff];
+#ifdef CF_CRC_PCLMUL
+    crc64_fold[0][0] = crc64_xpow(128 + 63);
+    crc64_fold[0][1] = crc64_xpow(128 - 1);
+    crc64_fold[1][0] = crc64_xpow(512 + 63);
+    crc64_fold[1][1] = crc64_xpow(512 - 1);
+    __builtin_cpu_init();
+    crc64_have_pclmul = __builtin_cpu_supports("pclmul") &&
+                        __builtin_cpu_supports("sse2");
+#endif
 }
 
-uint64_t cf_crc64nvme(uint64_t crc, const void *buf, size_t n)
+/* The raw register update (no conditioning), slicing-by-8. */
+static uint64_t crc64_tab_update(uint64_t c, const unsigned char *p,
+                                 size_t n)
 {
-    const unsigned char *p = buf;
-    uint64_t c;
-
-    pthread_once(&crc64_once, crc64_init_tables);
-    c = ~crc;
     /* Byte steps until p is 8-aligned, then 8 bytes per step. */
     while (n > 0 && ((uintptr_t)p & 7) != 0) {
         c = crc64_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
@@ -66,22 +115,75 @@ uint64_t cf_crc64nvme(uint64_t crc, const void *buf, size_t n)
         c = crc64_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
         n--;
     }
-    return ~c;
+    return c;
 }
 
-/* a·b mod P, both in the reflected representation of a width-bit CRC. */
-static uint64_t mulmodp(uint64_t a, uint64_t b, uint64_t poly, unsigned width)
+#ifdef CF_CRC_PCLMUL
+__attribute__((target("pclmul,sse2")))
+static __m128i fold(__m128i x, __m128i k)
 {
-    uint64_t m = (uint64_t)1 << (width - 1), p = 0;
-    for (;;) {
-        if (a & m) {
-            p ^= b;
-            if ((a & (m - 1)) == 0) break;
-        }
-        m >>= 1;
-        b = (b & 1) ? (b >> 1) ^ poly : b >> 1;
+    return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                         _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+/* Folds n >= 64 bytes four 16-byte lanes at a time, then one lane, and
+ * hands the last 16-byte remainder (whose value as a message is that of
+ * everything folded) and the tail to the table code. */
+__attribute__((target("pclmul,sse2")))
+static uint64_t crc64_pclmul_update(uint64_t c, const unsigned char *p,
+                                    size_t n)
+{
+    const __m128i k128 = _mm_set_epi64x((long long)crc64_fold[0][1],
+                                        (long long)crc64_fold[0][0]);
+    const __m128i k512 = _mm_set_epi64x((long long)crc64_fold[1][1],
+                                        (long long)crc64_fold[1][0]);
+    __m128i x0, x1, x2, x3;
+    unsigned char rest[16];
+
+    x0 = _mm_loadu_si128((const __m128i *)p);
+    x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+    x2 = _mm_loadu_si128((const __m128i *)(p + 32));
+    x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x0 = _mm_xor_si128(x0, _mm_set_epi64x(0, (long long)c));
+    p += 64;
+    n -= 64;
+    while (n >= 64) {
+        x0 = _mm_xor_si128(fold(x0, k512),
+                           _mm_loadu_si128((const __m128i *)p));
+        x1 = _mm_xor_si128(fold(x1, k512),
+                           _mm_loadu_si128((const __m128i *)(p + 16)));
+        x2 = _mm_xor_si128(fold(x2, k512),
+                           _mm_loadu_si128((const __m128i *)(p + 32)));
+        x3 = _mm_xor_si128(fold(x3, k512),
+                           _mm_loadu_si128((const __m128i *)(p + 48)));
+        p += 64;
+        n -= 64;
     }
-    return p;
+    x1 = _mm_xor_si128(fold(x0, k128), x1);
+    x2 = _mm_xor_si128(fold(x1, k128), x2);
+    x3 = _mm_xor_si128(fold(x2, k128), x3);
+    while (n >= 16) {
+        x3 = _mm_xor_si128(fold(x3, k128),
+                           _mm_loadu_si128((const __m128i *)p));
+        p += 16;
+        n -= 16;
+    }
+    _mm_storeu_si128((__m128i *)rest, x3);
+    c = crc64_tab_update(0, rest, 16);
+    return crc64_tab_update(c, p, n);
+}
+#endif
+
+uint64_t cf_crc64nvme(uint64_t crc, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+
+    pthread_once(&crc64_once, crc64_init_tables);
+#ifdef CF_CRC_PCLMUL
+    if (crc64_have_pclmul && n >= 128)
+        return ~crc64_pclmul_update(~crc, p, n);
+#endif
+    return ~crc64_tab_update(~crc, p, n);
 }
 
 uint64_t cf_crc_combine(uint64_t poly, unsigned width, uint64_t crc_a,
