@@ -162,19 +162,24 @@ static void attrs_work(struct gw_req *req)
         }
     }
     if ((mask & GW_ATTR_PARTS) && v.nparts) {
-        size_t listed = 0;
+        /* The listed parts are [first, end): decided before writing, since
+         * IsTruncated and NextPartNumberMarker come first in the XML. */
         int with_cs = v.parts[0].csum_algo != 0 && v.parts[0].csum[0];
-        uint32_t last = 0;
-        int truncated = 0;
-        gw_xbuf_str(x, "<ObjectParts>");
+        size_t first = 0, end;
+        while (first < v.nparts && v.parts[first].number <= (uint32_t)marker)
+            first++;
+        end = with_cs ? first : v.nparts;
+        while (with_cs && end < v.nparts && end - first < (size_t)maxp) end++;
+        gw_xbuf_printf(x, "<ObjectParts><IsTruncated>%s</IsTruncated>"
+                          "<MaxParts>%ld</MaxParts>",
+                       with_cs && end < v.nparts ? "true" : "false", maxp);
+        if (with_cs && end > first)
+            gw_xbuf_printf(x, "<NextPartNumberMarker>%u"
+                              "</NextPartNumberMarker>",
+                           v.parts[end - 1].number);
         gw_xbuf_printf(x, "<PartNumberMarker>%ld</PartNumberMarker>", marker);
-        for (i = 0; with_cs && i < v.nparts; i++) {
+        for (i = first; with_cs && i < end; i++) {
             const struct meta_part *p = &v.parts[i];
-            if (p->number <= (uint32_t)marker) continue;
-            if (listed == (size_t)maxp) {
-                truncated = 1;
-                break;
-            }
             gw_xbuf_str(x, "<Part>");
             if (p->csum_algo && p->csum[0])
                 gw_xbuf_elem(x, gw_csum_xml((enum gw_csum_algo)p->csum_algo),
@@ -182,16 +187,9 @@ static void attrs_work(struct gw_req *req)
             gw_xbuf_printf(x, "<PartNumber>%u</PartNumber><Size>%llu</Size>"
                               "</Part>",
                            p->number, (unsigned long long)p->size);
-            last = p->number;
-            listed++;
         }
-        if (listed)
-            gw_xbuf_printf(x, "<NextPartNumberMarker>%u</NextPartNumberMarker>",
-                           last);
-        gw_xbuf_printf(x, "<MaxParts>%ld</MaxParts><IsTruncated>%s"
-                          "</IsTruncated><PartsCount>%zu</PartsCount>"
-                          "</ObjectParts>",
-                       maxp, truncated ? "true" : "false", v.nparts);
+        gw_xbuf_printf(x, "<PartsCount>%zu</PartsCount></ObjectParts>",
+                       v.nparts);
     }
     if (mask & GW_ATTR_CLASS)
         gw_xbuf_str(x, "<StorageClass>STANDARD</StorageClass>");

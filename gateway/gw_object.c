@@ -714,7 +714,8 @@ static void put_finish_work(struct gw_req *req)
         char msg[128];
         gw_csum_final(&pu->cs, got);
         if (pu->cs_trailer) {
-            want = gw_chunked_trailer(pu->chunked, gw_csum_header(pu->cs.algo));
+            want = gw_chunked_trailer(pu->chunked,
+                                      gw_csum_header(pu->cs.algo));
             if (want.len == 0) {
                 put_fail(req, GW_E_INVALID_REQUEST,
                          "The trailing checksum header was not sent.");
@@ -1375,7 +1376,9 @@ static void delete_objects_work(struct gw_req *req)
         for (k = 1; k <= GW_CSUM_CRC64NVME; k++) {
             struct gw_csum cs;
             char got[GW_CSUM_B64_MAX];
-            if ((h = gw_req_header(req, gw_csum_header((enum gw_csum_algo)k), &hl)) == NULL) continue;
+            h = gw_req_header(req, gw_csum_header((enum gw_csum_algo)k),
+                              &hl);
+            if (h == NULL) continue;
             found = 1;
             if (gw_csum_init(&cs, (enum gw_csum_algo)k) != 0) {
                 gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);

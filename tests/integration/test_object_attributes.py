@@ -101,6 +101,12 @@ def test_multipart_parts_and_paging(server, bucket):
     assert text(root, "ObjectSize") == str(sum(map(len, datas)))
     assert text(root, "ETag").endswith("-4")
     assert text(root, "ObjectParts/PartsCount") == "4"
+    # the reference's element order
+    assert [c.tag.replace(NS, "") for c in root.find(f"{NS}ObjectParts")] == \
+        ["IsTruncated", "MaxParts", "NextPartNumberMarker", "PartNumberMarker",
+         "Part", "Part", "Part", "Part", "PartsCount"]
+    assert [c.tag.replace(NS, "") for c in root] == \
+        ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
     assert text(root, "ObjectParts/IsTruncated") == "false"
     got = [(p.find(f"{NS}PartNumber").text, p.find(f"{NS}Size").text,
             p.find(f"{NS}ChecksumSHA256").text)
