@@ -141,4 +141,24 @@ int cf_workq_post(struct cf_workq *q, struct cf_job *job);
 /* Runs every queued job to completion, then joins the threads. */
 void cf_workq_free(struct cf_workq *q);
 
+/* ---- CRCs ------------------------------------------------------------ */
+
+/* Reflected polynomials of the CRCs S3 uses (init = xorout = all ones). */
+#define CF_CRC32_POLY 0xedb88320u             /* CRC-32 (zlib, gzip) */
+#define CF_CRC32C_POLY 0x82f63b78u            /* CRC-32C (Castagnoli) */
+#define CF_CRC64NVME_POLY 0x9a6c9329ac4bc9b5ULL /* CRC-64/NVME */
+
+/* CRC-64/NVME of n bytes, continuing from crc, the value returned for the
+ * bytes before (0 for none), like zlib's crc32(): feeding a buffer in
+ * pieces gives the same value as feeding it whole. Table-driven
+ * (slicing-by-8); the tables are built on first use, thread-safely. */
+uint64_t cf_crc64nvme(uint64_t crc, const void *p, size_t n);
+
+/* CRC(A||B) from crc_a = CRC(A), crc_b = CRC(B) and len_b = |B| bytes, for
+ * any reflected CRC of width bits (9..64, e.g. 32 or 64) whose init equals
+ * its xorout (CRC-32, CRC-32C, CRC-64/NVME): poly is the reflected
+ * polynomial (CF_CRC*_POLY). Costs O(width * log len_b) shifts. */
+uint64_t cf_crc_combine(uint64_t poly, unsigned width, uint64_t crc_a,
+                        uint64_t crc_b, uint64_t len_b);
+
 #endif /* CF_H */

@@ -92,12 +92,13 @@ fail:
 }
 
 /* Copies bytes [from, to) of the source into w, one stripe at a time,
- * hashing them. */
+ * hashing them: MD5, SHA-256 when sha is given, and the S3 checksum cs
+ * when its algorithm is set. */
 static enum ec_status copy_data(struct gw_req *req,
                                 const struct meta_version *src,
                                 uint64_t from, uint64_t to,
                                 struct ec_writer *w, EVP_MD_CTX *md,
-                                EVP_MD_CTX *sha)
+                                EVP_MD_CTX *sha, struct gw_csum *cs)
 {
     size_t bs = ec_set_stripe_size(req->srv->set);
     char *buf = malloc(bs);
@@ -122,6 +123,7 @@ static enum ec_status copy_data(struct gw_req *req,
             if (st != EC_OK) break;
             EVP_DigestUpdate(md, buf, n);
             if (sha) EVP_DigestUpdate(sha, buf, n);
+            gw_csum_update(cs, buf, n);
             st = ec_writer_append(w, buf, n);
         }
         ec_reader_free(r);
@@ -148,8 +150,10 @@ static void copy_work(struct gw_req *req)
     uint64_t size = 0;
     int replace = 0, applies = 0, same;
     size_t i;
-    char date[CF_ISO8601_LEN];
+    char date[CF_ISO8601_LEN], csv[GW_CSUM_B64_MAX];
+    struct gw_csum cs;
 
+    memset(&cs, 0, sizeof(cs));
     memset(&src, 0, sizeof(src));
     memset(&dst, 0, sizeof(dst));
     memset(&replaced, 0, sizeof(replaced));
@@ -225,6 +229,30 @@ static void copy_work(struct gw_req *req)
         }
     }
     if (gw_tagging_for_copy(req, &src, &dst) != 0) goto out;
+    /* The checksum of the new version (AWS CopyObject): the algorithm the
+     * request names (x-amz-checksum-algorithm), else the source's; always a
+     * FULL_OBJECT checksum of the copied bytes, computed as they pass. */
+    h = gw_req_header(req, "x-amz-checksum-algorithm", &hl);
+    if (h) {
+        enum gw_csum_algo a = gw_csum_lookup(h, hl);
+        if (a == GW_CSUM_NONE || strncasecmp(h, "x-amz-", 6) == 0) {
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                          "Checksum algorithm provided is unsupported. Please "
+                          "try again with any of the valid types: [CRC32, "
+                          "CRC32C, CRC64NVME, SHA1, SHA256]");
+            goto out;
+        }
+        cs.algo = a;
+    } else {
+        for (i = 0; i < src.nheaders && cs.algo == GW_CSUM_NONE; i++)
+            if (strcmp(src.headers[i].name, "x-amz-checksum-type") != 0)
+                cs.algo = strncmp(src.headers[i].name, "x-amz-checksum-",
+                                  15) == 0
+                              ? gw_csum_lookup(src.headers[i].name,
+                                               strlen(src.headers[i].name))
+                              : GW_CSUM_NONE;
+    }
+    if (gw_csum_init(&cs, cs.algo) != 0) goto out_oom;
     if (gw_lock_for_write(req, &db, &dst, &applies) != 0) goto out;
     /* The data. */
     ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
@@ -244,13 +272,21 @@ static void copy_work(struct gw_req *req)
             goto out_oom;
     }
     est = ec_writer_new(req->srv->set, &info, &w);
-    if (est == EC_OK) est = copy_data(req, &src, 0, src.size, w, md, sha);
+    if (est == EC_OK)
+        est = copy_data(req, &src, 0, src.size, w, md, sha, &cs);
     if (est == EC_OK) {
         EVP_DigestFinal_ex(md, dig, &dl);
         cf_hex_encode(dig, 16, dst.etag);
         if (sha) {
             EVP_DigestFinal_ex(sha, sdig, &dl);
             cf_hex_encode(sdig, 32, dst.sha256);
+        }
+        csv[0] = '\0';
+        if (cs.algo != GW_CSUM_NONE) {
+            gw_csum_final(&cs, csv);
+            if (gw_add_stored_header(&dst, gw_csum_header(cs.algo), csv,
+                                     strlen(csv)) != 0)
+                est = EC_ENOMEM;
         }
         gw_new_version_id(req, dst.version_id, sizeof(dst.version_id));
         dst.key = req->key;
@@ -261,7 +297,7 @@ static void copy_work(struct gw_req *req)
         dst.ec_parity = ec_set_parity_shards(req->srv->set);
         dst.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
         gw_put_record(req, w, &dst);
-        est = ec_writer_finish(w, &size);
+        if (est == EC_OK) est = ec_writer_finish(w, &size);
     }
     ec_writer_free(w);
     w = NULL;
@@ -297,13 +333,18 @@ static void copy_work(struct gw_req *req)
     gw_xbuf_printf(&req->resp.body,
                    GW_XML_DECL "<CopyObjectResult xmlns=\"http://s3.amazonaws."
                                "com/doc/2006-03-01/\"><LastModified>%s"
-                               "</LastModified><ETag>&quot;%s&quot;</ETag>"
-                               "</CopyObjectResult>",
+                               "</LastModified><ETag>&quot;%s&quot;</ETag>",
                    date, dst.etag);
+    if (csv[0])
+        gw_xbuf_printf(&req->resp.body, "<%s>%s</%s><ChecksumType>FULL_OBJECT"
+                                        "</ChecksumType>",
+                       gw_csum_xml(cs.algo), csv, gw_csum_xml(cs.algo));
+    gw_xbuf_str(&req->resp.body, "</CopyObjectResult>");
     goto out;
 out_oom:
     gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
 out:
+    gw_csum_cleanup(&cs);
     ec_writer_free(w);
     EVP_MD_CTX_free(md);
     EVP_MD_CTX_free(sha);
@@ -363,7 +404,11 @@ static void upload_part_copy_work(struct gw_req *req)
     uint64_t from = 0, to, size = 0;
     char date[CF_ISO8601_LEN], *end = NULL;
     long number;
+    struct gw_csum cs;
+    enum gw_csum_algo ua = GW_CSUM_NONE;
+    int full = 0;
 
+    memset(&cs, 0, sizeof(cs));
     memset(&src, 0, sizeof(src));
     memset(&u, 0, sizeof(u));
     memset(&part, 0, sizeof(part));
@@ -382,6 +427,9 @@ static void upload_part_copy_work(struct gw_req *req)
               ? meta_upload_get(req->srv->db, req->bucket, req->key,
                                 req->key_len, up->value, &u)
               : META_ENOTFOUND;
+    /* an upload created with a checksum algorithm: the part gets its
+     * checksum, as an uploaded part does */
+    if (mst == META_OK) ua = gw_upload_checksum(u.headers, u.nheaders, &full);
     meta_upload_cleanup(&u);
     if (mst != META_OK) {
         gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
@@ -456,7 +504,11 @@ static void upload_part_copy_work(struct gw_req *req)
         goto out;
     }
     est = ec_writer_new(req->srv->set, &info, &w);
-    if (est == EC_OK) est = copy_data(req, &src, from, to, w, md, NULL);
+    if (gw_csum_init(&cs, ua) != 0) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        goto out;
+    }
+    if (est == EC_OK) est = copy_data(req, &src, from, to, w, md, NULL, &cs);
     if (est == EC_OK) est = ec_writer_finish(w, &size);
     ec_writer_free(w);
     w = NULL;
@@ -466,6 +518,12 @@ static void upload_part_copy_work(struct gw_req *req)
     }
     EVP_DigestFinal_ex(md, dig, &dl);
     cf_hex_encode(dig, 16, part.etag);
+    if (ua != GW_CSUM_NONE) {
+        char v[GW_CSUM_B64_MAX];
+        gw_csum_final(&cs, v);
+        part.csum_algo = (int)ua;
+        snprintf(part.csum, sizeof(part.csum), "%s", v);
+    }
     part.number = (uint32_t)number;
     part.size = size;
     part.mtime_ms = cf_now_ms();
@@ -486,10 +544,14 @@ static void upload_part_copy_work(struct gw_req *req)
     gw_xbuf_printf(&req->resp.body,
                    GW_XML_DECL "<CopyPartResult xmlns=\"http://s3.amazonaws."
                                "com/doc/2006-03-01/\"><LastModified>%s"
-                               "</LastModified><ETag>&quot;%s&quot;</ETag>"
-                               "</CopyPartResult>",
+                               "</LastModified><ETag>&quot;%s&quot;</ETag>",
                    date, part.etag);
+    if (ua != GW_CSUM_NONE)
+        gw_xbuf_printf(&req->resp.body, "<%s>%s</%s>", gw_csum_xml(ua),
+                       part.csum, gw_csum_xml(ua));
+    gw_xbuf_str(&req->resp.body, "</CopyPartResult>");
 out:
+    gw_csum_cleanup(&cs);
     ec_writer_free(w);
     EVP_MD_CTX_free(md);
     meta_version_cleanup(&src);

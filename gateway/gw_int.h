@@ -170,6 +170,7 @@ enum gw_op {
     GW_OP_GET_BUCKET_TAGGING,
     GW_OP_DELETE_BUCKET_TAGGING,
     GW_OP_UPLOAD_PART_COPY,
+    GW_OP_GET_ATTRIBUTES,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -188,14 +189,41 @@ struct gw_qparam {
     int has_value;
 };
 
-/* An S3 flexible checksum being computed (gw_object.c). */
+/* An S3 flexible checksum being computed (gw_csum.c). */
 enum gw_csum_algo { GW_CSUM_NONE = 0, GW_CSUM_CRC32, GW_CSUM_CRC32C,
                     GW_CSUM_SHA1, GW_CSUM_SHA256, GW_CSUM_CRC64NVME };
+#define GW_CSUM_B64_MAX 64        /* base64 value + NUL, SHA-256 needs 45 */
 struct gw_csum {
     enum gw_csum_algo algo;
-    uint32_t crc;                 /* CRC32 / CRC32C running value */
+    uint64_t crc;                 /* CRC32 / CRC32C / CRC64NVME running value */
     EVP_MD_CTX *md;               /* SHA1 / SHA256, owned */
 };
+/* Names of an algorithm: "x-amz-checksum-crc32", "CRC32", "ChecksumCRC32";
+ * "" for GW_CSUM_NONE. Raw digest length in bytes (0 for NONE). */
+const char *gw_csum_header(enum gw_csum_algo a);
+const char *gw_csum_name(enum gw_csum_algo a);
+const char *gw_csum_xml(enum gw_csum_algo a);
+size_t gw_csum_raw_len(enum gw_csum_algo a);
+int gw_csum_is_crc(enum gw_csum_algo a);
+/* "CRC32" or "x-amz-checksum-crc32" (any case) → algo, else NONE. */
+enum gw_csum_algo gw_csum_lookup(const char *s, size_t n);
+/* init: 0 or -1 (ENOMEM); gw_csum_cleanup is needed either way. */
+int gw_csum_init(struct gw_csum *c, enum gw_csum_algo algo);
+void gw_csum_update(struct gw_csum *c, const void *p, size_t n);
+/* Final value, raw (returns its length) or base64 as S3 sends it. */
+size_t gw_csum_final_raw(struct gw_csum *c, unsigned char raw[64]);
+void gw_csum_final(struct gw_csum *c, char out[GW_CSUM_B64_MAX]);
+void gw_csum_cleanup(struct gw_csum *c);
+/* base64 value of algorithm a → raw; -1 when it is not a valid one. */
+int gw_csum_decode(enum gw_csum_algo a, const char *b64, size_t n,
+                   unsigned char raw[64]);
+/* The checksum of a multipart object from its parts' base64 checksums:
+ * full_object → the parts' CRCs combined (CRCs only); otherwise the
+ * COMPOSITE "base64(H(raw1||...||rawN))-N". 0, or -1 on a bad part value
+ * or an algorithm the type does not allow. */
+int gw_csum_multipart(enum gw_csum_algo a, int full_object,
+                      const char *const *part_b64, const uint64_t *part_size,
+                      size_t nparts, char out[GW_CSUM_B64_MAX + 8]);
 
 /* PutObject state (gw_object.c). */
 struct gw_put {
@@ -203,7 +231,8 @@ struct gw_put {
     EVP_MD_CTX *md5;              /* ETag */
     EVP_MD_CTX *sha256;           /* signed payload or lock bucket, or NULL */
     struct gw_csum cs;            /* the requested S3 checksum */
-    char cs_expect[64];           /* base64 from the header, or "" */
+    enum gw_csum_algo mpu_csum;   /* UploadPart: the upload's algorithm */
+    char cs_expect[GW_CSUM_B64_MAX]; /* base64 from the header, or "" */
     int cs_trailer;               /* expected value comes as a trailer */
     char *ready[GW_PUT_BUFS + 1]; /* full blocks waiting for a job, FIFO */
     size_t ready_len[GW_PUT_BUFS + 1];
@@ -425,6 +454,8 @@ int gw_tagging_for_copy(struct gw_req *req, const struct meta_version *src,
 void gw_h_put_bucket_tagging(struct gw_req *req); /* after XML body */
 void gw_h_get_bucket_tagging(struct gw_req *req);
 void gw_h_delete_bucket_tagging(struct gw_req *req);
+/* gw_attrs.c */
+void gw_h_get_attributes(struct gw_req *req);
 /* gw_copy.c */
 void gw_h_copy_object(struct gw_req *req);
 void gw_h_upload_part_copy(struct gw_req *req);
@@ -441,6 +472,17 @@ void gw_remove_data(struct gw_server *srv, const struct meta_version *v);
 /* Collects the headers a PUT or CreateMultipartUpload stores with the
  * object into v (content-type etc., x-amz-meta-*); 0 or sets an error. */
 int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v);
+/* Appends one stored header (copies name and vlen bytes of val); 0 or -1
+ * (ENOMEM, v unchanged). */
+int gw_add_stored_header(struct meta_version *v, const char *name,
+                         const char *val, size_t vlen);
+/* The checksum algorithm a multipart upload was created with (stored in
+ * its headers), GW_CSUM_NONE when none; *full_object is set for
+ * FULL_OBJECT uploads. */
+enum gw_csum_algo gw_upload_checksum(const struct meta_kv *h, size_t n,
+                                     int *full_object);
+#define GW_MPU_CSUM_ALGO "x-coffer-mpu-checksum-algorithm" /* upload only */
+#define GW_MPU_CSUM_TYPE "x-coffer-mpu-checksum-type"      /* upload only */
 int gw_bucket_check(struct gw_req *req, struct meta_bucket *b);
 /* A new version's id: random while versioning is enabled, else "null". */
 void gw_new_version_id(const struct gw_req *req, char *out, size_t cap);

@@ -50,6 +50,83 @@ static void xml_open(struct gw_xbuf *x, const char *root)
                       "2006-03-01/\">", root);
 }
 
+/* ---- checksums of an upload ---- */
+
+enum gw_csum_algo gw_upload_checksum(const struct meta_kv *h, size_t n,
+                                     int *full_object)
+{
+    enum gw_csum_algo a = GW_CSUM_NONE;
+    size_t i;
+    *full_object = 0;
+    for (i = 0; i < n; i++) {
+        if (strcmp(h[i].name, GW_MPU_CSUM_ALGO) == 0)
+            a = gw_csum_lookup(h[i].value, strlen(h[i].value));
+        else if (strcmp(h[i].name, GW_MPU_CSUM_TYPE) == 0)
+            *full_object = strcmp(h[i].value, "FULL_OBJECT") == 0;
+    }
+    if (a == GW_CSUM_NONE) *full_object = 0;
+    return a;
+}
+
+/* x-amz-checksum-algorithm / x-amz-checksum-type of CreateMultipartUpload
+ * (AWS user guide, "Checking object integrity": CRC64NVME is FULL_OBJECT
+ * only, SHA1/SHA256 COMPOSITE only, CRC32/CRC32C either, COMPOSITE by
+ * default). Stores them in v's headers; 0, or -1 with an error set. */
+static int create_checksum(struct gw_req *req, struct meta_version *v,
+                           enum gw_csum_algo *algo, int *full)
+{
+    size_t al = 0, tl = 0;
+    const char *a = gw_req_header(req, "x-amz-checksum-algorithm", &al);
+    const char *t = gw_req_header(req, "x-amz-checksum-type", &tl);
+    char msg[160];
+
+    *algo = GW_CSUM_NONE;
+    *full = 0;
+    if (a == NULL && t == NULL) return 0;
+    if (a == NULL) {
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                      "The x-amz-checksum-type header can only be used with "
+                      "the x-amz-checksum-algorithm header.");
+        return -1;
+    }
+    *algo = gw_csum_lookup(a, al);
+    if (*algo == GW_CSUM_NONE || (al > 6 && strncasecmp(a, "x-amz-", 6) == 0)) {
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                      "Checksum algorithm provided is unsupported. Please try "
+                      "again with any of the valid types: [CRC32, CRC32C, "
+                      "CRC64NVME, SHA1, SHA256]");
+        return -1;
+    }
+    if (t == NULL) {
+        *full = *algo == GW_CSUM_CRC64NVME;
+    } else if (tl == 11 && strncmp(t, "FULL_OBJECT", 11) == 0) {
+        *full = 1;
+    } else if (tl == 9 && strncmp(t, "COMPOSITE", 9) == 0) {
+        *full = 0;
+    } else {
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                      "Value for x-amz-checksum-type header is invalid.");
+        return -1;
+    }
+    if ((*full && !gw_csum_is_crc(*algo)) ||
+        (!*full && *algo == GW_CSUM_CRC64NVME)) {
+        snprintf(msg, sizeof(msg), "The %s checksum type cannot be used "
+                 "with the %s checksum algorithm.",
+                 *full ? "FULL_OBJECT" : "COMPOSITE", gw_csum_name(*algo));
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST, msg);
+        return -1;
+    }
+    if (gw_add_stored_header(v, GW_MPU_CSUM_ALGO, gw_csum_name(*algo),
+                             strlen(gw_csum_name(*algo))) != 0 ||
+        gw_add_stored_header(v, GW_MPU_CSUM_TYPE,
+                             *full ? "FULL_OBJECT" : "COMPOSITE",
+                             *full ? 11 : 9) != 0) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- CreateMultipartUpload ---- */
 
 static void create_work(struct gw_req *req)
@@ -60,6 +137,8 @@ static void create_work(struct gw_req *req)
     struct gw_xbuf *x = &req->resp.body;
     unsigned char rnd[16];
     enum meta_status st;
+    enum gw_csum_algo ca;
+    int cfull;
 
     memset(&u, 0, sizeof(u));
     memset(&hv, 0, sizeof(hv));
@@ -79,6 +158,7 @@ static void create_work(struct gw_req *req)
             goto out;
         }
     }
+    if (create_checksum(req, &hv, &ca, &cfull) != 0) goto out;
     cf_random_bytes(rnd, sizeof(rnd));
     cf_hex_encode(rnd, sizeof(rnd), u.upload_id);
     u.key = req->key;
@@ -99,6 +179,12 @@ static void create_work(struct gw_req *req)
     gw_xbuf_elem(x, "Key", req->key, req->key_len);
     gw_xbuf_elem(x, "UploadId", u.upload_id, strlen(u.upload_id));
     gw_xbuf_str(x, "</InitiateMultipartUploadResult>");
+    if (ca != GW_CSUM_NONE) {
+        gw_resp_header(&req->resp, "x-amz-checksum-algorithm", "%s",
+                       gw_csum_name(ca));
+        gw_resp_header(&req->resp, "x-amz-checksum-type", "%s",
+                       cfull ? "FULL_OBJECT" : "COMPOSITE");
+    }
     if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
 out:
     meta_version_cleanup(&hv);
@@ -140,6 +226,134 @@ static int complete_cond_check(struct meta_version *cur, void *arg)
     return 0;
 }
 
+static void lower_name(enum gw_csum_algo a, char out[16])
+{
+    size_t k;
+    snprintf(out, 16, "%s", gw_csum_name(a));
+    for (k = 0; out[k]; k++)
+        if (out[k] >= 'A' && out[k] <= 'Z') out[k] = (char)(out[k] - 'A' + 'a');
+}
+
+/* The object checksum of a completion (AWS user guide, "Checking object
+ * integrity", and CompleteMultipartUpload): for an upload created with an
+ * algorithm, each part the client lists must carry that checksum when the
+ * type is COMPOSITE (optional for FULL_OBJECT) and it must equal the
+ * part's stored one (else InvalidPart); COMPOSITE also needs the parts
+ * numbered 1..N without gaps (InvalidPartOrder). An x-amz-checksum-type
+ * or x-amz-checksum-<algo> header on the request must match (BadDigest).
+ * parts[] are the recorded parts in the listed order. Sets *algo (NONE
+ * when the upload has none) and out; 0, or -1 with an error set. */
+static int complete_checksum(struct gw_req *req, const struct meta_upload *u,
+                             const struct gw_xml_complete *c,
+                             const struct meta_part *parts,
+                             enum gw_csum_algo *algo, int *full,
+                             char out[GW_CSUM_B64_MAX + 8])
+{
+    const char **vals = NULL;
+    uint64_t *sizes = NULL;
+    const char *h;
+    size_t hl, i;
+    char name[16], msg[200];
+    int rc = -1;
+
+    out[0] = '\0';
+    *algo = gw_upload_checksum(u->headers, u->nheaders, full);
+    h = gw_req_header(req, "x-amz-checksum-type", &hl);
+    if (h && *algo == GW_CSUM_NONE) {
+        gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                      "The upload was created without a checksum algorithm; "
+                      "x-amz-checksum-type cannot be used.");
+        return -1;
+    }
+    if (h && !(*full ? (hl == 11 && strncmp(h, "FULL_OBJECT", 11) == 0)
+                     : (hl == 9 && strncmp(h, "COMPOSITE", 9) == 0))) {
+        gw_resp_error(&req->resp, GW_E_BAD_DIGEST,
+                      "The checksum type specified does not match the "
+                      "checksum type of the upload.");
+        return -1;
+    }
+    if (*algo == GW_CSUM_NONE) return 0;
+    lower_name(*algo, name);
+    for (i = 0; i < c->nparts; i++) {
+        const struct gw_xml_part *xp = &c->parts[i];
+        if (!*full && xp->number != (long)i + 1) {
+            gw_resp_error(&req->resp, GW_E_INVALID_PART_ORDER,
+                          "The part numbers of an upload with a COMPOSITE "
+                          "checksum must start at 1 and be consecutive.");
+            return -1;
+        }
+        if ((xp->csum_elem[0] == '\0' && !*full) ||
+            (xp->csum_elem[0] &&
+             strcmp(xp->csum_elem, gw_csum_xml(*algo)) != 0)) {
+            snprintf(msg, sizeof(msg), "The upload was created using a %s "
+                     "checksum. The complete request must include the "
+                     "checksum for each part. It was missing for part %ld "
+                     "in the request.", name, xp->number);
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST, msg);
+            return -1;
+        }
+        if (parts[i].csum_algo != (int)*algo || parts[i].csum[0] == '\0' ||
+            (xp->csum_elem[0] && strcmp(xp->csum, parts[i].csum) != 0)) {
+            gw_resp_error(&req->resp, GW_E_INVALID_PART, NULL);
+            return -1;
+        }
+    }
+    vals = calloc(c->nparts, sizeof(*vals));
+    sizes = calloc(c->nparts, sizeof(*sizes));
+    if (vals == NULL || sizes == NULL) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        goto out;
+    }
+    for (i = 0; i < c->nparts; i++) {
+        vals[i] = parts[i].csum;
+        sizes[i] = parts[i].size;
+    }
+    if (gw_csum_multipart(*algo, *full, vals, sizes, c->nparts, out) != 0) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        goto out;
+    }
+    h = gw_req_header(req, gw_csum_header(*algo), &hl);
+    if (h) {
+        /* COMPOSITE: with or without the "-N" suffix */
+        size_t ol = strlen(out), bl = strcspn(out, "-");
+        if (!((hl == ol && memcmp(h, out, hl) == 0) ||
+              (!*full && hl == bl && memcmp(h, out, hl) == 0))) {
+            snprintf(msg, sizeof(msg), "The %s you specified did not match "
+                     "the calculated checksum.", gw_csum_name(*algo));
+            gw_resp_error(&req->resp, GW_E_BAD_DIGEST, msg);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(vals);
+    free(sizes);
+    return rc;
+}
+
+/* The completed version's headers: the upload's, minus its checksum
+ * settings, plus the object's checksum and its type. */
+static int complete_headers(struct meta_version *v, enum gw_csum_algo algo,
+                            int full, const char *val)
+{
+    size_t i, o = 0;
+    for (i = 0; i < v->nheaders; i++) {
+        if (strncmp(v->headers[i].name, "x-coffer-mpu-", 13) == 0) {
+            free(v->headers[i].name);
+            free(v->headers[i].value);
+            continue;
+        }
+        v->headers[o++] = v->headers[i];
+    }
+    v->nheaders = o;
+    if (algo == GW_CSUM_NONE) return 0;
+    if (gw_add_stored_header(v, gw_csum_header(algo), val, strlen(val)) != 0)
+        return -1;
+    return gw_add_stored_header(v, "x-amz-checksum-type",
+                                full ? "FULL_OBJECT" : "COMPOSITE",
+                                full ? 11 : 9);
+}
+
 static void complete_work(struct gw_req *req)
 {
     struct meta_bucket b;
@@ -154,6 +368,9 @@ static void complete_work(struct gw_req *req)
     unsigned int dl;
     enum meta_status st;
     const char *id = upload_id(req);
+    enum gw_csum_algo calgo = GW_CSUM_NONE;
+    int cfull = 0;
+    char cval[GW_CSUM_B64_MAX + 8];
 
     memset(&u, 0, sizeof(u));
     memset(&c, 0, sizeof(c));
@@ -251,8 +468,18 @@ static void complete_work(struct gw_req *req)
     v.ec_data = ec_set_data_shards(req->srv->set);
     v.ec_parity = ec_set_parity_shards(req->srv->set);
     v.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
+    if (complete_checksum(req, &u, &c, v.parts, &calgo, &cfull, cval) != 0)
+        goto out_keep; /* v.key is borrowed */
     v.headers = u.headers;
     v.nheaders = u.nheaders;
+    if (complete_headers(&v, calgo, cfull, cval) != 0) {
+        u.headers = v.headers;
+        u.nheaders = v.nheaders;
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        goto out_keep;
+    }
+    u.headers = v.headers; /* v borrows them until the commit */
+    u.nheaders = v.nheaders;
     {
         /* The upload's explicit lock parameters, else the bucket's
          * default retention as of now; a locked version is audited in
@@ -332,6 +559,11 @@ static void complete_work(struct gw_req *req)
     gw_xbuf_elem(x, "Bucket", req->bucket, strlen(req->bucket));
     gw_xbuf_elem(x, "Key", req->key, req->key_len);
     gw_xbuf_printf(x, "<ETag>&quot;%s&quot;</ETag>", v.etag);
+    if (calgo != GW_CSUM_NONE) {
+        gw_xbuf_elem(x, gw_csum_xml(calgo), cval, strlen(cval));
+        gw_xbuf_printf(x, "<ChecksumType>%s</ChecksumType>",
+                       cfull ? "FULL_OBJECT" : "COMPOSITE");
+    }
     gw_xbuf_str(x, "</CompleteMultipartUploadResult>");
     if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
     goto out;
@@ -447,6 +679,16 @@ static void list_parts_work(struct gw_req *req)
     gw_xbuf_str(x, "</Initiator>");
     gw_owner_xml(req, x, u.owner);
     gw_xbuf_str(x, "<StorageClass>STANDARD</StorageClass>");
+    {
+        int full = 0;
+        enum gw_csum_algo a = gw_upload_checksum(u.headers, u.nheaders,
+                                                 &full);
+        if (a != GW_CSUM_NONE)
+            gw_xbuf_printf(x, "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
+                              "<ChecksumType>%s</ChecksumType>",
+                           gw_csum_name(a), full ? "FULL_OBJECT"
+                                                 : "COMPOSITE");
+    }
     gw_xbuf_printf(x, "<PartNumberMarker>%ld</PartNumberMarker>", marker);
     if (n)
         gw_xbuf_printf(x, "<NextPartNumberMarker>%u</NextPartNumberMarker>",
@@ -458,9 +700,13 @@ static void list_parts_work(struct gw_req *req)
         cf_fmt_iso8601_ms(parts[i].mtime_ms, date);
         gw_xbuf_printf(x, "<Part><PartNumber>%u</PartNumber><LastModified>%s"
                           "</LastModified><ETag>&quot;%s&quot;</ETag><Size>"
-                          "%llu</Size></Part>",
+                          "%llu</Size>",
                        parts[i].number, date, parts[i].etag,
                        (unsigned long long)parts[i].size);
+        if (parts[i].csum_algo && parts[i].csum[0])
+            gw_xbuf_elem(x, gw_csum_xml((enum gw_csum_algo)parts[i].csum_algo),
+                         parts[i].csum, strlen(parts[i].csum));
+        gw_xbuf_str(x, "</Part>");
     }
     gw_xbuf_str(x, "</ListPartsResult>");
     if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
@@ -532,6 +778,16 @@ static void list_uploads_work(struct gw_req *req)
         gw_owner_xml(req, x, u->owner);
         gw_xbuf_str(x, "<StorageClass>STANDARD</StorageClass>");
         gw_xbuf_elem(x, "Initiated", date, strlen(date));
+        {
+            int full = 0;
+            enum gw_csum_algo a = gw_upload_checksum(u->headers,
+                                                     u->nheaders, &full);
+            if (a != GW_CSUM_NONE)
+                gw_xbuf_printf(x, "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
+                                  "<ChecksumType>%s</ChecksumType>",
+                               gw_csum_name(a),
+                               full ? "FULL_OBJECT" : "COMPOSITE");
+        }
         gw_xbuf_str(x, "</Upload>");
     }
     gw_xbuf_str(x, "</ListMultipartUploadsResult>");

@@ -15,98 +15,11 @@
 #include "gw_int.h"
 #include "ol.h"
 
-#include <isa-l.h>
 #include <openssl/crypto.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- S3 checksums ---- */
-
-static const char *const csum_hdr[] = {
-    "", "x-amz-checksum-crc32", "x-amz-checksum-crc32c",
-    "x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-crc64nvme"
-};
-static const char *const csum_name[] = { "", "CRC32", "CRC32C", "SHA1",
-                                         "SHA256", "CRC64NVME" };
-
-static int csum_init(struct gw_csum *c, enum gw_csum_algo algo)
-{
-    c->algo = algo;
-    c->crc = algo == GW_CSUM_CRC32C ? 0xffffffffu : 0;
-    c->md = NULL;
-    if (algo == GW_CSUM_SHA1 || algo == GW_CSUM_SHA256) {
-        c->md = EVP_MD_CTX_new();
-        if (c->md == NULL ||
-            !EVP_DigestInit_ex(c->md, algo == GW_CSUM_SHA1 ? EVP_sha1()
-                                                           : EVP_sha256(),
-                               NULL))
-            return -1;
-    }
-    return 0;
-}
-
-static void csum_update(struct gw_csum *c, const void *p, size_t n)
-{
-    switch (c->algo) {
-    case GW_CSUM_CRC32: c->crc = crc32_gzip_refl(c->crc, p, n); break;
-    case GW_CSUM_CRC32C:
-        while (n > 0) { /* ISA-L takes an int length */
-            int k = n > (1u << 30) ? (1 << 30) : (int)n;
-            c->crc = crc32_iscsi((unsigned char *)p, k, c->crc);
-            p = (const char *)p + k;
-            n -= (size_t)k;
-        }
-        break;
-    case GW_CSUM_SHA1:
-    case GW_CSUM_SHA256: EVP_DigestUpdate(c->md, p, n); break;
-    default: break;
-    }
-}
-
-/* The final value in base64, as S3 sends it. */
-static void csum_final(struct gw_csum *c, char out[64])
-{
-    unsigned char raw[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    uint32_t v;
-
-    switch (c->algo) {
-    case GW_CSUM_CRC32:
-    case GW_CSUM_CRC32C:
-        v = c->algo == GW_CSUM_CRC32C ? c->crc ^ 0xffffffffu : c->crc;
-        raw[0] = (unsigned char)(v >> 24);
-        raw[1] = (unsigned char)(v >> 16);
-        raw[2] = (unsigned char)(v >> 8);
-        raw[3] = (unsigned char)v;
-        n = 4;
-        break;
-    case GW_CSUM_SHA1:
-    case GW_CSUM_SHA256: EVP_DigestFinal_ex(c->md, raw, &n); break;
-    default: out[0] = '\0'; return;
-    }
-    cf_base64_encode(raw, n, out);
-}
-
-static void csum_cleanup(struct gw_csum *c)
-{
-    EVP_MD_CTX_free(c->md);
-    c->md = NULL;
-    c->algo = GW_CSUM_NONE;
-}
-
-/* "CRC32" / "x-amz-checksum-crc32" → algo. */
-static enum gw_csum_algo csum_lookup(const char *s, size_t n)
-{
-    int i;
-    for (i = 1; i <= GW_CSUM_CRC64NVME; i++) {
-        if (n == strlen(csum_hdr[i]) && strncasecmp(s, csum_hdr[i], n) == 0)
-            return (enum gw_csum_algo)i;
-        if (n == strlen(csum_name[i]) && strncasecmp(s, csum_name[i], n) == 0)
-            return (enum gw_csum_algo)i;
-    }
-    return GW_CSUM_NONE;
-}
 
 /* ---- shared ---- */
 
@@ -181,7 +94,7 @@ void gw_req_handler_cleanup(struct gw_req *req)
     pu->md5 = NULL;
     EVP_MD_CTX_free(pu->sha256);
     pu->sha256 = NULL;
-    csum_cleanup(&pu->cs);
+    gw_csum_cleanup(&pu->cs);
     for (i = 0; i < pu->nready; i++) cf_pool_put(req->srv->pool, pu->ready[i]);
     pu->nready = 0;
     if (pu->cur) cf_pool_put(req->srv->pool, pu->cur);
@@ -201,7 +114,7 @@ void gw_req_handler_cleanup(struct gw_req *req)
 
 /* ---- PutObject ---- */
 
-static int add_stored_header(struct meta_version *v, const char *name,
+int gw_add_stored_header(struct meta_version *v, const char *name,
                              const char *val, size_t vlen)
 {
     struct meta_kv *kv = realloc(v->headers,
@@ -251,7 +164,7 @@ static int store_content_encoding(struct meta_version *v, const char *val,
         memcpy(buf + o, val + s, e - s);
         o += e - s;
     }
-    return o ? add_stored_header(v, "content-encoding", buf, o) : 0;
+    return o ? gw_add_stored_header(v, "content-encoding", buf, o) : 0;
 }
 
 int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v)
@@ -284,7 +197,7 @@ int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v)
                 gw_resp_error(&req->resp, GW_E_METADATA_TOO_LARGE, NULL);
                 return -1;
             }
-            if (add_stored_header(v, name, h->value.p, h->value.len))
+            if (gw_add_stored_header(v, name, h->value.p, h->value.len))
                 goto out_oom;
             continue;
         }
@@ -295,7 +208,7 @@ int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v)
         }
         for (k = 0; stored_std[k]; k++)
             if (strcmp(name, stored_std[k]) == 0) std = 1;
-        if (std && add_stored_header(v, name, h->value.p,
+        if (std && gw_add_stored_header(v, name, h->value.p,
                                      h->value.len))
             goto out_oom;
     }
@@ -343,18 +256,47 @@ static void put_prepare_work(struct gw_req *req)
         int locked = st == META_OK &&
                      (gw_upload_locked(u.headers, u.nheaders) ||
                       (b.lock_enabled && b.lock_mode != OL_MODE_NONE));
+        int full = 0;
+        enum gw_csum_algo ua = st == META_OK
+                                   ? gw_upload_checksum(u.headers,
+                                                        u.nheaders, &full)
+                                   : GW_CSUM_NONE;
         meta_upload_cleanup(&u);
-        if (st != META_OK)
+        if (st != META_OK) {
             gw_resp_error(&req->resp, st == META_ENOTFOUND
                                           ? GW_E_NO_SUCH_UPLOAD
                                           : gw_err_from_meta(st),
                           NULL);
-        else if (locked && !req->put.has_content_md5 &&
-                 req->put.cs.algo == GW_CSUM_NONE)
+            return;
+        }
+        if (locked && !req->put.has_content_md5 &&
+            req->put.cs.algo == GW_CSUM_NONE) {
             gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
                           "Content-MD5 OR x-amz-checksum- HTTP header is "
                           "required for Put Part requests with Object Lock "
                           "parameters");
+            return;
+        }
+        /* An upload created with a checksum algorithm keeps that checksum
+         * for every part: the one the client sends (it must be of that
+         * algorithm, as AWS requires), or, when it sends none, the one
+         * computed here. */
+        req->put.mpu_csum = ua;
+        if (ua != GW_CSUM_NONE && req->put.cs.algo == GW_CSUM_NONE) {
+            if (gw_csum_init(&req->put.cs, ua) != 0)
+                gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        } else if (ua != GW_CSUM_NONE && req->put.cs.algo != ua) {
+            char msg[160], e[16], g[16];
+            size_t k;
+            snprintf(e, sizeof(e), "%s", gw_csum_name(ua));
+            snprintf(g, sizeof(g), "%s", gw_csum_name(req->put.cs.algo));
+            for (k = 0; e[k]; k++) e[k] = (char)tolower((unsigned char)e[k]);
+            for (k = 0; g[k]; k++) g[k] = (char)tolower((unsigned char)g[k]);
+            snprintf(msg, sizeof(msg), "Checksum Type mismatch occurred, "
+                     "expected checksum Type: %s, actual checksum Type: %s",
+                     e, g);
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST, msg);
+        }
     }
 }
 
@@ -459,7 +401,7 @@ void gw_h_put_prepare(struct gw_req *req)
     /* Flexible checksum: a header with the value, or a trailer named by
      * x-amz-trailer. */
     for (i = 1; i <= GW_CSUM_CRC64NVME; i++) {
-        v = gw_req_header(req, csum_hdr[i], &vlen);
+        v = gw_req_header(req, gw_csum_header((enum gw_csum_algo)i), &vlen);
         if (v == NULL) continue;
         if (pu->cs.algo != GW_CSUM_NONE) {
             gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
@@ -467,7 +409,7 @@ void gw_h_put_prepare(struct gw_req *req)
                           "Multiple checksum Types are not allowed.");
             goto out_respond;
         }
-        if (vlen >= sizeof(pu->cs_expect)) {
+        if (vlen == 0 || vlen >= sizeof(pu->cs_expect)) {
             gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
                           "Value for x-amz-checksum is invalid.");
             goto out_respond;
@@ -481,7 +423,7 @@ void gw_h_put_prepare(struct gw_req *req)
         enum gw_csum_algo a;
         while (vlen && (*v == ' ')) v++, vlen--;
         while (vlen && v[vlen - 1] == ' ') vlen--;
-        a = csum_lookup(v, vlen);
+        a = gw_csum_lookup(v, vlen);
         if (a == GW_CSUM_NONE ||
             req->auth.payload < GW_PAYLOAD_STREAMING_SIGNED_TRAILER) {
             gw_resp_error(&req->resp, GW_E_INVALID_ARGUMENT,
@@ -497,14 +439,26 @@ void gw_h_put_prepare(struct gw_req *req)
         pu->cs.algo = a;
         pu->cs_trailer = 1;
     }
-    if (pu->cs.algo == GW_CSUM_CRC64NVME) {
-        /* Not computed yet (Debian's ISA-L 2.30 lacks it): refuse rather
-         * than store an unverified checksum. */
-        gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED,
-                      "CRC64NVME checksums are not supported yet.");
-        goto out_respond;
+    v = gw_req_header(req, "x-amz-sdk-checksum-algorithm", &vlen);
+    if (v) {
+        /* Names the algorithm of the checksum header or trailer the SDK
+         * sent; alone it promises a value that never comes (AWS). */
+        enum gw_csum_algo a = gw_csum_lookup(v, vlen);
+        if (a == GW_CSUM_NONE || strncasecmp(v, "x-amz-", 6) == 0) {
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                          "Value for x-amz-sdk-checksum-algorithm header is "
+                          "invalid.");
+            goto out_respond;
+        }
+        if (pu->cs.algo != a) {
+            gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
+                          "x-amz-sdk-checksum-algorithm specified, but no "
+                          "corresponding x-amz-checksum-* or x-amz-trailer "
+                          "headers were found.");
+            goto out_respond;
+        }
     }
-    if (csum_init(&pu->cs, pu->cs.algo) != 0) goto out_oom;
+    if (gw_csum_init(&pu->cs, pu->cs.algo) != 0) goto out_oom;
     pu->md5 = EVP_MD_CTX_new();
     if (pu->md5 == NULL || !EVP_DigestInit_ex(pu->md5, EVP_md5(), NULL))
         goto out_oom;
@@ -639,7 +593,7 @@ static void put_write_work(struct gw_req *req)
     if (pu->fail != GW_E_NONE) return;
     EVP_DigestUpdate(pu->md5, pu->job_buf, pu->job_len);
     if (pu->sha256) EVP_DigestUpdate(pu->sha256, pu->job_buf, pu->job_len);
-    csum_update(&pu->cs, pu->job_buf, pu->job_len);
+    gw_csum_update(&pu->cs, pu->job_buf, pu->job_len);
     st = put_writer_open(req);
     if (st == EC_OK) st = ec_writer_append(pu->writer, pu->job_buf,
                                            pu->job_len);
@@ -802,9 +756,10 @@ static void put_finish_work(struct gw_req *req)
     if (pu->cs.algo != GW_CSUM_NONE) {
         struct cf_str want;
         char msg[128];
-        csum_final(&pu->cs, got);
+        gw_csum_final(&pu->cs, got);
         if (pu->cs_trailer) {
-            want = gw_chunked_trailer(pu->chunked, csum_hdr[pu->cs.algo]);
+            want = gw_chunked_trailer(pu->chunked,
+                                      gw_csum_header(pu->cs.algo));
             if (want.len == 0) {
                 put_fail(req, GW_E_INVALID_REQUEST,
                          "The trailing checksum header was not sent.");
@@ -814,14 +769,22 @@ static void put_finish_work(struct gw_req *req)
             want.p = pu->cs_expect;
             want.len = strlen(pu->cs_expect);
         }
-        if (want.len != strlen(got) || memcmp(want.p, got, want.len) != 0) {
+        /* want is empty only for a part whose checksum is computed here
+         * (its upload names the algorithm; the client sent none). */
+        if (want.len == 0 && pu->mpu_csum == GW_CSUM_NONE) {
+            put_fail(req, GW_E_INTERNAL, NULL);
+            goto out_abort;
+        }
+        if (want.len != 0 && (want.len != strlen(got) ||
+                              memcmp(want.p, got, want.len) != 0)) {
             snprintf(msg, sizeof(msg), "The %s you specified did not match "
-                     "the calculated checksum.", csum_name[pu->cs.algo]);
+                     "the calculated checksum.", gw_csum_name(pu->cs.algo));
             put_fail(req, GW_E_BAD_DIGEST, msg);
             goto out_abort;
         }
-        if (add_stored_header(&pu->ver, csum_hdr[pu->cs.algo], got,
-                              strlen(got)) != 0) {
+        if (req->op == GW_OP_PUT_OBJECT &&
+            gw_add_stored_header(&pu->ver, gw_csum_header(pu->cs.algo), got,
+                                 strlen(got)) != 0) {
             put_fail(req, GW_E_INTERNAL, NULL);
             goto out_abort;
         }
@@ -859,6 +822,10 @@ static void put_finish_work(struct gw_req *req)
         part.mtime_ms = cf_now_ms();
         memcpy(part.etag, pu->ver.etag, 33);
         memcpy(part.data_id, pu->ver.data_id, sizeof(part.data_id));
+        if (pu->mpu_csum != GW_CSUM_NONE) {
+            part.csum_algo = (int)pu->mpu_csum;
+            snprintf(part.csum, sizeof(part.csum), "%s", got);
+        }
         mst = meta_upload_put_part(req->srv->db, req->bucket, req->key,
                                    req->key_len,
                                    gw_req_qparam(req, "uploadId")->value,
@@ -873,7 +840,7 @@ static void put_finish_work(struct gw_req *req)
         if (old.data_id[0]) ec_remove(req->srv->set, old.data_id);
         gw_resp_header(&req->resp, "ETag", "\"%s\"", pu->ver.etag);
         if (pu->cs.algo != GW_CSUM_NONE)
-            gw_resp_header(&req->resp, csum_hdr[pu->cs.algo], "%s", got);
+            gw_resp_header(&req->resp, gw_csum_header(pu->cs.algo), "%s", got);
         goto out;
     }
     /* The shards are durable under their final names; now the version
@@ -915,8 +882,11 @@ static void put_finish_work(struct gw_req *req)
     if (req->versioning != META_VERSIONING_OFF)
         gw_resp_header(&req->resp, "x-amz-version-id", "%s",
                        pu->ver.version_id);
-    if (pu->cs.algo != GW_CSUM_NONE)
-        gw_resp_header(&req->resp, csum_hdr[pu->cs.algo], "%s", got);
+    if (pu->cs.algo != GW_CSUM_NONE) {
+        gw_resp_header(&req->resp, gw_csum_header(pu->cs.algo), "%s", got);
+        /* AWS: a PutObject checksum is always FULL_OBJECT */
+        gw_resp_header(&req->resp, "x-amz-checksum-type", "FULL_OBJECT");
+    }
     goto out;
 out_abort_published:
     ec_remove(req->srv->set, pu->ver.data_id);
@@ -1046,7 +1016,8 @@ static void get_prepare_work(struct gw_req *req)
     size_t hl, i;
     char date[CF_ISO8601_LEN];
     int64_t since, mtime_s;
-    int r;
+    int r, cmode, whole_cs;
+    uint32_t pn_given = 0; /* partNumber asked for and valid */
     static const char *const overrides[][2] = {
         { "response-content-type", "Content-Type" },
         { "response-content-language", "Content-Language" },
@@ -1142,6 +1113,7 @@ static void get_prepare_work(struct gw_req *req)
             g->end = g->off + g->ver.parts[pn - 1].size;
         }
         gw_resp_header(&req->resp, "x-amz-mp-parts-count", "%zu", np);
+        pn_given = pn;
         r = 1;
     }
     if (r < 0) {
@@ -1161,20 +1133,33 @@ static void get_prepare_work(struct gw_req *req)
     gw_resp_header(&req->resp, "ETag", "\"%s\"", g->ver.etag);
     gw_resp_header(&req->resp, "Accept-Ranges", "bytes");
     ct = find_stored(&g->ver, "content-type");
+    h = gw_req_header(req, "x-amz-checksum-mode", &hl);
+    cmode = h && hl == 7 && strncasecmp(h, "ENABLED", 7) == 0;
+    /* The stored checksum covers the whole object: sent only when asked
+     * for and when the whole object is sent (not for ranges, as AWS); a
+     * part of a multipart object gets its own part's checksum. A
+     * single-part object's checksum without a stored type is FULL_OBJECT
+     * (AWS: PutObject checksums are always FULL_OBJECT). */
+    whole_cs = cmode && (r == 0 || (pn_given && g->ver.nparts == 0));
+    if (cmode && pn_given && g->ver.nparts) {
+        const struct meta_part *mp = &g->ver.parts[pn_given - 1];
+        if (mp->csum_algo && mp->csum[0])
+            gw_resp_header(&req->resp,
+                           gw_csum_header((enum gw_csum_algo)mp->csum_algo),
+                           "%s", mp->csum);
+    }
     for (i = 0; i < g->ver.nheaders; i++) {
         const struct meta_kv *kv = &g->ver.headers[i];
         size_t k;
         int overridden = 0;
-        /* The stored checksum covers the whole object: sent only when
-         * asked for and when the whole object is sent (not for ranges or
-         * parts, as AWS). */
         if (strcmp(kv->name, GW_TAGS_HEADER) == 0) continue;
-        if (strncmp(kv->name, "x-amz-checksum-", 15) == 0 &&
-            (r != 0 ||
-             !(gw_req_header(req, "x-amz-checksum-mode", &hl) && hl == 7 &&
-               strncasecmp(gw_req_header(req, "x-amz-checksum-mode", NULL),
-                           "ENABLED", 7) == 0)))
-            continue;
+        if (strncmp(kv->name, "x-amz-checksum-", 15) == 0) {
+            if (!whole_cs) continue;
+            if (strcmp(kv->name, "x-amz-checksum-type") != 0 &&
+                find_stored(&g->ver, "x-amz-checksum-type") == NULL)
+                gw_resp_header(&req->resp, "x-amz-checksum-type",
+                               "FULL_OBJECT");
+        }
         for (k = 0; k < sizeof(overrides) / sizeof(overrides[0]); k++)
             if (strcasecmp(kv->name, overrides[k][1]) == 0 &&
                 gw_req_qparam(req, overrides[k][0]))
@@ -1456,17 +1441,18 @@ static void delete_objects_work(struct gw_req *req)
         int k, found = 0;
         for (k = 1; k <= GW_CSUM_CRC64NVME; k++) {
             struct gw_csum cs;
-            char got[64];
-            if ((h = gw_req_header(req, csum_hdr[k], &hl)) == NULL) continue;
+            char got[GW_CSUM_B64_MAX];
+            h = gw_req_header(req, gw_csum_header((enum gw_csum_algo)k),
+                              &hl);
+            if (h == NULL) continue;
             found = 1;
-            if (k == GW_CSUM_CRC64NVME) break; /* cannot verify yet */
-            if (csum_init(&cs, (enum gw_csum_algo)k) != 0) {
+            if (gw_csum_init(&cs, (enum gw_csum_algo)k) != 0) {
                 gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
                 return;
             }
-            csum_update(&cs, req->xml.p ? req->xml.p : "", req->xml.len);
-            csum_final(&cs, got);
-            csum_cleanup(&cs);
+            gw_csum_update(&cs, req->xml.p ? req->xml.p : "", req->xml.len);
+            gw_csum_final(&cs, got);
+            gw_csum_cleanup(&cs);
             if (hl != strlen(got) || memcmp(h, got, hl) != 0) {
                 gw_resp_error(&req->resp, GW_E_BAD_DIGEST, NULL);
                 return;

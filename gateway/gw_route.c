@@ -232,6 +232,11 @@ static void pick_op(struct gw_req *req)
                                             : GW_OP_NOT_IMPLEMENTED;
         return;
     }
+    if (req->key != NULL && req->method == HTTP_GET &&
+        has(req, "attributes")) {
+        req->op = GW_OP_GET_ATTRIBUTES;
+        return;
+    }
     if (req->key == NULL && req->bucket[0] && has(req, "versioning")) {
         req->op = req->method == HTTP_PUT   ? GW_OP_PUT_VERSIONING
                   : req->method == HTTP_GET ? GW_OP_GET_VERSIONING

@@ -711,6 +711,7 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_RETENTION: gw_h_get_retention(req); break;
     case GW_OP_PUT_LEGAL_HOLD: gw_h_put_legal_hold(req); break;
     case GW_OP_GET_LEGAL_HOLD: gw_h_get_legal_hold(req); break;
+    case GW_OP_GET_ATTRIBUTES: gw_h_get_attributes(req); break;
     case GW_OP_GET_OBJECT:
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;

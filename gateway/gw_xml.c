@@ -512,8 +512,24 @@ enum gw_xml_status gw_xml_parse_complete(const char *body, size_t len,
                 memcpy(p.etag, e, el);
                 p.etag[el] = '\0';
                 have_e = 1;
+            } else if (f->name &&
+                       strncmp((const char *)f->name, "Checksum", 8) == 0) {
+                /* verified against the stored part by the handler */
+                const char *e = t;
+                size_t el = n, nl = strlen((const char *)f->name);
+                if (p.csum_elem[0] || nl >= sizeof(p.csum_elem)) {
+                    free(t);
+                    goto bad;
+                }
+                memcpy(p.csum_elem, f->name, nl + 1);
+                while (el && (*e == ' ' || *e == '\n'))
+                    e++, el--;
+                while (el && (e[el - 1] == ' ' || e[el - 1] == '\n'))
+                    el--;
+                if (el >= sizeof(p.csum)) el = sizeof(p.csum) - 1;
+                memcpy(p.csum, e, el);
+                p.csum[el] = '\0';
             }
-            /* Checksum* elements: accepted, verified per part later */
             free(t);
         }
         if (!have_n || !have_e) goto bad;

@@ -72,13 +72,17 @@ void gw_xml_delete_cleanup(struct gw_xml_delete *d);
 
 /* CompleteMultipartUpload: <CompleteMultipartUpload><Part><PartNumber>1
  * </PartNumber><ETag>"hex"</ETag>[<ChecksumXXX>..]</Part>...
- * </CompleteMultipartUpload>. ETags are stored without quotes. No parts,
+ * </CompleteMultipartUpload>. ETags are stored without quotes. A part's
+ * Checksum* element is kept by name (two of them → MALFORMED). No parts,
  * more than GW_XML_PARTS_MAX, or a part without number or ETag →
  * MALFORMED. Order is kept as sent (the caller checks it). */
 #define GW_XML_PARTS_MAX 10000
 struct gw_xml_part {
     long number;        /* as sent; may be out of range (caller checks) */
     char etag[80];      /* unquoted */
+    char csum_elem[24]; /* "ChecksumCRC32" etc. as sent, "" when none */
+    char csum[72];      /* its value, trimmed (a longer one is cut: it
+                         * cannot match any checksum) */
 };
 struct gw_xml_complete {
     struct gw_xml_part *parts; /* owned */

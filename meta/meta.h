@@ -109,6 +109,11 @@ struct meta_part {
     int64_t mtime_ms;
     char etag[33];         /* hex MD5 of the part */
     char data_id[META_VERSION_ID_MAX + 1];
+    /* The part's S3 checksum, kept when its upload names an algorithm:
+     * csum_algo is opaque here (the gateway's numbering, 0 = none) and
+     * csum its base64 value, "" when none. */
+    int csum_algo;
+    char csum[64];
 };
 
 struct meta_version {

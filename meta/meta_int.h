@@ -100,10 +100,15 @@
  *   legal_hold    u8    0/1
  *   [optional: content hash]
  *   sha256        str   64 lower-case hex digits, or "" (not computed)
+ *   [optional: part checksums]
+ *   nparts times: part checksum (in the order of the parts above)
  *
  * part (inside V and P recs):
  *   number u32 | size u64 | mtime_ms i64 | etag str (<= 32) |
  *   data_id str (<= META_VERSION_ID_MAX)
+ * part checksum (after the part in P recs, in their own group in V recs):
+ *   csum_algo u8 (the gateway's enum gw_csum_algo: 0 none, 1 CRC32,
+ *   2 CRC32C, 3 SHA1, 4 SHA256, 5 CRC64NVME) | csum str (base64, <= 63)
  *
  * C rec (current pointer; exactly what ListObjects shows, so a listing
  * needs no lookup beyond the C/ range scan):
@@ -120,7 +125,7 @@
  *
  * U rec: format u8 (1) | initiated_ms i64 | owner str | key str |
  *        nheaders u32 | (name str, value str)*
- * P rec: format u8 (1) | part
+ * P rec: format u8 (1) | part | [optional: part checksum]
  * A rec: format u8 (1) | seq u64 | time_ms i64 | prev 32 bytes |
  *        event str (JSON) | hash 32 bytes = SHA-256(prev | seq u64 LE |
  *        time_ms i64 LE | event bytes)
@@ -300,6 +305,8 @@ pthread_mutex_t *meta_upload_lock(struct meta_db *m, const char *upload_id);
 
 void meta_part_encode(struct meta_buf *b, const struct meta_part *p);
 void meta_part_decode(struct meta_rd *r, struct meta_part *p);
+void meta_part_csum_encode(struct meta_buf *b, const struct meta_part *p);
+void meta_part_csum_decode(struct meta_rd *r, struct meta_part *p);
 void meta_version_encode(struct meta_buf *b, const struct meta_version *v);
 /* Fills *v (owning its heap fields); META_ECORRUPT (logged) on a bad
  * record, leaving *v zeroed. */

@@ -50,6 +50,18 @@ void meta_part_decode(struct meta_rd *r, struct meta_part *p)
     meta_rd_strbuf(r, p->data_id, sizeof(p->data_id));
 }
 
+void meta_part_csum_encode(struct meta_buf *b, const struct meta_part *p)
+{
+    meta_buf_u8(b, (unsigned)p->csum_algo & 0xff);
+    meta_buf_str(b, p->csum, strnlen(p->csum, sizeof(p->csum) - 1));
+}
+
+void meta_part_csum_decode(struct meta_rd *r, struct meta_part *p)
+{
+    p->csum_algo = (int)meta_rd_u8(r);
+    meta_rd_strbuf(r, p->csum, sizeof(p->csum));
+}
+
 /* The V rec of meta_int.h, every group included. */
 void meta_version_encode(struct meta_buf *b, const struct meta_version *v)
 {
@@ -76,6 +88,7 @@ void meta_version_encode(struct meta_buf *b, const struct meta_version *v)
     meta_buf_u64(b, (uint64_t)v->retain_until_ms);
     meta_buf_u8(b, v->legal_hold ? 1 : 0);
     meta_buf_str(b, v->sha256, strnlen(v->sha256, sizeof(v->sha256) - 1));
+    for (i = 0; i < v->nparts; i++) meta_part_csum_encode(b, &v->parts[i]);
 }
 
 enum meta_status meta_version_decode(const char *p, size_t n,
@@ -129,6 +142,9 @@ enum meta_status meta_version_decode(const char *p, size_t n,
     }
     if (meta_rd_more(&r)) /* [optional: content hash] */
         meta_rd_strbuf(&r, v->sha256, sizeof(v->sha256));
+    if (v->nparts && meta_rd_more(&r)) /* [optional: part checksums] */
+        for (i = 0; i < v->nparts && !r.bad; i++)
+            meta_part_csum_decode(&r, &v->parts[i]);
     if (r.bad) goto bad;
     if (v->data_id[0] == '\0')
         memcpy(v->data_id, v->version_id, sizeof(v->data_id));

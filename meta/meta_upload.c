@@ -161,6 +161,7 @@ static enum meta_status part_get(struct meta_db *m, const char *id,
     r.bad = 0;
     if (meta_rd_u8(&r) != 1) r.bad = 1;
     meta_part_decode(&r, p);
+    if (meta_rd_more(&r)) meta_part_csum_decode(&r, p);
     rocksdb_free(v);
     return r.bad ? META_ECORRUPT : META_OK;
 }
@@ -191,6 +192,7 @@ enum meta_status meta_upload_put_part(struct meta_db *m, const char *bucket,
     pkey(&k, upload_id, p->number);
     meta_buf_u8(&v, 1);
     meta_part_encode(&v, p);
+    meta_part_csum_encode(&v, p);
     if (k.oom || v.oom) {
         st = META_ENOMEM;
         goto out;
@@ -255,6 +257,7 @@ enum meta_status meta_upload_parts(struct meta_db *m, const char *upload_id,
         r.bad = 0;
         if (meta_rd_u8(&r) != 1) r.bad = 1;
         meta_part_decode(&r, &v[n]);
+        if (meta_rd_more(&r)) meta_part_csum_decode(&r, &v[n]);
         if (r.bad) {
             st = META_ECORRUPT;
             break;

@@ -32,6 +32,7 @@ ALGOS = {
     "CRC32C": s3util.crc32c_b64,
     "SHA1": s3util.sha1_b64,
     "SHA256": s3util.sha256_b64,
+    "CRC64NVME": s3util.crc64nvme_b64,
 }
 
 needs_new_botocore = pytest.mark.skipif(
@@ -304,3 +305,90 @@ def test_raw_unsigned_trailer_wrong_is_bad_digest(server, s3, bucket, algo):
     assert r.status == 400, r
     assert r.error()["Code"] == "BadDigest"
     assert_absent(s3, bucket, f"trbad-{algo}")
+
+
+# ---------------------------------------------------------------- CRC64NVME, checksum type
+
+def test_crc64nvme_known_value(server, bucket):
+    """A published CRC64NVME example (a third-party crc64nvme tool's
+    README): "Hello, World!\\n" is SoXXbx67KpE=; it also checks the
+    test's own Python CRC-64/NVME."""
+    data = b"Hello, World!\n"
+    assert s3util.crc64nvme_b64(data) == "SoXXbx67KpE="
+    r = server.request("PUT", obj_path(bucket, "hello"), body=data,
+                       headers={"x-amz-checksum-crc64nvme": "SoXXbx67KpE="})
+    assert r.status == 200, r
+    assert r.headers["x-amz-checksum-crc64nvme"] == "SoXXbx67KpE="
+    assert r.headers["x-amz-checksum-type"] == "FULL_OBJECT"
+    h = server.request("HEAD", obj_path(bucket, "hello"),
+                       headers={"x-amz-checksum-mode": "ENABLED"})
+    assert h.headers["x-amz-checksum-crc64nvme"] == "SoXXbx67KpE="
+    assert h.headers["x-amz-checksum-type"] == "FULL_OBJECT"
+    # without checksum mode: neither
+    h = server.request("HEAD", obj_path(bucket, "hello"))
+    assert "x-amz-checksum-crc64nvme" not in h.headers
+    assert "x-amz-checksum-type" not in h.headers
+
+
+def test_sdk_checksum_algorithm_without_value(server, s3, bucket):
+    """x-amz-sdk-checksum-algorithm promises a checksum header or trailer;
+    without one (or naming another algorithm) the request is refused."""
+    data = b"x" * 100
+    r = server.request("PUT", obj_path(bucket, "sdk-alone"), body=data,
+                       headers={"x-amz-sdk-checksum-algorithm": "CRC64NVME"})
+    assert r.status == 400, r
+    assert r.error()["Code"] == "InvalidRequest"
+    r = server.request("PUT", obj_path(bucket, "sdk-other"), body=data,
+                       headers={"x-amz-sdk-checksum-algorithm": "CRC32",
+                                "x-amz-checksum-crc64nvme": s3util.crc64nvme_b64(data)})
+    assert r.status == 400, r
+    assert_absent(s3, bucket, "sdk-alone")
+    assert_absent(s3, bucket, "sdk-other")
+    r = server.request("PUT", obj_path(bucket, "sdk-ok"), body=data,
+                       headers={"x-amz-sdk-checksum-algorithm": "CRC64NVME",
+                                "x-amz-checksum-crc64nvme": s3util.crc64nvme_b64(data)})
+    assert r.status == 200, r
+
+
+def test_empty_checksum_value_refused(server, s3, bucket):
+    r = server.request("PUT", obj_path(bucket, "empty-cs"), body=b"abc",
+                       headers={"x-amz-checksum-crc64nvme": ""})
+    assert r.status == 400, r
+    assert_absent(s3, bucket, "empty-cs")
+
+
+def test_delete_objects_crc64nvme_verified(server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="d1", Body=b"1")
+    body = (b'<Delete><Object><Key>d1</Key></Object></Delete>')
+    r = server.request("POST", obj_path(bucket), query={"delete": ""}, body=body,
+                       headers={"x-amz-checksum-crc64nvme": s3util.crc64nvme_b64(body + b" ")})
+    assert r.status == 400, r
+    assert r.error()["Code"] == "BadDigest"
+    r = server.request("POST", obj_path(bucket), query={"delete": ""}, body=body,
+                       headers={"x-amz-checksum-crc64nvme": s3util.crc64nvme_b64(body)})
+    assert r.status == 200, r
+    assert_absent(s3, bucket, "d1")
+
+
+@needs_new_botocore
+def test_boto3_crc64nvme_precomputed(server, bucket):
+    """The current boto3 sends a given ChecksumCRC64NVME as the header (it
+    computes CRC64NVME itself only with awscrt) and reads it back with
+    ChecksumMode."""
+    c = server.client()
+    seen = capture(c)
+    data = det_bytes(70_000, 23)
+    val = s3util.crc64nvme_b64(data)
+    r = c.put_object(Bucket=bucket, Key="b64nv", Body=data, ChecksumCRC64NVME=val)
+    assert seen[0]["x-amz-checksum-crc64nvme"] == val
+    assert r["ChecksumCRC64NVME"] == val
+    g = c.get_object(Bucket=bucket, Key="b64nv", ChecksumMode="ENABLED")
+    assert g["ChecksumCRC64NVME"] == val
+    assert g["ChecksumType"] == "FULL_OBJECT"
+    assert g["Body"].read() == data
+    with pytest.raises(ClientError) as ei:
+        c.put_object(Bucket=bucket, Key="b64nv-bad", Body=data,
+                     ChecksumCRC64NVME=s3util.crc64nvme_b64(data[1:]))
+    assert client_error(ei) == (400, "BadDigest")
+    assert_absent(c, bucket, "b64nv-bad")
+

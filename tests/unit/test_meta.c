@@ -326,6 +326,8 @@ static void test_fields_roundtrip(void **state)
     parts[0].mtime_ms = 11;
     snprintf(parts[0].etag, sizeof(parts[0].etag), "%032d", 1);
     snprintf(parts[0].data_id, sizeof(parts[0].data_id), "p1");
+    parts[0].csum_algo = 5; /* part checksums: their own V rec group */
+    snprintf(parts[0].csum, sizeof(parts[0].csum), "SoXXbx67KpE=");
     parts[1].number = 3;
     parts[1].size = 7;
     snprintf(parts[1].data_id, sizeof(parts[1].data_id), "p3");
@@ -386,6 +388,56 @@ static void test_fields_roundtrip(void **state)
     assert_int_equal(g.nheaders, 0);
     assert_int_equal(g.nparts, 0);
     meta_version_cleanup(&g);
+}
+
+/* P recs keep the part checksum; completion carries it into the V rec. */
+static void test_upload_part_checksum(void **state)
+{
+    struct meta_upload u;
+    struct meta_part p, old, *got = NULL, *unused = NULL;
+    struct meta_version v, g, replaced;
+    size_t n = 0, nunused = 0;
+    (void)state;
+
+    mkbucket("mpcs", META_VERSIONING_OFF);
+    memset(&u, 0, sizeof(u));
+    snprintf(u.upload_id, sizeof(u.upload_id), "up1");
+    u.key = "obj";
+    u.key_len = 3;
+    assert_int_equal(meta_upload_create(db, "mpcs", &u), META_OK);
+    memset(&p, 0, sizeof(p));
+    p.number = 1;
+    p.size = 9;
+    snprintf(p.etag, sizeof(p.etag), "%032d", 5);
+    snprintf(p.data_id, sizeof(p.data_id), "d1");
+    p.csum_algo = 2;
+    snprintf(p.csum, sizeof(p.csum), "4waSgw==");
+    assert_int_equal(meta_upload_put_part(db, "mpcs", "obj", 3, "up1", &p,
+                                          &old),
+                     META_OK);
+    assert_int_equal(meta_upload_parts(db, "up1", 0, 10, &got, &n, NULL),
+                     META_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(&got[0], &p, sizeof(p));
+    memset(&v, 0, sizeof(v));
+    memset(&replaced, 0, sizeof(replaced));
+    snprintf(v.version_id, sizeof(v.version_id), "null");
+    v.key = "obj";
+    v.key_len = 3;
+    v.parts = got;
+    v.nparts = 1;
+    assert_int_equal(meta_upload_complete(db, "mpcs", "up1", &v, &replaced,
+                                          &unused, &nunused),
+                     META_OK);
+    assert_int_equal(meta_object_get(db, "mpcs", "obj", 3, NULL, &g),
+                     META_OK);
+    assert_int_equal(g.nparts, 1);
+    assert_int_equal(g.parts[0].csum_algo, 2);
+    assert_string_equal(g.parts[0].csum, "4waSgw==");
+    meta_version_cleanup(&g);
+    meta_version_cleanup(&replaced);
+    free(unused);
+    free(got);
 }
 
 static void test_key_validation(void **state)
@@ -1841,6 +1893,7 @@ int main(void)
         cmocka_unit_test(test_counters_and_hash),
         cmocka_unit_test(test_fields_roundtrip),
         cmocka_unit_test(test_key_validation),
+        cmocka_unit_test(test_upload_part_checksum),
         cmocka_unit_test(test_unversioned_replace),
         cmocka_unit_test(test_versioned_history),
         cmocka_unit_test(test_delete_markers),

@@ -766,7 +766,17 @@ static void test_complete(void **state)
     assert_string_equal(c.parts[0].etag, "0123456789abcdef0123456789abcdef");
     assert_int_equal(c.parts[1].number, 1);
     assert_string_equal(c.parts[1].etag, "aa");
+    assert_string_equal(c.parts[0].csum_elem, "");
+    assert_string_equal(c.parts[1].csum_elem, "ChecksumCRC32");
+    assert_string_equal(c.parts[1].csum, "AAAAAA==");
     gw_xml_complete_cleanup(&c);
+    /* two checksums for one part */
+    body = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+           "<ETag>e</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32>"
+           "<ChecksumSHA1>AAAAAA==</ChecksumSHA1></Part>"
+           "</CompleteMultipartUpload>";
+    assert_int_equal(gw_xml_parse_complete(body, strlen(body), &c),
+                     GW_XML_MALFORMED);
     body = "<CompleteMultipartUpload></CompleteMultipartUpload>";
     assert_int_equal(gw_xml_parse_complete(body, strlen(body), &c),
                      GW_XML_MALFORMED);
