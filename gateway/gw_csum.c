@@ -206,7 +206,10 @@ int gw_csum_multipart(enum gw_csum_algo a, int full_object,
         }
         gw_csum_final(&h, v);
         gw_csum_cleanup(&h);
-        snprintf(out, GW_CSUM_B64_MAX + 8, "%s-%zu", v, nparts);
+        /* v is at most 64 base64 characters: "-10000" always fits */
+        if (snprintf(out, GW_CSUM_B64_MAX + 8, "%s-%zu", v, nparts) >=
+            GW_CSUM_B64_MAX + 8)
+            return -1;
         return 0;
     }
 }
