@@ -6,9 +6,8 @@
  * Invariants:
  * - A shard file is renamed into obj/ only once it is complete (header,
  *   every block, trailer), and it is durable before ec_writer_finish()
- *   returns EC_OK: fdatasync before the rename and an fsync of the
- *   directory after it, or, when every disk shares one filesystem, one
- *   syncfs() after the renames. A crash before that return may leave a torn
+ *   returns EC_OK: one syncfs() per filesystem after the renames, shared
+ *   by every concurrent writer (ec_group_sync). A crash before that return may leave a torn
  *   file under obj/ that no catalog record names: readers reject it by its
  *   length and hashes, the scanner removes it. Files in tmp/ are never read.
  * - A block is served only after its XXH3 matched and, with parity, its
@@ -285,7 +284,9 @@ static enum ec_status open_one(const struct ec_config *cfg, int set_index,
 
     s = calloc(1, sizeof(*s));
     if (s == NULL) return EC_ENOMEM;
-    s->fs_fd = -1;
+    pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_cond_init(&s->sync_cv, NULL);
+    s->sync_init = 1;
     s->n = cfg->ndisks;
     s->k = cfg->data;
     s->m = cfg->parity;
@@ -377,17 +378,34 @@ static enum ec_status open_one(const struct ec_config *cfg, int set_index,
             goto out_inval;
     }
 
-    s->fs_fd = -1;
+    /* One open directory per distinct filesystem, for group commits. */
     {
-        struct stat st0, sti;
-        int one = stat(s->disks[0], &st0) == 0;
-        for (i = 1; one && i < s->n; i++)
-            one = stat(s->disks[i], &sti) == 0 && sti.st_dev == st0.st_dev;
-        if (one) s->fs_fd = open(s->disks[0], O_RDONLY | O_DIRECTORY |
-                                                  O_CLOEXEC);
-        if (one && s->fs_fd >= 0)
-            cf_log(CF_LOG_INFO, "ec: all disks on one filesystem: writes "
-                   "are made durable with syncfs");
+        dev_t devs[EC_MAX_DISKS];
+        for (i = 0; i < s->n; i++) {
+            struct stat st;
+            int f;
+            if (stat(s->disks[i], &st) != 0) {
+                ec_log_errno("stat", s->disks[i], errno);
+                goto out_inval;
+            }
+            for (f = 0; f < s->nfs && devs[f] != st.st_dev; f++)
+                ;
+            if (f == s->nfs) {
+                s->fs_fds[f] = open(s->disks[i], O_RDONLY | O_DIRECTORY |
+                                                     O_CLOEXEC);
+                if (s->fs_fds[f] < 0) {
+                    ec_log_errno("open", s->disks[i], errno);
+                    goto out_inval;
+                }
+                devs[f] = st.st_dev;
+                s->fs_path[f] = s->disks[i];
+                s->nfs++;
+            }
+            s->disk_fs[i] = f;
+        }
+        cf_log(CF_LOG_INFO, "ec: %d disk(s) on %d filesystem(s): writes "
+               "are made durable with one syncfs per filesystem per batch",
+               s->n, s->nfs);
     }
     if (s->m > 0) {
         struct ec_args args;
@@ -476,7 +494,6 @@ enum ec_status ec_set_open(const struct ec_config *cfg, struct ec_set **out)
     }
     top->nsub = nsets;
     top->desc = -1;
-    top->fs_fd = -1;
     one = *cfg;
     one.ndisks = per;
     for (i = 0; i < nsets; i++) {
@@ -556,7 +573,11 @@ void ec_set_free(struct ec_set *s)
     if (s == NULL) return;
     for (i = 0; i < s->nsub; i++) ec_set_free(s->sub[i]);
     free(s->sub);
-    if (s->fs_fd >= 0) close(s->fs_fd);
+    for (i = 0; i < s->nfs; i++) close(s->fs_fds[i]);
+    if (s->sync_init) {
+        pthread_mutex_destroy(&s->sync_mu);
+        pthread_cond_destroy(&s->sync_cv);
+    }
     if (s->desc >= 0) liberasurecode_instance_destroy(s->desc);
     for (i = 0; s->disks && i < s->n; i++) free(s->disks[i]);
     free(s->disks);
@@ -927,11 +948,47 @@ out_dead:
     return st;
 }
 
+uint32_t ec_group_sync(struct ec_set *s)
+{
+    uint64_t t;
+    uint32_t failed = 0;
+    int f;
+    pthread_mutex_lock(&s->sync_mu);
+    t = ++s->sync_requested;
+    while (s->sync_done < t) {
+        if (!s->sync_running) {
+            /* lead a batch: it covers every ticket taken so far, whose
+             * writes and renames all happened before this point */
+            uint64_t to = s->sync_requested;
+            int err[EC_MAX_DISKS];
+            s->sync_running = 1;
+            pthread_mutex_unlock(&s->sync_mu);
+            for (f = 0; f < s->nfs; f++) {
+                err[f] = syncfs(s->fs_fds[f]) != 0 ? errno : 0;
+                if (err[f]) ec_log_errno("syncfs", s->fs_path[f], err[f]);
+            }
+            pthread_mutex_lock(&s->sync_mu);
+            for (f = 0; f < s->nfs; f++)
+                if (err[f]) s->fs_bad_upto[f] = to;
+            s->sync_done = to;
+            s->sync_running = 0;
+            pthread_cond_broadcast(&s->sync_cv);
+        } else {
+            pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+        }
+    }
+    for (f = 0; f < s->nfs; f++)
+        if (s->fs_bad_upto[f] >= t) failed |= 1u << f;
+    pthread_mutex_unlock(&s->sync_mu);
+    return failed;
+}
+
 enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
 {
     struct ec_set *s = w->set;
     unsigned char tr[EC_TRAILER_SIZE];
     enum ec_status st;
+    uint32_t live = 0; /* shards published under obj/ */
     int i;
 
     if (w->dead) return EC_EIO;
@@ -952,56 +1009,20 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
         st = write_all(w, i, &iov, 1);
         if (st != EC_OK) goto out_dead;
     }
-    if (s->fs_fd >= 0) {
-        /* One filesystem: close, publish the names, then one syncfs()
-         * makes data and names durable together (and serves every
-         * concurrent writer's batch: group commit by the kernel). Nothing
-         * is acknowledged before it returns. */
-        for (i = 0; i < s->n; i++) {
-            int fd = w->fds[i];
-            if (fd < 0) continue;
-            w->fds[i] = -1;
-            if (close(fd) != 0) {
-                st = shard_fail(w, i, errno, "close");
-                if (st != EC_OK) goto out_dead;
-            }
-        }
-        for (i = 0; i < s->n; i++) {
-            char d[4200], p[4300];
-            if (w->tmp[i] == NULL) continue;
-            ec_obj_dir(s, w->id, i, d, sizeof(d));
-            ec_obj_path(s, w->id, i, p, sizeof(p));
-            if (cf_mkdir_p(d) != 0 || rename(w->tmp[i], p) != 0) {
-                st = shard_fail(w, i, errno, "publish");
-                if (st != EC_OK) goto out_dead;
-                continue;
-            }
-            free(w->tmp[i]);
-            w->tmp[i] = NULL;
-        }
-        if (syncfs(s->fs_fd) != 0) {
-            ec_log_errno("syncfs", s->disks[0], errno);
-            st = EC_EIO;
-            goto out_dead;
-        }
-        goto published;
-    }
-    /* Durable before visible: data first, then the names. A shard that
-     * fails here is dropped like one that failed to write. */
+    /* Close, publish the names, then make data and names durable with
+     * one syncfs() per filesystem, shared by every writer that arrived
+     * before it started (group commit, ec_group_sync). Nothing is
+     * acknowledged before it returns. A crash before then may leave a
+     * torn file under obj/ that no catalog record names: readers reject
+     * it by its length and hashes, the orphan scan removes it. */
     for (i = 0; i < s->n; i++) {
-        int fd = w->fds[i], e = 0;
+        int fd = w->fds[i];
         if (fd < 0) continue;
         /* close() releases the fd even when it fails: never close twice
-         * (another thread may already own the number). */
+         * (another thread may already own the number) */
         w->fds[i] = -1;
-        if (fdatasync(fd) != 0) {
-            e = errno;
-            close(fd);
-        } else if (close(fd) != 0) {
-            e = errno;
-        }
-        if (e != 0) {
-            st = shard_fail(w, i, e, "fdatasync");
+        if (close(fd) != 0) {
+            st = shard_fail(w, i, errno, "close");
             if (st != EC_OK) goto out_dead;
         }
     }
@@ -1017,18 +1038,30 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
         }
         free(w->tmp[i]);
         w->tmp[i] = NULL;
-        if (ec_fsync_dir(d) != 0) {
-            /* The name may not survive a crash: count the shard lost. */
-            ec_log_errno("fsync", d, errno);
+        live |= 1u << i;
+    }
+    {
+        uint32_t bad = ec_group_sync(s);
+        for (i = 0; i < s->n; i++) {
+            char p[4300];
+            int f;
+            if (!(live & (1u << i))) continue;
+            f = s->disk_fs[ec_disk_of(s, w->id, i)];
+            if (!(bad & (1u << f))) continue;
+            /* its filesystem failed to sync: the shard may not survive a
+             * crash, so it counts as lost */
+            ec_obj_path(s, w->id, i, p, sizeof(p));
             unlink(p);
             w->failed++;
-            if (s->n - w->failed < ec_write_quorum(s)) {
-                st = EC_EIO;
-                goto out_dead;
-            }
+        }
+        if (s->n - w->failed < ec_write_quorum(s)) {
+            cf_log(CF_LOG_ERR, "ec: version %s: only %d of %d shards "
+                   "durable, %d needed", w->id, s->n - w->failed, s->n,
+                   ec_write_quorum(s));
+            st = EC_EIO;
+            goto out_dead;
         }
     }
-published:
     w->published = 1;
     if (w->failed)
         cf_log(CF_LOG_WARN, "ec: version %s written with %d of %d shards "

@@ -70,6 +70,9 @@
 #ifndef EC_INT_H
 #define EC_INT_H
 
+#include <pthread.h>
+#include <sys/types.h>
+
 #include "ec.h"
 
 #define EC_MAGIC "COFFSHD1"
@@ -93,11 +96,22 @@ struct ec_set {
                               fragment with parity, see above) */
     int desc;              /* liberasurecode instance, -1 when M == 0 */
     char deployment[33];   /* 32 hex digits + NUL, from format.json */
-    /* All disks on one filesystem (the default layout: directories of one
-     * data dir): a write is made durable with one syncfs() instead of an
-     * fdatasync per shard and an fsync per directory. fs_fd is an open
-     * directory on it, or -1. */
-    int fs_fd;
+    /* Group commit (ec_group_sync): shard files are made durable with one
+     * syncfs() per filesystem per batch of concurrent writers. fs_fds
+     * holds an open directory on each distinct filesystem of the disks
+     * (nfs of them; the default layout has one); disk_fs maps a disk to
+     * its filesystem. fs_bad_upto[f]: the last batch (ticket) in which
+     * filesystem f failed to sync. Guarded by sync_mu. */
+    int nfs;
+    int fs_fds[EC_MAX_DISKS];
+    const char *fs_path[EC_MAX_DISKS];   /* borrowed from disks[] */
+    int disk_fs[EC_MAX_DISKS];
+    uint64_t fs_bad_upto[EC_MAX_DISKS];
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    int sync_init;
+    uint64_t sync_requested, sync_done;
+    int sync_running;
     /* Several erasure sets (more disks than one set holds): the handle
      * ec_set_open() returns has nsub > 0 and only dispatches, by the set
      * index in the first two hex digits of a data id (ec_new_data_id), to
@@ -107,6 +121,11 @@ struct ec_set {
     int set_index, nsets;  /* this set's place among the deployment's */
     int disk_base;         /* index of its first disk in the disk list */
 };
+/* Makes everything written to the set's disks so far durable: joins (or
+ * leads) a batch of syncfs() calls, one per filesystem, that starts after
+ * the call. Returns the mask of filesystems (bit f) whose sync failed in
+ * a batch that covered the call (conservatively: or in a later one). */
+uint32_t ec_group_sync(struct ec_set *s);
 /* The set that holds data id id (s itself with one set); NULL (logged) if
  * the id names none. */
 struct ec_set *ec_pick(struct ec_set *s, const char *id);

@@ -2,7 +2,8 @@
  * integration tests only (built as build/tests/libcoffer_fault.so, never
  * linked into coffer). Files whose path contains COFFER_FAULT_PATH fail:
  *
- *   COFFER_FAULT_PATH   substring of the paths to fail, e.g. "/disk3/"
+ *   COFFER_FAULT_PATH   substring of the paths to fail, e.g. "/disk3/";
+ *                       several separated by commas ("/disk1/,/disk2/")
  *   COFFER_FAULT_ERRNO  ENOSPC (default) or EIO
  *   COFFER_FAULT_OPS    write (default): creating such a file fails, and
  *                       so does writing or syncing one opened earlier;
@@ -40,7 +41,21 @@ __attribute__((constructor)) static void init(void)
 
 static int hit(const char *path)
 {
-    return fpath && path && strstr(path, fpath) != NULL;
+    const char *p = fpath;
+    if (p == NULL || path == NULL) return 0;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char one[256];
+        if (n > 0 && n < sizeof(one)) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (strstr(path, one) != NULL) return 1;
+        }
+        if (e == NULL) break;
+        p = e + 1;
+    }
+    return 0;
 }
 
 static int mark(int fd, const char *path)

@@ -8,6 +8,8 @@ the test-only LD_PRELOAD shim build/tests/libcoffer_fault.so
 - every disk full: PUT and UploadPart answer 507 InsufficientStorage,
   nothing becomes visible, nothing is left in tmp/;
 - one disk failing reads with EIO: every object still reads byte-exact;
+- two disks failing writes with EIO (below the write quorum of 5): 503,
+  nothing visible, nothing left in tmp/;
 - deleting or overwriting objects removes their shard files."""
 
 import glob
@@ -110,6 +112,30 @@ def test_all_disks_full_is_507_and_nothing_visible(start_server_fn):
     s3 = without_fault(srv)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="full")["Contents"]] == ["before"]
     assert s3.list_parts(Bucket="full", Key="mp", UploadId=mp).get("Parts", []) == []
+
+
+def test_below_write_quorum_is_503_and_nothing_visible(start_server_fn):
+    srv = start_server_fn("fault-quorum", QUIET)
+    s3 = srv.client()
+    s3.create_bucket(Bucket="quorum")
+    s3.put_object(Bucket="quorum", Key="before", Body=b"kept" * 1000)
+    with_fault(srv, "/disk1/,/disk4/", err="EIO")
+    r = srv.request("PUT", "/quorum/new", body=b"x" * 70000)
+    assert r.status == 503, (r.status, r.body)
+    assert b"<Code>ServiceUnavailable</Code>" in r.body, r.body
+    assert srv.request("HEAD", "/quorum/new").status == 404
+    r = srv.request("GET", "/quorum/before")
+    assert r.status == 200 and r.body == b"kept" * 1000
+    assert not tmp_files(srv)
+    # one failing disk only: the write quorum holds, the PUT succeeds
+    with_fault(srv, "/disk4/", err="EIO")
+    r = srv.request("PUT", "/quorum/new", body=b"y" * 70000)
+    assert r.status == 200, (r.status, r.body)
+    s3 = without_fault(srv)
+    # before any GET (a degraded GET would queue it for the healer)
+    rc, counts = heal(srv)
+    assert rc == 0 and counts[3] == 1, counts    # the missing shard rebuilt
+    assert s3.get_object(Bucket="quorum", Key="new")["Body"].read() == b"y" * 70000
 
 
 def test_disk_failing_reads_with_eio(start_server_fn):
