@@ -1,7 +1,9 @@
 """Real command-line clients: aws cli (Debian's v2 and the pyenv v1 when
-present), rclone, s3cmd. Files of 5-10 MiB go up single-part (multipart is
-not served yet: each client's multipart threshold is set above them),
-are listed, come back byte-exact and are removed.
+present), rclone, s3cmd. Files of 5-10 MiB go up single-part (each
+client's multipart threshold is set above them; sync, stdin streams and
+odd key names are what these tests are for), are listed, come back
+byte-exact and are removed. The 50 MiB multipart round trip with ranged
+and versioned steps is test_client_matrix.py.
 
 Every client gets an isolated configuration in the test's tmp dir and the
 credentials through its own config/env; retries are off so that errors

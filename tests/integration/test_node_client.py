@@ -2,7 +2,8 @@
 npm, installed into tests/clients/node by `make node-deps`) against a real
 coffer: create a bucket, upload 50 MiB with multipart (lib-storage Upload,
 the SDK's default CRC32 checksums on), list, ranged get, full get,
-versioned delete, cleanup, and a streamed PutObject (aws-chunked with a
+versioned delete (two versions and a delete marker, one version deleted by
+id), cleanup, and a streamed PutObject (aws-chunked with a
 CRC32 trailer). The script is tests/clients/node/roundtrip.mjs."""
 
 import json

@@ -5,7 +5,8 @@
 //   COFFER_FILE (a local file of 50 MiB to upload).
 // Steps: create a bucket, upload the file with lib-storage's Upload
 // (multipart), list, ranged get (bytes checked), full get (MD5 checked),
-// versioned delete (delete marker, then every version), cleanup; and a
+// versioned delete (a second version, a delete marker, one version deleted
+// by id, then the rest), cleanup; and a
 // streamed PutObject, which the SDK sends aws-chunked with a CRC32 trailer.
 // Prints one JSON line per step; exits non-zero on the first failure.
 import { createHash } from "node:crypto";
@@ -105,6 +106,10 @@ async function main() {
   check(all.length === size && have === want, `full get md5 ${have} != ${want}`);
   step("get", { md5: have });
 
+  // a second version of the key, then a delete marker on top of both
+  const small = data.subarray(0, 1024 * 1024 + 7);
+  const p2 = await s3.send(new PutObjectCommand({ Bucket, Key, Body: small }));
+  check(p2.VersionId && p2.VersionId !== put.VersionId, "no second version id");
   const del = await s3.send(new DeleteObjectCommand({ Bucket, Key }));
   check(del.DeleteMarker === true && del.VersionId, "no delete marker");
   let missing = false;
@@ -115,10 +120,23 @@ async function main() {
   }
   check(missing, "HEAD after delete did not answer 404");
   const vs = await s3.send(new ListObjectVersionsCommand({ Bucket }));
-  check((vs.Versions || []).length === 1 && (vs.DeleteMarkers || []).length === 1,
+  const ids = (l) => (l || []).map((v) => `${v.VersionId}:${v.Size}:${v.IsLatest}`);
+  check(JSON.stringify(ids(vs.Versions)) ===
+        JSON.stringify([`${p2.VersionId}:${small.length}:false`,
+                        `${put.VersionId}:${size}:false`]) &&
+        JSON.stringify(ids(vs.DeleteMarkers)) ===
+        JSON.stringify([`${del.VersionId}:undefined:true`]),
         `versions ${JSON.stringify(vs)}`);
-  check(vs.Versions[0].VersionId === put.VersionId, "version id changed");
-  for (const v of [...vs.Versions, ...vs.DeleteMarkers])
+  // delete one version by id: the other and the marker stay
+  const d1 = await s3.send(new DeleteObjectCommand({ Bucket, Key,
+                                                     VersionId: put.VersionId }));
+  check(d1.VersionId === put.VersionId, `deleted ${d1.VersionId}`);
+  const vs1 = await s3.send(new ListObjectVersionsCommand({ Bucket }));
+  check(JSON.stringify(ids(vs1.Versions)) ===
+        JSON.stringify([`${p2.VersionId}:${small.length}:false`]) &&
+        (vs1.DeleteMarkers || []).length === 1,
+        `versions after deleting ${put.VersionId}: ${JSON.stringify(vs1)}`);
+  for (const v of [...vs1.Versions, ...vs1.DeleteMarkers])
     await s3.send(new DeleteObjectCommand({ Bucket, Key, VersionId: v.VersionId }));
   const vs2 = await s3.send(new ListObjectVersionsCommand({ Bucket }));
   check(!(vs2.Versions || []).length && !(vs2.DeleteMarkers || []).length,
