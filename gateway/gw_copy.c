@@ -250,22 +250,24 @@ static int copy_keys_init(struct gw_req *req, struct copy_keys *k,
     int r = 0;
 
     memset(k, 0, sizeof(*k));
-    if (src->sse.alg != META_SSE_NONE) {
-        if (src->stripe_size != ec_set_stripe_size(req->srv->set) ||
-            src->stripe_size <= GW_SSE_TAG) {
-            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
-            return -1;
-        }
-        if (gw_sse_data_key(req, &src->sse, k->src_dek) != 0) return -1;
-        k->src_enc = 1;
+    if (src->sse.alg != META_SSE_NONE &&
+        (src->stripe_size != ec_set_stripe_size(req->srv->set) ||
+         src->stripe_size <= GW_SSE_TAG)) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        return -1;
     }
+    /* an SSE-C source needs x-amz-copy-source-server-side-encryption-
+     * customer-* (400 without, 403 when wrong) */
+    r = gw_sse_data_key(req, &src->sse, 1, k->src_dek);
+    if (r < 0) return -1;
+    k->src_enc = r > 0;
     if (up == NULL) {
         r = gw_sse_for_write(req, dst, dek);
         if (r < 0) return -1;
         up = &dst->sse;
-    } else if (up->alg != META_SSE_NONE) {
-        if (gw_sse_data_key(req, up, dek) != 0) return -1;
-        r = 1;
+    } else {
+        r = gw_sse_data_key(req, up, 0, dek);
+        if (r < 0) return -1;
     }
     if (r > 0) {
         k->dst_enc = 1;
@@ -353,7 +355,9 @@ static void copy_work(struct gw_req *req)
            memcmp(skey, req->key, sklen) == 0 && svid == NULL;
     if (same && !replace &&
         !gw_req_header(req, "x-amz-object-lock-mode", NULL) &&
-        !gw_req_header(req, "x-amz-server-side-encryption", NULL)) {
+        !gw_req_header(req, "x-amz-server-side-encryption", NULL) &&
+        !gw_req_header(req, "x-amz-server-side-encryption-customer-key",
+                       NULL)) {
         gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
                       "This copy request is illegal because it is trying to "
                       "copy an object to itself without changing the "

@@ -559,19 +559,23 @@ char *gw_audit_event(const struct gw_req *req, const char *what,
  * 32 random bytes and mode 0600 when missing) the master key. 0 or -1
  * (logged). */
 int gw_sse_master_load(const struct conf *conf, unsigned char out[32]);
-/* Refuses what is not implemented (SSE-C headers, aws:kms) with 501 and
- * malformed values with 400; 0 to go on, -1 with the error set. Loop. */
+/* Refuses what is not implemented (aws:kms) with 501, malformed values
+ * (SSE-C headers included) and encryption headers on operations that do
+ * not take them with 400; 0 to go on, -1 with the error set. Loop. */
 int gw_sse_check_headers(struct gw_req *req);
-/* The encryption of a new version or upload: the request's
+/* The encryption of a new version or upload: the request's SSE-C key or
  * x-amz-server-side-encryption, else the bucket's default. With
  * encryption, fills v->sse (a new wrapped data key and salt) and dek.
  * Returns 1 encrypted, 0 not, -1 with the error set. Worker. */
 int gw_sse_for_write(struct gw_req *req, struct meta_version *v,
                      unsigned char dek[32]);
-/* The data key of an encrypted version (or upload); 0 or -1 (the error
- * set: the key does not unwrap). */
+/* The data key of a version (or upload) being read or added to, with the
+ * request's SSE-C headers (copy_source: the x-amz-copy-source-* ones):
+ * 1 (dek filled), 0 not encrypted, -1 with the error set (SSE-C key
+ * missing: 400 InvalidRequest; wrong: 403 AccessDenied; SSE-C headers for
+ * an object that is not SSE-C: 400; a key that does not unwrap: 500). */
 int gw_sse_data_key(struct gw_req *req, const struct meta_sse *s,
-                    unsigned char dek[32]);
+                    int copy_source, unsigned char dek[32]);
 /* Prepares pu to seal the blocks of pu->ver.data_id under dek. 0 or -1. */
 int gw_sse_put_start(struct gw_req *req, const unsigned char dek[32],
                      const unsigned char *salt);

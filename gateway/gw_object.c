@@ -274,18 +274,19 @@ static void put_prepare_work(struct gw_req *req)
                                    ? gw_upload_checksum(u.headers,
                                                         u.nheaders, &full)
                                    : GW_CSUM_NONE;
-        /* the upload's encryption: every part sealed under its data key */
-        int enc = st == META_OK &&
-                  gw_sse_from_headers(u.headers, u.nheaders,
-                                      &req->put.ver.sse);
+        /* the upload's encryption: every part sealed under its data key
+         * (SSE-C: the request must carry the upload's key) */
+        if (st == META_OK)
+            gw_sse_from_headers(u.headers, u.nheaders, &req->put.ver.sse);
         meta_upload_cleanup(&u);
-        if (enc) {
+        if (st == META_OK) {
             unsigned char dek[GW_SSE_KEY];
-            int rc = gw_sse_data_key(req, &req->put.ver.sse, dek);
-            if (rc == 0)
-                rc = gw_sse_put_start(req, dek, req->put.ver.sse.salt);
+            int rc = gw_sse_data_key(req, &req->put.ver.sse, 0, dek);
+            if (rc > 0 &&
+                gw_sse_put_start(req, dek, req->put.ver.sse.salt) != 0)
+                rc = -1;
             OPENSSL_cleanse(dek, sizeof(dek));
-            if (rc != 0) return;
+            if (rc < 0) return;
         }
         if (st != META_OK) {
             gw_resp_error(&req->resp, st == META_ENOTFOUND
@@ -1110,7 +1111,12 @@ static void get_prepare_work(struct gw_req *req)
             gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
             return;
         }
-        if (gw_sse_data_key(req, &g->ver.sse, g->sse_dek) != 0) return;
+    }
+    /* SSE-C objects need their key (400 without, 403 when wrong); SSE-C
+     * headers on other objects are refused */
+    r = gw_sse_data_key(req, &g->ver.sse, 0, g->sse_dek);
+    if (r < 0) return;
+    if (r > 0) {
         g->sse = 1;
         gw_sse_resp_headers(req, &g->ver.sse);
     }

@@ -51,4 +51,11 @@ int gw_sse_unwrap(const unsigned char kek[GW_SSE_KEY],
                   const unsigned char *in, size_t len, const char *aad,
                   unsigned char dek[GW_SSE_KEY]);
 
+/* SSE-C: the value that recognises a customer key without storing it,
+ * HMAC-SHA256(key, salt | "coffer-sse-c-kid-1"). 0 or -1. */
+#define GW_SSE_KID_SALT 16
+int gw_sse_key_check(const unsigned char key[GW_SSE_KEY],
+                     const unsigned char salt[GW_SSE_KID_SALT],
+                     unsigned char out[32]);
+
 #endif /* GW_SSE_H */

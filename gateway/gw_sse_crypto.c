@@ -145,3 +145,22 @@ int gw_sse_unwrap(const unsigned char kek[GW_SSE_KEY],
     OPENSSL_cleanse(tmp, sizeof(tmp));
     return 0;
 }
+
+int gw_sse_key_check(const unsigned char key[GW_SSE_KEY],
+                     const unsigned char salt[GW_SSE_KID_SALT],
+                     unsigned char out[32])
+{
+    static const char label[] = "coffer-sse-c-kid-1";
+    unsigned char msg[GW_SSE_KID_SALT + sizeof(label)];
+    unsigned int n = 0;
+
+    memcpy(msg, salt, GW_SSE_KID_SALT);
+    memcpy(msg + GW_SSE_KID_SALT, label, sizeof(label) - 1);
+    if (HMAC(EVP_sha256(), key, GW_SSE_KEY, msg,
+             GW_SSE_KID_SALT + sizeof(label) - 1, out, &n) == NULL ||
+        n != 32) {
+        ERR_clear_error();
+        return -1;
+    }
+    return 0;
+}

@@ -1,6 +1,7 @@
-"""Server-side encryption at rest (SSE-S3): each encrypted version's data is
-sealed with AES-256-GCM block by block before erasure coding, under its own
-data key wrapped by the master key.
+"""Server-side encryption at rest (SSE-S3 and SSE-C): each encrypted
+version's data is sealed with AES-256-GCM block by block before erasure
+coding, under its own data key wrapped by the master key (SSE-S3) or by the
+customer's key (SSE-C, never stored).
 
 - round trips: single PUT, ranged GETs crossing block boundaries, HEAD,
   multipart (parts, partNumber, ranges across parts), copy plain->encrypted,
@@ -8,7 +9,10 @@ data key wrapped by the master key.
   encrypted source;
 - bucket default encryption (Put/Get/DeleteBucketEncryption) applied to
   PutObject, CreateMultipartUpload and CopyObject that do not ask;
-- errors: aws:kms and SSE-C are 501 NotImplemented, unknown algorithms 400;
+- errors: aws:kms is 501 NotImplemented, unknown algorithms 400;
+- SSE-C: round trips (single, ranged, multipart, copy in every direction),
+  a missing key 400 InvalidRequest, a wrong key 403 AccessDenied, malformed
+  headers 400, the key never stored;
 - the at-rest pattern test: a distinctive pattern written with SSE is in no
   file under any disk directory nor the catalog, while the same pattern
   written without SSE is in a shard file;
@@ -22,6 +26,9 @@ import os
 import shutil
 import stat
 import subprocess
+
+import base64
+import hashlib
 
 import pytest
 from botocore.exceptions import ClientError
@@ -228,22 +235,6 @@ def test_errors(c, srv, bkt):
         c.put_object(Bucket=bkt, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
                      SSEKMSKeyId="arn:aws:kms:us-east-1:1:key/x")
     assert err(e) == ("NotImplemented", 501)
-    # SSE-C: not implemented (never accepted and ignored)
-    key = b"k" * 32
-    with pytest.raises(ClientError) as e:
-        c.put_object(Bucket=bkt, Key="c", Body=b"x", SSECustomerAlgorithm="AES256",
-                     SSECustomerKey=key)
-    assert err(e) == ("NotImplemented", 501)
-    c.put_object(Bucket=bkt, Key="c", Body=b"x")
-    with pytest.raises(ClientError) as e:
-        c.get_object(Bucket=bkt, Key="c", SSECustomerAlgorithm="AES256",
-                     SSECustomerKey=key)
-    assert err(e) == ("NotImplemented", 501)
-    with pytest.raises(ClientError) as e:
-        c.copy_object(Bucket=bkt, Key="c2", CopySource=f"{bkt}/c",
-                      CopySourceSSECustomerAlgorithm="AES256",
-                      CopySourceSSECustomerKey=key)
-    assert err(e) == ("NotImplemented", 501)
     # an unknown algorithm
     r = srv.request("PUT", f"/{bkt}/bad", body=b"x",
                     headers={"x-amz-server-side-encryption": "AES128"})
@@ -372,3 +363,169 @@ def test_wrong_master_key_never_serves_bytes(start_server_fn):
     srv.start()
     s3 = srv.client()
     assert s3.get_object(Bucket="kbucket", Key="e")["Body"].read() == b"secret" * 1000
+
+
+# ---- SSE-C ----
+
+K1 = bytes(range(32))
+K2 = bytes(range(100, 132))
+
+
+def ck(key):
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+
+
+def src_ck(key):
+    return {"CopySourceSSECustomerAlgorithm": "AES256",
+            "CopySourceSSECustomerKey": key}
+
+
+def md5b64(key):
+    return base64.b64encode(hashlib.md5(key).digest()).decode()
+
+
+def test_ssec_roundtrip_and_key_checks(c, srv, bkt):
+    data = det_bytes(2 * MiB + 333, 21)
+    r = c.put_object(Bucket=bkt, Key="c", Body=data, **ck(K1))
+    assert r["SSECustomerAlgorithm"] == "AES256"
+    assert r["SSECustomerKeyMD5"] == md5b64(K1)
+    assert r["ETag"] == etag_of(data)
+    g = c.get_object(Bucket=bkt, Key="c", **ck(K1))
+    assert g["SSECustomerAlgorithm"] == "AES256"
+    assert g["SSECustomerKeyMD5"] == md5b64(K1)
+    assert g["Body"].read() == data
+    for a, b in [(0, 0), (PB - 3, PB + 3), (MiB, 2 * MiB + 332)]:
+        g = c.get_object(Bucket=bkt, Key="c", Range=f"bytes={a}-{b}", **ck(K1))
+        assert g["Body"].read() == data[a:b + 1]
+    h = c.head_object(Bucket=bkt, Key="c", **ck(K1))
+    assert h["ContentLength"] == len(data)
+    # no key: 400 InvalidRequest; wrong key: 403 AccessDenied (GET, HEAD)
+    with pytest.raises(ClientError) as e:
+        c.get_object(Bucket=bkt, Key="c")
+    assert err(e) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as e:
+        c.get_object(Bucket=bkt, Key="c", **ck(K2))
+    assert err(e) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as e:
+        c.head_object(Bucket=bkt, Key="c")
+    assert err(e)[1] == 400
+    with pytest.raises(ClientError) as e:
+        c.head_object(Bucket=bkt, Key="c", **ck(K2))
+    assert err(e)[1] == 403
+    # SSE-C headers for an object that is not SSE-C
+    c.put_object(Bucket=bkt, Key="p", Body=b"plain")
+    with pytest.raises(ClientError) as e:
+        c.get_object(Bucket=bkt, Key="p", **ck(K1))
+    assert err(e) == ("InvalidRequest", 400)
+    # malformed headers
+    hdr = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+           "x-amz-server-side-encryption-customer-key":
+               base64.b64encode(K1).decode(),
+           "x-amz-server-side-encryption-customer-key-md5": md5b64(K2)}
+    r = srv.request("PUT", f"/{bkt}/bad", body=b"x", headers=hdr)
+    assert r.status == 400 and b"InvalidArgument" in r.body
+    hdr["x-amz-server-side-encryption-customer-key-md5"] = md5b64(K1)
+    hdr["x-amz-server-side-encryption-customer-algorithm"] = "AES128"
+    r = srv.request("PUT", f"/{bkt}/bad", body=b"x", headers=hdr)
+    assert r.status == 400 and b"InvalidArgument" in r.body
+    hdr["x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+    hdr["x-amz-server-side-encryption-customer-key"] = \
+        base64.b64encode(K1[:16]).decode()
+    r = srv.request("PUT", f"/{bkt}/bad", body=b"x", headers=hdr)
+    assert r.status == 400 and b"InvalidArgument" in r.body
+    with pytest.raises(ClientError) as e:
+        c.put_object(Bucket=bkt, Key="both", Body=b"x", ServerSideEncryption="AES256",
+                     **ck(K1))
+    assert err(e) == ("InvalidArgument", 400)
+
+
+def test_ssec_multipart(c, bkt):
+    mp = c.create_multipart_upload(Bucket=bkt, Key="m", **ck(K1))
+    assert mp["SSECustomerKeyMD5"] == md5b64(K1)
+    p1, p2 = det_bytes(5 * MiB + 1, 31), det_bytes(1234, 32)
+    with pytest.raises(ClientError) as e:
+        c.upload_part(Bucket=bkt, Key="m", UploadId=mp["UploadId"], PartNumber=1,
+                      Body=p1)
+    assert err(e) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as e:
+        c.upload_part(Bucket=bkt, Key="m", UploadId=mp["UploadId"], PartNumber=1,
+                      Body=p1, **ck(K2))
+    assert err(e) == ("AccessDenied", 403)
+    e1 = c.upload_part(Bucket=bkt, Key="m", UploadId=mp["UploadId"], PartNumber=1,
+                       Body=p1, **ck(K1))["ETag"]
+    e2 = c.upload_part(Bucket=bkt, Key="m", UploadId=mp["UploadId"], PartNumber=2,
+                       Body=p2, **ck(K1))["ETag"]
+    c.complete_multipart_upload(
+        Bucket=bkt, Key="m", UploadId=mp["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1},
+                                   {"PartNumber": 2, "ETag": e2}]})
+    assert c.get_object(Bucket=bkt, Key="m", **ck(K1))["Body"].read() == p1 + p2
+    g = c.get_object(Bucket=bkt, Key="m", PartNumber=2, **ck(K1))
+    assert g["Body"].read() == p2
+    with pytest.raises(ClientError) as e:
+        c.get_object(Bucket=bkt, Key="m", **ck(K2))
+    assert err(e)[1] == 403
+
+
+def test_ssec_copy(c, bkt):
+    data = det_bytes(MiB + 77, 41)
+    c.put_object(Bucket=bkt, Key="c1", Body=data, **ck(K1))
+    # SSE-C source without its key: 400; with a wrong one: 403
+    with pytest.raises(ClientError) as e:
+        c.copy_object(Bucket=bkt, Key="x", CopySource=f"{bkt}/c1")
+    assert err(e) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as e:
+        c.copy_object(Bucket=bkt, Key="x", CopySource=f"{bkt}/c1", **src_ck(K2))
+    assert err(e) == ("AccessDenied", 403)
+    # SSE-C -> plain, SSE-C -> SSE-C (another key), SSE-C -> SSE-S3
+    c.copy_object(Bucket=bkt, Key="plain", CopySource=f"{bkt}/c1", **src_ck(K1))
+    assert c.get_object(Bucket=bkt, Key="plain")["Body"].read() == data
+    r = c.copy_object(Bucket=bkt, Key="c2", CopySource=f"{bkt}/c1",
+                      **src_ck(K1), **ck(K2))
+    assert r["SSECustomerKeyMD5"] == md5b64(K2)
+    assert c.get_object(Bucket=bkt, Key="c2", **ck(K2))["Body"].read() == data
+    with pytest.raises(ClientError) as e:
+        c.get_object(Bucket=bkt, Key="c2", **ck(K1))
+    assert err(e)[1] == 403
+    c.copy_object(Bucket=bkt, Key="s3", CopySource=f"{bkt}/c1", **src_ck(K1), **AES)
+    assert c.get_object(Bucket=bkt, Key="s3")["Body"].read() == data
+    # plain -> SSE-C, and UploadPartCopy from an SSE-C source into an
+    # SSE-C upload
+    c.copy_object(Bucket=bkt, Key="c3", CopySource=f"{bkt}/plain", **ck(K1))
+    assert c.get_object(Bucket=bkt, Key="c3", **ck(K1))["Body"].read() == data
+    mp = c.create_multipart_upload(Bucket=bkt, Key="u", **ck(K2))
+    r = c.upload_part_copy(Bucket=bkt, Key="u", UploadId=mp["UploadId"], PartNumber=1,
+                           CopySource=f"{bkt}/c1", CopySourceRange=f"bytes={PB - 9}-{MiB + 9}",
+                           **src_ck(K1), **ck(K2))
+    c.complete_multipart_upload(
+        Bucket=bkt, Key="u", UploadId=mp["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1,
+                                    "ETag": r["CopyPartResult"]["ETag"]}]})
+    assert c.get_object(Bucket=bkt, Key="u", **ck(K2))["Body"].read() == \
+        data[PB - 9:MiB + 10]
+
+
+def test_ssec_at_rest_and_degraded(start_server_fn):
+    """Neither the pattern nor the customer key is stored anywhere; SSE-C
+    objects read byte-exact with two disk directories gone."""
+    srv = start_server_fn("ssec-rest", QUIET)
+    s3 = srv.client()
+    s3.create_bucket(Bucket="ssec")
+    marker = b"COFFER-SSEC-REST-MARKER-01234567"
+    pattern = marker * (MiB // 32)
+    key = hashlib.sha256(b"customer key").digest()
+    s3.put_object(Bucket="ssec", Key="a", Body=pattern * 3 + b"tail", **ck(key))
+    srv.stop()
+    disks = sorted(glob.glob(os.path.join(srv.data_dir, "disk*")))
+    roots = disks + [os.path.join(srv.data_dir, "meta")]
+    assert files_containing(roots, marker) == []
+    assert files_containing(roots, key) == []
+    assert files_containing(roots, base64.b64encode(key)) == []
+    srv.start()
+    s3 = srv.client()
+    for i in (2, 5):
+        d = os.path.join(srv.data_dir, f"disk{i}")
+        os.rename(d, d + ".gone")
+        shutil.rmtree(d + ".gone")
+    g = s3.get_object(Bucket="ssec", Key="a", **ck(key))
+    assert g["Body"].read() == pattern * 3 + b"tail"

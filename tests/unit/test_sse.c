@@ -4,7 +4,7 @@
  * another data object, another salt or key all fail the tag; the nonce
  * changes with the index (no keystream reuse inside an object); data keys
  * wrap and unwrap, and refuse another master key, label or a damaged
- * blob. */
+ * blob; the SSE-C key check value. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -147,6 +147,26 @@ static void test_wrap_unwrap(void **state)
                          0);
 }
 
+/* SSE-C: the stored check value recognises the key, differs for another
+ * key or salt, and does not contain the key. */
+static void test_key_check(void **state)
+{
+    unsigned char k1[GW_SSE_KEY], k2[GW_SSE_KEY], salt1[GW_SSE_KID_SALT],
+        salt2[GW_SSE_KID_SALT], a[32], b[32];
+    fill(k1, sizeof(k1), 11);
+    fill(k2, sizeof(k2), 12);
+    fill(salt1, sizeof(salt1), 13);
+    fill(salt2, sizeof(salt2), 14);
+    assert_int_equal(gw_sse_key_check(k1, salt1, a), 0);
+    assert_int_equal(gw_sse_key_check(k1, salt1, b), 0);
+    assert_memory_equal(a, b, 32);
+    assert_int_equal(gw_sse_key_check(k2, salt1, b), 0);
+    assert_memory_not_equal(a, b, 32);
+    assert_int_equal(gw_sse_key_check(k1, salt2, b), 0);
+    assert_memory_not_equal(a, b, 32);
+    assert_null(memmem(a, 32, k1, 8));
+}
+
 static void test_stored_size(void **state)
 {
     /* blocks of BS - 16 plaintext bytes, each + 16 */
@@ -165,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_tamper_and_binding),
         cmocka_unit_test(test_nonce_per_block),
         cmocka_unit_test(test_wrap_unwrap),
+        cmocka_unit_test(test_key_check),
         cmocka_unit_test(test_stored_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
