@@ -162,6 +162,12 @@ static const struct ck tls_keys[] = {
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
+static const struct ck encryption_keys[] = {
+    {"master_key_file", CK_STR_OPT, OFF(master_key_file), 0, 0, NULL,
+     check_path, MK_NONE},
+    {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
+};
+
 static const struct ck audit_keys[] = {
     {"export_interval", CK_DURATION, OFF(audit_export_interval_s), 0,
      7 * 86400, NULL, NULL, MK_NONE},
@@ -191,6 +197,7 @@ static const struct ck top_keys[] = {
     {"heal", CK_MAP, 0, 0, 0, heal_keys, NULL, MK_NONE},
     {"tls", CK_MAP, 0, 0, 0, tls_keys, NULL, MK_NONE},
     {"audit", CK_MAP, 0, 0, 0, audit_keys, NULL, MK_NONE},
+    {"encryption", CK_MAP, 0, 0, 0, encryption_keys, NULL, MK_NONE},
     {"users", CK_USERS, 0, 0, 0, NULL, NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
@@ -553,6 +560,7 @@ void conf_cleanup(struct conf *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->audit_export_bucket);
+    free(c->master_key_file);
     free_disks(c);
     free_users(c);
     memset(c, 0, sizeof(*c));
@@ -1405,6 +1413,7 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
         {"tls.cert", OFF(tls_cert), check_path, 1},
         {"tls.key", OFF(tls_key), check_path, 1},
         {"audit.export_bucket", OFF(audit_export_bucket), check_bucket, 0},
+        {"encryption.master_key_file", OFF(master_key_file), check_path, 1},
     };
     const char *src = c->path ? c->path : "built-in defaults";
     const char *why;
@@ -1492,6 +1501,23 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
     if (c->meta_dir == NULL &&
         (c->meta_dir = path_join(c->data_dir, "meta", 0)) == NULL)
         goto out_nomem;
+    if (c->master_key_file == NULL &&
+        (c->master_key_file = path_join(c->data_dir, "master.key", 0)) ==
+            NULL)
+        goto out_nomem;
+    for (j = 0; j < c->ndisks; j++) {
+        /* whoever walks off with the disks must not find the key there */
+        size_t dl = strlen(c->disks[j]);
+        while (dl > 1 && c->disks[j][dl - 1] == '/') dl--;
+        if (strncmp(c->master_key_file, c->disks[j], dl) != 0 ||
+            c->master_key_file[dl] != '/')
+            continue;
+        put_err(err, errlen,
+                "%s: encryption.master_key_file: must not be inside disk "
+                "directory %s, got '%s'",
+                src, c->disks[j], shown(c->master_key_file, b, sizeof(b)));
+        return CONF_EINVAL;
+    }
     return CONF_OK;
 out_nomem:
     put_err(err, errlen, "%s: out of memory", src);

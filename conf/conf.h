@@ -76,6 +76,12 @@ struct conf {
     char *tls_key;         /* tls.key: PEM private key, or NULL; given
                               together with tls_cert. Enabled without
                               either: a self-signed pair in data_dir/tls/ */
+    /* server-side encryption (encryption: in the file) */
+    char *master_key_file; /* encryption.master_key_file: 32 raw bytes,
+                              mode 0600, created on first start; default
+                              data_dir/master.key; never inside a disk
+                              directory. COFFER_MASTER_KEY (64 hex digits)
+                              in the environment overrides it. */
 };
 
 /* Fills every field with the built-in default (data_dir "./coffer-data";

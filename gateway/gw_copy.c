@@ -8,6 +8,7 @@
  * taken from the request (REPLACE); the x-amz-copy-source-if-* conditions
  * and the destination's Object Lock rules apply. */
 #include "gw_int.h"
+#include "gw_sse.h"
 #include "ol.h"
 
 #include <openssl/evp.h>
@@ -91,45 +92,195 @@ fail:
     return -1;
 }
 
+/* Encryption of a copy: the source's data key (src_enc) to open its
+ * blocks, the destination's block key (dst_enc) to seal new ones. */
+struct copy_keys {
+    int src_enc;
+    unsigned char src_dek[GW_SSE_KEY];
+    int dst_enc;
+    unsigned char dst_bkey[GW_SSE_KEY];
+    unsigned char dst_salt[GW_SSE_SALT];
+    const char *dst_id;
+};
+
+/* Where copied plaintext goes: straight to the writer, or gathered into
+ * whole blocks that are sealed first (blocks of stripe - 16 bytes). */
+struct copy_sink {
+    struct ec_writer *w;
+    const struct copy_keys *k;
+    unsigned char *blk;       /* enc: one stripe */
+    size_t len, cap;
+    uint64_t idx;
+};
+
+static enum ec_status sink_flush(struct copy_sink *o)
+{
+    enum ec_status st;
+    if (o->len == 0) return EC_OK;
+    if (gw_sse_seal(o->k->dst_bkey, o->k->dst_salt, o->k->dst_id, o->idx++,
+                    o->blk, o->len) != 0)
+        return EC_EIO;
+    st = ec_writer_append(o->w, o->blk, o->len + GW_SSE_TAG);
+    o->len = 0;
+    return st;
+}
+
+static enum ec_status sink_push(struct copy_sink *o, const char *p, size_t n)
+{
+    if (!o->k->dst_enc) return ec_writer_append(o->w, p, n);
+    while (n) {
+        size_t c = o->cap - o->len < n ? o->cap - o->len : n;
+        memcpy(o->blk + o->len, p, c);
+        o->len += c;
+        p += c;
+        n -= c;
+        if (o->len == o->cap) {
+            enum ec_status st = sink_flush(o);
+            if (st != EC_OK) return st;
+        }
+    }
+    return EC_OK;
+}
+
 /* Copies bytes [from, to) of the source into w, one stripe at a time,
  * hashing them: MD5, SHA-256 when sha is given, and the S3 checksum cs
- * when its algorithm is set. */
+ * when its algorithm is set. Encrypted sources are opened block by block
+ * (a block failing its tag fails the copy); encrypted destinations are
+ * sealed block by block. Hashes are of the plaintext. */
 static enum ec_status copy_data(struct gw_req *req,
                                 const struct meta_version *src,
                                 uint64_t from, uint64_t to,
                                 struct ec_writer *w, EVP_MD_CTX *md,
-                                EVP_MD_CTX *sha, struct gw_csum *cs)
+                                EVP_MD_CTX *sha, struct gw_csum *cs,
+                                const struct copy_keys *k)
 {
-    size_t bs = ec_set_stripe_size(req->srv->set);
-    char *buf = malloc(bs);
+    size_t ss = ec_set_stripe_size(req->srv->set);
+    size_t bs = k->src_enc ? src->stripe_size - GW_SSE_TAG : ss;
+    char *buf = malloc(k->src_enc ? src->stripe_size : ss);
     enum ec_status st = EC_OK;
     size_t np = src->nparts ? src->nparts : 1, i;
     uint64_t pstart = 0; /* object offset of part i */
+    struct copy_sink o;
 
-    if (buf == NULL) return EC_ENOMEM;
+    memset(&o, 0, sizeof(o));
+    o.w = w;
+    o.k = k;
+    o.cap = ss - GW_SSE_TAG;
+    if (k->dst_enc && (o.blk = malloc(ss)) == NULL) {
+        free(buf);
+        return EC_ENOMEM;
+    }
+    if (buf == NULL) {
+        free(o.blk);
+        return EC_ENOMEM;
+    }
     for (i = 0; i < np && st == EC_OK; i++) {
         const char *id = src->nparts ? src->parts[i].data_id : src->data_id;
         uint64_t size = src->nparts ? src->parts[i].size : src->size, off, end;
         struct ec_reader *r = NULL;
+        unsigned char bkey[GW_SSE_KEY];
         uint64_t ps = pstart;
         pstart += size;
         if (size == 0 || ps + size <= from || ps >= to) continue;
         off = from > ps ? from - ps : 0;      /* within the part */
         end = to < ps + size ? to - ps : size;
-        st = ec_reader_open(req->srv->set, id, size, &r);
-        for (; st == EC_OK && off < end; off += bs) {
-            size_t n = end - off < bs ? (size_t)(end - off) : bs;
-            st = ec_reader_read(r, off, buf, n, NULL);
-            if (st != EC_OK) break;
-            EVP_DigestUpdate(md, buf, n);
-            if (sha) EVP_DigestUpdate(sha, buf, n);
-            gw_csum_update(cs, buf, n);
-            st = ec_writer_append(w, buf, n);
+        st = ec_reader_open(req->srv->set, id,
+                            meta_data_size(size, src->stripe_size,
+                                           k->src_enc),
+                            &r);
+        if (st == EC_OK && k->src_enc &&
+            gw_sse_block_key(k->src_dek, id, bkey) != 0)
+            st = EC_EIO;
+        while (st == EC_OK && off < end) {
+            size_t n, skip = 0;
+            if (k->src_enc) {
+                /* the whole sealed block holding off */
+                uint64_t idx = off / bs, stored;
+                size_t clen;
+                stored = meta_data_size(size, src->stripe_size, 1);
+                clen = stored - idx * src->stripe_size < src->stripe_size
+                           ? (size_t)(stored - idx * src->stripe_size)
+                           : src->stripe_size;
+                st = ec_reader_read(r, idx * src->stripe_size, buf, clen,
+                                    NULL);
+                if (st != EC_OK) break;
+                if (gw_sse_open(bkey, src->sse.salt, id, idx,
+                                (unsigned char *)buf, clen) != 0) {
+                    cf_log(CF_LOG_ERR, "gw: copy source %s: block %llu "
+                           "fails its authentication tag", id,
+                           (unsigned long long)idx);
+                    st = EC_ECORRUPT;
+                    break;
+                }
+                skip = (size_t)(off % bs);
+                n = clen - GW_SSE_TAG - skip;
+                if (n > end - off) n = (size_t)(end - off);
+            } else {
+                n = end - off < bs ? (size_t)(end - off) : bs;
+                st = ec_reader_read(r, off, buf, n, NULL);
+                if (st != EC_OK) break;
+            }
+            EVP_DigestUpdate(md, buf + skip, n);
+            if (sha) EVP_DigestUpdate(sha, buf + skip, n);
+            gw_csum_update(cs, buf + skip, n);
+            st = sink_push(&o, buf + skip, n);
+            off += n;
         }
+        OPENSSL_cleanse(bkey, sizeof(bkey));
         ec_reader_free(r);
     }
+    if (st == EC_OK && k->dst_enc) st = sink_flush(&o);
+    if (o.blk) OPENSSL_cleanse(o.blk, ss);
+    free(o.blk);
+    OPENSSL_cleanse(buf, k->src_enc ? src->stripe_size : ss);
     free(buf);
     return st;
+}
+
+/* The keys of a copy from src into a new data object dst_id: opens the
+ * source's data key, and decides the destination's encryption (dst_sse
+ * non-NULL: request header or bucket default, filling *dst_sse; NULL: an
+ * upload's, given as up). Returns 0 or -1 with the error set. */
+static int copy_keys_init(struct gw_req *req, struct copy_keys *k,
+                          const struct meta_version *src,
+                          struct meta_version *dst, const struct meta_sse *up,
+                          const char *dst_id)
+{
+    unsigned char dek[GW_SSE_KEY];
+    int r = 0;
+
+    memset(k, 0, sizeof(*k));
+    if (src->sse.alg != META_SSE_NONE &&
+        (src->stripe_size != ec_set_stripe_size(req->srv->set) ||
+         src->stripe_size <= GW_SSE_TAG)) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        return -1;
+    }
+    /* an SSE-C source needs x-amz-copy-source-server-side-encryption-
+     * customer-* (400 without, 403 when wrong) */
+    r = gw_sse_data_key(req, &src->sse, 1, k->src_dek);
+    if (r < 0) return -1;
+    k->src_enc = r > 0;
+    if (up == NULL) {
+        r = gw_sse_for_write(req, dst, dek);
+        if (r < 0) return -1;
+        up = &dst->sse;
+    } else {
+        r = gw_sse_data_key(req, up, 0, dek);
+        if (r < 0) return -1;
+    }
+    if (r > 0) {
+        k->dst_enc = 1;
+        k->dst_id = dst_id;
+        memcpy(k->dst_salt, up->salt, GW_SSE_SALT);
+        r = gw_sse_block_key(dek, dst_id, k->dst_bkey);
+        OPENSSL_cleanse(dek, sizeof(dek));
+        if (r != 0) {
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void copy_work(struct gw_req *req)
@@ -152,7 +303,9 @@ static void copy_work(struct gw_req *req)
     size_t i;
     char date[CF_ISO8601_LEN], csv[GW_CSUM_B64_MAX];
     struct gw_csum cs;
+    struct copy_keys keys;
 
+    memset(&keys, 0, sizeof(keys));
     memset(&cs, 0, sizeof(cs));
     memset(&src, 0, sizeof(src));
     memset(&dst, 0, sizeof(dst));
@@ -200,7 +353,11 @@ static void copy_work(struct gw_req *req)
     }
     same = strcmp(sbucket, req->bucket) == 0 && sklen == req->key_len &&
            memcmp(skey, req->key, sklen) == 0 && svid == NULL;
-    if (same && !replace && !gw_req_header(req, "x-amz-object-lock-mode", NULL)) {
+    if (same && !replace &&
+        !gw_req_header(req, "x-amz-object-lock-mode", NULL) &&
+        !gw_req_header(req, "x-amz-server-side-encryption", NULL) &&
+        !gw_req_header(req, "x-amz-server-side-encryption-customer-key",
+                       NULL)) {
         gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
                       "This copy request is illegal because it is trying to "
                       "copy an object to itself without changing the "
@@ -257,6 +414,10 @@ static void copy_work(struct gw_req *req)
     /* The data. */
     ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
                    dst.data_id);
+    /* the destination is encrypted as the request or its bucket says,
+     * whatever the source was */
+    if (copy_keys_init(req, &keys, &src, &dst, NULL, dst.data_id) != 0)
+        goto out;
     info.bucket = req->bucket;
     info.key = req->key;
     info.key_len = req->key_len;
@@ -273,7 +434,7 @@ static void copy_work(struct gw_req *req)
     }
     est = ec_writer_new(req->srv->set, &info, &w);
     if (est == EC_OK)
-        est = copy_data(req, &src, 0, src.size, w, md, sha, &cs);
+        est = copy_data(req, &src, 0, src.size, w, md, sha, &cs, &keys);
     if (est == EC_OK) {
         EVP_DigestFinal_ex(md, dig, &dl);
         cf_hex_encode(dig, 16, dst.etag);
@@ -306,7 +467,7 @@ static void copy_work(struct gw_req *req)
         gw_resp_error(&req->resp, gw_err_from_ec(est), ec_strerror(est));
         goto out;
     }
-    dst.size = size;
+    dst.size = keys.dst_enc ? src.size : size; /* plaintext bytes */
     if (applies) {
         char *ev = gw_audit_event(req, "put-locked", req->key, req->key_len,
                                   &dst, "copy");
@@ -326,6 +487,7 @@ static void copy_work(struct gw_req *req)
     if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
     if (req->versioning != META_VERSIONING_OFF)
         gw_resp_header(&req->resp, "x-amz-version-id", "%s", dst.version_id);
+    gw_sse_resp_headers(req, &dst.sse);
     if (svid)
         gw_resp_header(&req->resp, "x-amz-copy-source-version-id", "%s",
                        src.version_id);
@@ -344,6 +506,7 @@ static void copy_work(struct gw_req *req)
 out_oom:
     gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
 out:
+    OPENSSL_cleanse(&keys, sizeof(keys));
     gw_csum_cleanup(&cs);
     ec_writer_free(w);
     EVP_MD_CTX_free(md);
@@ -407,7 +570,11 @@ static void upload_part_copy_work(struct gw_req *req)
     struct gw_csum cs;
     enum gw_csum_algo ua = GW_CSUM_NONE;
     int full = 0;
+    struct meta_sse usse;
+    struct copy_keys keys;
 
+    memset(&keys, 0, sizeof(keys));
+    memset(&usse, 0, sizeof(usse));
     memset(&cs, 0, sizeof(cs));
     memset(&src, 0, sizeof(src));
     memset(&u, 0, sizeof(u));
@@ -429,7 +596,10 @@ static void upload_part_copy_work(struct gw_req *req)
               : META_ENOTFOUND;
     /* an upload created with a checksum algorithm: the part gets its
      * checksum, as an uploaded part does */
-    if (mst == META_OK) ua = gw_upload_checksum(u.headers, u.nheaders, &full);
+    if (mst == META_OK) {
+        ua = gw_upload_checksum(u.headers, u.nheaders, &full);
+        gw_sse_from_headers(u.headers, u.nheaders, &usse);
+    }
     meta_upload_cleanup(&u);
     if (mst != META_OK) {
         gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_UPLOAD
@@ -493,6 +663,8 @@ static void upload_part_copy_work(struct gw_req *req)
     /* The part's data: a new erasure-coded part under its own data id. */
     ec_new_data_id(req->srv->set, req->bucket, req->key, req->key_len,
                    part.data_id);
+    if (copy_keys_init(req, &keys, &src, NULL, &usse, part.data_id) != 0)
+        goto out;
     info.bucket = req->bucket;
     info.key = req->key;
     info.key_len = req->key_len;
@@ -508,7 +680,8 @@ static void upload_part_copy_work(struct gw_req *req)
         gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
         goto out;
     }
-    if (est == EC_OK) est = copy_data(req, &src, from, to, w, md, NULL, &cs);
+    if (est == EC_OK)
+        est = copy_data(req, &src, from, to, w, md, NULL, &cs, &keys);
     if (est == EC_OK) est = ec_writer_finish(w, &size);
     ec_writer_free(w);
     w = NULL;
@@ -525,7 +698,8 @@ static void upload_part_copy_work(struct gw_req *req)
         snprintf(part.csum, sizeof(part.csum), "%s", v);
     }
     part.number = (uint32_t)number;
-    part.size = size;
+    part.size = keys.dst_enc ? to - from : size; /* plaintext bytes */
+    part.enc = keys.dst_enc;
     part.mtime_ms = cf_now_ms();
     mst = meta_upload_put_part(req->srv->db, req->bucket, req->key,
                                req->key_len, up->value, &part, &old);
@@ -550,7 +724,9 @@ static void upload_part_copy_work(struct gw_req *req)
         gw_xbuf_printf(&req->resp.body, "<%s>%s</%s>", gw_csum_xml(ua),
                        part.csum, gw_csum_xml(ua));
     gw_xbuf_str(&req->resp.body, "</CopyPartResult>");
+    gw_sse_resp_headers(req, &usse);
 out:
+    OPENSSL_cleanse(&keys, sizeof(keys));
     gw_csum_cleanup(&cs);
     ec_writer_free(w);
     EVP_MD_CTX_free(md);

@@ -93,6 +93,7 @@ enum gw_err {
     GW_E_NO_SUCH_CORS,
     GW_E_CORS_FORBIDDEN,
     GW_E_NO_SUCH_TAG_SET,
+    GW_E_NO_SSE_CONFIG,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -171,6 +172,9 @@ enum gw_op {
     GW_OP_DELETE_BUCKET_TAGGING,
     GW_OP_UPLOAD_PART_COPY,
     GW_OP_GET_ATTRIBUTES,
+    GW_OP_PUT_BUCKET_ENCRYPTION,
+    GW_OP_GET_BUCKET_ENCRYPTION,
+    GW_OP_DELETE_BUCKET_ENCRYPTION,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -252,6 +256,11 @@ struct gw_put {
     int has_content_md5;
     enum gw_err fail;             /* first error seen by a job */
     char fail_msg[200];
+    /* server-side encryption (gw_sse.c): set by the prepare job */
+    int sse;                      /* 1: blocks are sealed before writing */
+    unsigned char sse_bkey[32];   /* block key of this data id */
+    unsigned char sse_salt[4];
+    uint64_t sse_block;           /* index of the next block */
 };
 
 /* GetObject state (gw_object.c). */
@@ -265,6 +274,8 @@ struct gw_get {
     size_t buf_len;
     int eof;                      /* all bytes handed to the socket */
     int degraded;                 /* a stripe was rebuilt from parity */
+    int sse;                      /* 1: stored encrypted (ver.sse) */
+    unsigned char sse_dek[32];    /* the version's data key */
 };
 
 enum gw_req_state {
@@ -373,6 +384,7 @@ struct gw_server {
     gw_degraded_fn on_degraded;   /* may be NULL */
     void *on_degraded_arg;
     struct gw_tls *tls;           /* NULL: plain HTTP */
+    unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
 };
 
 /* gw_server.c */
@@ -541,6 +553,50 @@ int gw_lock_system_bucket(struct gw_req *req);
 char *gw_audit_event(const struct gw_req *req, const char *what,
                      const char *key, size_t key_len,
                      const struct meta_version *v, const char *detail);
+/* gw_sse.c: server-side encryption (SSE-S3). See gw_sse.h for the
+ * cryptography and docs/architecture.md for the layout. */
+/* Loads (env COFFER_MASTER_KEY, else conf's master_key_file, created with
+ * 32 random bytes and mode 0600 when missing) the master key. 0 or -1
+ * (logged). */
+int gw_sse_master_load(const struct conf *conf, unsigned char out[32]);
+/* Refuses what is not implemented (aws:kms) with 501, malformed values
+ * (SSE-C headers included) and encryption headers on operations that do
+ * not take them with 400; 0 to go on, -1 with the error set. Loop. */
+int gw_sse_check_headers(struct gw_req *req);
+/* The encryption of a new version or upload: the request's SSE-C key or
+ * x-amz-server-side-encryption, else the bucket's default. With
+ * encryption, fills v->sse (a new wrapped data key and salt) and dek.
+ * Returns 1 encrypted, 0 not, -1 with the error set. Worker. */
+int gw_sse_for_write(struct gw_req *req, struct meta_version *v,
+                     unsigned char dek[32]);
+/* The data key of a version (or upload) being read or added to, with the
+ * request's SSE-C headers (copy_source: the x-amz-copy-source-* ones):
+ * 1 (dek filled), 0 not encrypted, -1 with the error set (SSE-C key
+ * missing: 400 InvalidRequest; wrong: 403 AccessDenied; SSE-C headers for
+ * an object that is not SSE-C: 400; a key that does not unwrap: 500). */
+int gw_sse_data_key(struct gw_req *req, const struct meta_sse *s,
+                    int copy_source, unsigned char dek[32]);
+/* Prepares pu to seal the blocks of pu->ver.data_id under dek. 0 or -1. */
+int gw_sse_put_start(struct gw_req *req, const unsigned char dek[32],
+                     const unsigned char *salt);
+/* Seals one block in place (len plaintext bytes; the buffer holds 16
+ * more); 0 or -1. Worker. */
+int gw_sse_put_block(struct gw_req *req, unsigned char *buf, size_t len);
+/* x-amz-server-side-encryption on a response for an encrypted version. */
+void gw_sse_resp_headers(struct gw_req *req, const struct meta_sse *s);
+/* A multipart upload's encryption rides in its stored headers as this
+ * internal entry (hex) until completion moves it into the version. */
+#define GW_UPLOAD_SSE_HEADER "x-coffer-mpu-sse" /* removed at completion */
+int gw_sse_to_upload(const struct meta_sse *s, struct meta_version *hv);
+/* Reads the entry from an upload's headers into *s; 1 found, 0 none. */
+int gw_sse_from_headers(const struct meta_kv *h, size_t n,
+                        struct meta_sse *s);
+/* Plain bytes per PUT block: the pool's block size, less the tag when the
+ * upload is encrypted. */
+size_t gw_put_block_cap(const struct gw_req *req);
+void gw_h_put_bucket_encryption(struct gw_req *req); /* after XML body */
+void gw_h_get_bucket_encryption(struct gw_req *req);
+void gw_h_delete_bucket_encryption(struct gw_req *req);
 /* gw_cors.c */
 void gw_h_put_cors(struct gw_req *req);         /* after XML body */
 void gw_h_get_cors(struct gw_req *req);

@@ -159,6 +159,23 @@ static void create_work(struct gw_req *req)
         }
     }
     if (create_checksum(req, &hv, &ca, &cfull) != 0) goto out;
+    {
+        /* x-amz-server-side-encryption or the bucket's default: the
+         * upload's data key, wrapped, rides in its headers; every part is
+         * sealed under it */
+        struct meta_version sv;
+        unsigned char dek[32];
+        int r;
+        memset(&sv, 0, sizeof(sv));
+        r = gw_sse_for_write(req, &sv, dek);
+        OPENSSL_cleanse(dek, sizeof(dek));
+        if (r < 0) goto out;
+        if (r > 0 && gw_sse_to_upload(&sv.sse, &hv) != 0) {
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            goto out;
+        }
+        gw_sse_resp_headers(req, &sv.sse);
+    }
     cf_random_bytes(rnd, sizeof(rnd));
     cf_hex_encode(rnd, sizeof(rnd), u.upload_id);
     u.key = req->key;
@@ -470,6 +487,14 @@ static void complete_work(struct gw_req *req)
     v.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
     if (complete_checksum(req, &u, &c, v.parts, &calgo, &cfull, cval) != 0)
         goto out_keep; /* v.key is borrowed */
+    gw_sse_from_headers(u.headers, u.nheaders, &v.sse);
+    for (i = 0; i < v.nparts; i++) {
+        if (v.parts[i].enc == (v.sse.alg != META_SSE_NONE)) continue;
+        cf_log(CF_LOG_ERR, "gw: upload %s: part %u does not match the "
+               "upload's encryption", id, v.parts[i].number);
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        goto out_keep;
+    }
     v.headers = u.headers;
     v.nheaders = u.nheaders;
     if (complete_headers(&v, calgo, cfull, cval) != 0) {
@@ -550,6 +575,7 @@ static void complete_work(struct gw_req *req)
     if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
     if (req->versioning != META_VERSIONING_OFF)
         gw_resp_header(&req->resp, "x-amz-version-id", "%s", v.version_id);
+    gw_sse_resp_headers(req, &v.sse);
     xml_open(x, "CompleteMultipartUploadResult");
     gw_xbuf_str(x, "<Location>/");
     gw_xbuf_urlenc(x, req->bucket, strlen(req->bucket));

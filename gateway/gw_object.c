@@ -13,6 +13,7 @@
  * to the socket by reference and returned to the pool once sent. Reading
  * pauses while the socket's output holds more than buffer_size bytes. */
 #include "gw_int.h"
+#include "gw_sse.h"
 #include "ol.h"
 
 #include <openssl/crypto.h>
@@ -105,6 +106,8 @@ void gw_req_handler_cleanup(struct gw_req *req)
     gw_chunked_free(pu->chunked);
     pu->chunked = NULL;
     meta_version_cleanup(&pu->ver);
+    OPENSSL_cleanse(pu->sse_bkey, sizeof(pu->sse_bkey));
+    OPENSSL_cleanse(g->sse_dek, sizeof(g->sse_dek));
     ec_reader_free(g->reader);
     g->reader = NULL;
     if (g->buf) cf_pool_put(req->srv->pool, g->buf);
@@ -226,7 +229,17 @@ static void put_prepare_work(struct gw_req *req)
     if (req->op == GW_OP_PUT_OBJECT) {
         /* objlock decides before any body byte is read. */
         int applies = 0;
+        unsigned char dek[GW_SSE_KEY];
+        int enc;
         if (gw_lock_for_write(req, &b, &req->put.ver, &applies) != 0) return;
+        /* x-amz-server-side-encryption, or the bucket's default */
+        enc = gw_sse_for_write(req, &req->put.ver, dek);
+        if (enc < 0) return;
+        if (enc > 0) {
+            int rc = gw_sse_put_start(req, dek, req->put.ver.sse.salt);
+            OPENSSL_cleanse(dek, sizeof(dek));
+            if (rc != 0) return;
+        }
         /* Every version written into a lock bucket records its content
          * SHA-256 (audit report, put-locked audit entry). The body has
          * not been read yet, so the context sees every byte. */
@@ -261,7 +274,20 @@ static void put_prepare_work(struct gw_req *req)
                                    ? gw_upload_checksum(u.headers,
                                                         u.nheaders, &full)
                                    : GW_CSUM_NONE;
+        /* the upload's encryption: every part sealed under its data key
+         * (SSE-C: the request must carry the upload's key) */
+        if (st == META_OK)
+            gw_sse_from_headers(u.headers, u.nheaders, &req->put.ver.sse);
         meta_upload_cleanup(&u);
+        if (st == META_OK) {
+            unsigned char dek[GW_SSE_KEY];
+            int rc = gw_sse_data_key(req, &req->put.ver.sse, 0, dek);
+            if (rc > 0 &&
+                gw_sse_put_start(req, dek, req->put.ver.sse.salt) != 0)
+                rc = -1;
+            OPENSSL_cleanse(dek, sizeof(dek));
+            if (rc < 0) return;
+        }
         if (st != META_OK) {
             gw_resp_error(&req->resp, st == META_ENOTFOUND
                                           ? GW_E_NO_SUCH_UPLOAD
@@ -486,7 +512,7 @@ out_respond:
 static int put_data(struct gw_req *req, const char *p, size_t n)
 {
     struct gw_put *pu = &req->put;
-    size_t bs = cf_pool_block_size(req->srv->pool);
+    size_t bs = gw_put_block_cap(req);
 
     if (n == 0) return 0;
     if (pu->received + n > pu->expected) {
@@ -594,6 +620,16 @@ static void put_write_work(struct gw_req *req)
     EVP_DigestUpdate(pu->md5, pu->job_buf, pu->job_len);
     if (pu->sha256) EVP_DigestUpdate(pu->sha256, pu->job_buf, pu->job_len);
     gw_csum_update(&pu->cs, pu->job_buf, pu->job_len);
+    if (pu->sse) {
+        /* sealed after hashing (ETag and checksums are of the plaintext);
+         * the tag fills the block's last 16 bytes: one stripe */
+        if (gw_sse_put_block(req, (unsigned char *)pu->job_buf,
+                             pu->job_len) != 0) {
+            put_fail(req, GW_E_INTERNAL, "encryption failed");
+            return;
+        }
+        pu->job_len += GW_SSE_TAG;
+    }
     st = put_writer_open(req);
     if (st == EC_OK) st = ec_writer_append(pu->writer, pu->job_buf,
                                            pu->job_len);
@@ -818,7 +854,8 @@ static void put_finish_work(struct gw_req *req)
         struct meta_part part, old;
         memset(&part, 0, sizeof(part));
         part.number = part_number(req);
-        part.size = size;
+        part.size = pu->sse ? pu->received : size;
+        part.enc = pu->sse;
         part.mtime_ms = cf_now_ms();
         memcpy(part.etag, pu->ver.etag, 33);
         memcpy(part.data_id, pu->ver.data_id, sizeof(part.data_id));
@@ -841,11 +878,12 @@ static void put_finish_work(struct gw_req *req)
         gw_resp_header(&req->resp, "ETag", "\"%s\"", pu->ver.etag);
         if (pu->cs.algo != GW_CSUM_NONE)
             gw_resp_header(&req->resp, gw_csum_header(pu->cs.algo), "%s", got);
+        gw_sse_resp_headers(req, &pu->ver.sse);
         goto out;
     }
     /* The shards are durable under their final names; now the version
      * comes into existence with one synced catalog batch. */
-    pu->ver.size = size;
+    pu->ver.size = pu->sse ? pu->received : size; /* plaintext bytes */
     {
         /* Written under lock: the audit entry commits with the version.
          * Conditional writes are judged under the same key lock. */
@@ -879,6 +917,7 @@ static void put_finish_work(struct gw_req *req)
     }
     if (replaced.version_id[0]) gw_remove_data(req->srv, &replaced);
     gw_resp_header(&req->resp, "ETag", "\"%s\"", pu->ver.etag);
+    gw_sse_resp_headers(req, &pu->ver.sse);
     if (req->versioning != META_VERSIONING_OFF)
         gw_resp_header(&req->resp, "x-amz-version-id", "%s",
                        pu->ver.version_id);
@@ -989,7 +1028,9 @@ static enum ec_status get_open_for(struct gw_req *req)
 
     if (g->ver.nparts == 0) {
         if (g->reader) return EC_OK;
-        return ec_reader_open(req->srv->set, g->ver.data_id, g->ver.size,
+        return ec_reader_open(req->srv->set, g->ver.data_id,
+                              meta_data_size(g->ver.size,
+                                             g->ver.stripe_size, g->sse),
                               &g->reader);
     }
     for (i = 0; i < g->ver.nparts; i++) {
@@ -1003,7 +1044,9 @@ static enum ec_status get_open_for(struct gw_req *req)
     g->part = i;
     g->part_start = start;
     return ec_reader_open(req->srv->set, g->ver.parts[i].data_id,
-                          g->ver.parts[i].size, &g->reader);
+                          meta_data_size(g->ver.parts[i].size,
+                                         g->ver.stripe_size, g->sse),
+                          &g->reader);
 }
 
 static void get_prepare_work(struct gw_req *req)
@@ -1057,6 +1100,25 @@ static void get_prepare_work(struct gw_req *req)
         gw_resp_error(&req->resp, vid ? GW_E_METHOD_NOT_ALLOWED
                                       : GW_E_NO_SUCH_KEY, NULL);
         return;
+    }
+    if (g->ver.sse.alg != META_SSE_NONE) {
+        /* blocks are one stripe of the pool's size with their tags */
+        if (g->ver.stripe_size != cf_pool_block_size(req->srv->pool)) {
+            cf_log(CF_LOG_ERR, "gw: %s/%s version %s: encrypted with "
+                   "%u-byte blocks, the server now uses %zu",
+                   req->bucket, req->key, g->ver.version_id,
+                   g->ver.stripe_size, cf_pool_block_size(req->srv->pool));
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            return;
+        }
+    }
+    /* SSE-C objects need their key (400 without, 403 when wrong); SSE-C
+     * headers on other objects are refused */
+    r = gw_sse_data_key(req, &g->ver.sse, 0, g->sse_dek);
+    if (r < 0) return;
+    if (r > 0) {
+        g->sse = 1;
+        gw_sse_resp_headers(req, &g->ver.sse);
     }
     mtime_s = g->ver.mtime_ms / 1000;
     cf_fmt_http_date(mtime_s, date);
@@ -1197,12 +1259,49 @@ static void get_prepare_done(struct gw_req *req)
     if (req->state == GW_RS_RESPOND) gw_get_next(req);
 }
 
+/* Reads the sealed block holding g->off into g->buf, opens it, and moves
+ * the g->buf_len requested bytes to the front. A block that fails its tag
+ * is never served. */
+static enum ec_status get_read_sealed(struct gw_req *req, int *degraded)
+{
+    struct gw_get *g = &req->get;
+    size_t ss = g->ver.stripe_size, pb = ss - GW_SSE_TAG, clen;
+    uint64_t in_part = g->off - g->part_start, idx = in_part / pb, stored;
+    uint64_t plain = g->ver.nparts ? g->ver.parts[g->part].size : g->ver.size;
+    const char *id = g->ver.nparts ? g->ver.parts[g->part].data_id
+                                   : g->ver.data_id;
+    unsigned char bkey[GW_SSE_KEY];
+    enum ec_status st;
+    int rc;
+
+    stored = meta_data_size(plain, (uint32_t)ss, 1);
+    clen = stored - idx * ss < ss ? (size_t)(stored - idx * ss) : ss;
+    st = ec_reader_read(g->reader, idx * ss, g->buf, clen, degraded);
+    if (st != EC_OK) return st;
+    rc = gw_sse_block_key(g->sse_dek, id, bkey);
+    if (rc == 0)
+        rc = gw_sse_open(bkey, g->ver.sse.salt, id, idx,
+                         (unsigned char *)g->buf, clen);
+    OPENSSL_cleanse(bkey, sizeof(bkey));
+    if (rc != 0) {
+        cf_log(CF_LOG_ERR, "gw: %s/%s version %s: block %llu of %s fails "
+               "its authentication tag (not served)", req->bucket, req->key,
+               g->ver.version_id, (unsigned long long)idx, id);
+        return EC_ECORRUPT;
+    }
+    if (in_part % pb)
+        memmove(g->buf, g->buf + in_part % pb, g->buf_len);
+    return EC_OK;
+}
+
 static void get_read_work(struct gw_req *req)
 {
     struct gw_get *g = &req->get;
     int degraded = 0;
     enum ec_status st = get_open_for(req);
-    if (st == EC_OK)
+    if (st == EC_OK && g->sse)
+        st = get_read_sealed(req, &degraded);
+    else if (st == EC_OK)
         st = ec_reader_read(g->reader, g->off - g->part_start, g->buf,
                             g->buf_len, &degraded);
     if (st != EC_OK) {
@@ -1217,12 +1316,16 @@ static void get_read_work(struct gw_req *req)
         if (req->srv->on_degraded) {
             if (g->ver.nparts)
                 req->srv->on_degraded(g->ver.parts[g->part].data_id,
-                                      g->ver.parts[g->part].size,
+                                      meta_data_size(
+                                          g->ver.parts[g->part].size,
+                                          g->ver.stripe_size, g->sse),
                                       req->srv->on_degraded_arg);
             else
                 req->srv->on_degraded(g->ver.data_id[0] ? g->ver.data_id
                                                         : g->ver.version_id,
-                                      g->ver.size,
+                                      meta_data_size(g->ver.size,
+                                                     g->ver.stripe_size,
+                                                     g->sse),
                                       req->srv->on_degraded_arg);
         }
     }
@@ -1261,7 +1364,9 @@ void gw_get_next(struct gw_req *req)
 {
     struct gw_get *g = &req->get;
     struct bufferevent *bev = gw_req_bev(req);
-    size_t bs = cf_pool_block_size(req->srv->pool);
+    /* plaintext bytes per stripe: sealed blocks carry a tag */
+    size_t bs = cf_pool_block_size(req->srv->pool) -
+                (req->get.sse ? GW_SSE_TAG : 0);
     uint64_t n;
 
     if (req->job_busy || bev == NULL || req->state != GW_RS_RESPOND) return;

@@ -199,6 +199,14 @@ static void pick_op(struct gw_req *req)
                                             : GW_OP_NOT_IMPLEMENTED;
         return;
     }
+    if (req->key == NULL && req->bucket[0] && has(req, "encryption")) {
+        req->op = req->method == HTTP_PUT   ? GW_OP_PUT_BUCKET_ENCRYPTION
+                  : req->method == HTTP_GET ? GW_OP_GET_BUCKET_ENCRYPTION
+                  : req->method == HTTP_DELETE
+                      ? GW_OP_DELETE_BUCKET_ENCRYPTION
+                      : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
     if (req->key == NULL && req->bucket[0] && has(req, "cors")) {
         req->op = req->method == HTTP_PUT      ? GW_OP_PUT_CORS
                   : req->method == HTTP_GET    ? GW_OP_GET_CORS

@@ -123,6 +123,9 @@ static const struct {
         "not whitelisted by the resource's CORS spec." },
     [GW_E_NO_SUCH_TAG_SET] = { 404, "NoSuchTagSet",
         "The TagSet does not exist" },
+    [GW_E_NO_SSE_CONFIG] = { 404,
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "The server side encryption configuration was not found" },
     [GW_E_ENTITY_TOO_SMALL] = { 400, "EntityTooSmall",
         "Your proposed upload is smaller than the minimum allowed object "
         "size." },

@@ -634,6 +634,10 @@ static void req_start(struct gw_req *req)
             req->principal = req->srv->users[i].access_key;
             req->is_admin = req->srv->users[i].admin;
         }
+    if (gw_sse_check_headers(req) != 0) {
+        req_fail_early(req);
+        return;
+    }
 
     switch (req->op) {
     case GW_OP_CREATE_BUCKET:
@@ -646,6 +650,7 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_TAGGING:
     case GW_OP_PUT_CORS:
     case GW_OP_PUT_BUCKET_TAGGING:
+    case GW_OP_PUT_BUCKET_ENCRYPTION:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -723,6 +728,11 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_PUT_BUCKET_TAGGING: gw_h_put_bucket_tagging(req); break;
     case GW_OP_GET_BUCKET_TAGGING: gw_h_get_bucket_tagging(req); break;
     case GW_OP_DELETE_BUCKET_TAGGING: gw_h_delete_bucket_tagging(req); break;
+    case GW_OP_PUT_BUCKET_ENCRYPTION: gw_h_put_bucket_encryption(req); break;
+    case GW_OP_GET_BUCKET_ENCRYPTION: gw_h_get_bucket_encryption(req); break;
+    case GW_OP_DELETE_BUCKET_ENCRYPTION:
+        gw_h_delete_bucket_encryption(req);
+        break;
     default:
         gw_resp_error(&req->resp, GW_E_NOT_IMPLEMENTED, NULL);
         gw_req_respond(req);
@@ -761,7 +771,7 @@ static size_t body_room(struct gw_req *req)
     size_t bs;
 
     if (req->body_kind != GW_BODY_STREAM) return GW_FEED_MAX;
-    bs = cf_pool_block_size(req->srv->pool);
+    bs = gw_put_block_cap(req);
     if (pu->cur == NULL) {
         if (pu->held >= GW_PUT_BUFS) return 0;
         pu->cur = cf_pool_get(req->srv->pool);
@@ -1154,6 +1164,10 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
     srv->conf = conf;
     srv->db = db;
     srv->set = set;
+    if (gw_sse_master_load(conf, srv->sse_master) != 0) {
+        gw_server_free(srv); /* nothing else is set up yet */
+        return GW_EINVAL;
+    }
     if (conf->tls_enabled && gw_tls_new(conf, &srv->tls) != GW_OK) {
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;
@@ -1257,6 +1271,7 @@ void gw_server_free(struct gw_server *srv)
 {
     int i;
     if (srv == NULL) return;
+    OPENSSL_cleanse(srv->sse_master, sizeof(srv->sse_master));
     if (srv->workq) cf_workq_free(srv->workq);
     for (i = 0; srv->loops && i < srv->nloops; i++) {
         struct gw_loop *loop = &srv->loops[i];

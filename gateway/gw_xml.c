@@ -590,6 +590,59 @@ enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
     return bad || !have ? GW_XML_MALFORMED : GW_XML_OK;
 }
 
+static int text_into(xmlNodePtr n, char *out, size_t cap);
+
+enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
+                                           char algo[32], int *kms_key)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, rule, c, d;
+    int bad = 0, rules = 0, have = 0;
+
+    algo[0] = '\0';
+    *kms_key = 0;
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "ServerSideEncryptionConfiguration") ||
+        !only_elements(root))
+        bad = 1;
+    for (rule = root ? root->children : NULL; rule && !bad;
+         rule = rule->next) {
+        if (rule->type != XML_ELEMENT_NODE) continue;
+        if (!is_elem(rule, "Rule") || !only_elements(rule) || rules++) {
+            bad = 1;
+            break;
+        }
+        for (c = rule->children; c && !bad; c = c->next) {
+            char tmp[16];
+            if (c->type != XML_ELEMENT_NODE) continue;
+            if (is_elem(c, "BucketKeyEnabled")) {
+                if (text_into(c, tmp, sizeof(tmp)) != 0 ||
+                    (strcmp(tmp, "true") != 0 && strcmp(tmp, "false") != 0))
+                    bad = 1;
+                continue;
+            }
+            if (!is_elem(c, "ApplyServerSideEncryptionByDefault") ||
+                !only_elements(c) || have) {
+                bad = 1;
+                break;
+            }
+            for (d = c->children; d && !bad; d = d->next) {
+                char kid[2048];
+                if (d->type != XML_ELEMENT_NODE) continue;
+                if (is_elem(d, "SSEAlgorithm") && !have)
+                    bad = text_into(d, algo, 32) != 0, have = 1;
+                else if (is_elem(d, "KMSMasterKeyID") && !*kms_key)
+                    bad = text_into(d, kid, sizeof(kid)) != 0, *kms_key = 1;
+                else
+                    bad = 1;
+            }
+        }
+    }
+    xmlFreeDoc(doc);
+    return bad || !have || algo[0] == '\0' ? GW_XML_MALFORMED : GW_XML_OK;
+}
+
 /* Copies an element's text into out (cap bytes); 0 or -1 (too long / has
  * child elements). */
 static int text_into(xmlNodePtr n, char *out, size_t cap)

@@ -99,6 +99,16 @@ void gw_xml_complete_cleanup(struct gw_xml_complete *c);
 enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
                                            int *enabled);
 
+/* <ServerSideEncryptionConfiguration><Rule>
+ * <ApplyServerSideEncryptionByDefault><SSEAlgorithm>A</SSEAlgorithm>
+ * [<KMSMasterKeyID>..</KMSMasterKeyID>]</ApplyServerSideEncryptionByDefault>
+ * [<BucketKeyEnabled>true|false</BucketKeyEnabled>]</Rule>
+ * </ServerSideEncryptionConfiguration>: exactly one Rule with a default.
+ * algo receives SSEAlgorithm as sent (the caller judges it); *kms_key is
+ * set when a KMSMasterKeyID was given. */
+enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
+                                           char algo[32], int *kms_key);
+
 /* Object Lock documents. Modes are "GOVERNANCE" / "COMPLIANCE" (as sent;
  * the caller validates). Missing elements stay zero / empty. */
 struct gw_xml_lock_config {

@@ -22,7 +22,9 @@ const char *heal_strerror(enum heal_status st)
     return "unknown";
 }
 
-/* Calls fn(data_id, size) for the data of v: its own, or each part's. */
+/* Calls fn(data_id, size) for the data of v: its own, or each part's.
+ * size is what the erasure layer holds (larger than the object when the
+ * version is encrypted: meta_data_size). */
 int heal_version_data(const struct meta_version *v,
                       int (*fn)(const char *id, uint64_t size, void *arg),
                       void *arg)
@@ -30,9 +32,14 @@ int heal_version_data(const struct meta_version *v,
     size_t i;
     if (v->delete_marker) return 0;
     if (v->nparts == 0)
-        return fn(v->data_id[0] ? v->data_id : v->version_id, v->size, arg);
+        return fn(v->data_id[0] ? v->data_id : v->version_id,
+                  meta_data_size(v->size, v->stripe_size, v->sse.alg), arg);
     for (i = 0; i < v->nparts; i++)
-        if (fn(v->parts[i].data_id, v->parts[i].size, arg)) return 1;
+        if (fn(v->parts[i].data_id,
+               meta_data_size(v->parts[i].size, v->stripe_size,
+                              v->sse.alg),
+               arg))
+            return 1;
     return 0;
 }
 
@@ -170,7 +177,12 @@ static int heal_version(const char *bucket, const struct meta_version *v,
 static int heal_part(const char *upload_id, const struct meta_part *p,
                      void *arg)
 {
-    return heal_one(p->data_id, p->size, arg);
+    struct pass *ps = arg;
+    return heal_one(p->data_id,
+                    meta_data_size(p->size,
+                                   (uint32_t)ec_set_stripe_size(ps->set),
+                                   p->enc),
+                    arg);
 }
 
 enum heal_status heal_all(struct meta_db *db, struct ec_set *set,

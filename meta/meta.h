@@ -72,6 +72,7 @@ enum meta_status meta_bucket_update(struct meta_db *db,
 enum meta_battr {
     META_BATTR_CORS = 1,  /* CORS rules (canonical CORSConfiguration XML) */
     META_BATTR_TAGS = 2,  /* bucket tags ("k=v&k=v", URL-encoded) */
+    META_BATTR_SSE = 3,   /* default encryption ("AES256") */
 };
 #define META_BATTR_MAX_BYTES (256 * 1024)
 /* *value: a malloc'ed NUL-terminated copy (free it), or NULL when the
@@ -114,7 +115,29 @@ struct meta_part {
      * csum its base64 value, "" when none. */
     int csum_algo;
     char csum[64];
+    /* 1: the data is stored encrypted (see meta_data_size); set from the
+     * P rec, and from the version's sse group for the parts of a V rec. */
+    int enc;
 };
+
+/* Server-side encryption of a version (the gateway's choice; meta stores
+ * it). alg 0: the data is stored as given. Otherwise the data is stored in
+ * blocks of stripe_size - META_SSE_TAG plaintext bytes, each followed by
+ * its 16-byte AES-256-GCM tag, so a block and its tag fill one stripe. */
+#define META_SSE_TAG 16
+enum meta_sse_alg { META_SSE_NONE = 0, META_SSE_S3 = 1, META_SSE_C = 2 };
+struct meta_sse {
+    int alg;                  /* enum meta_sse_alg */
+    unsigned char salt[8];    /* nonce salt, random per version / upload */
+    size_t salt_len;
+    unsigned char wkey[96];   /* the data key, wrapped (gateway format) */
+    size_t wkey_len;
+    unsigned char kid[64];    /* SSE-C: salted HMAC of the customer key */
+    size_t kid_len;
+};
+/* Bytes the erasure layer holds for plain bytes of data written with
+ * stripe_size and enc (0: none): plain + META_SSE_TAG per block. */
+uint64_t meta_data_size(uint64_t plain, uint32_t stripe_size, int enc);
 
 struct meta_version {
     char version_id[META_VERSION_ID_MAX + 1]; /* as clients see it; "null"
@@ -143,6 +166,7 @@ struct meta_version {
      * computed (the gateway computes it for every write into an Object
      * Lock bucket and for signed payloads). */
     char sha256[65];
+    struct meta_sse sse;     /* alg 0 when the data is not encrypted */
 };
 void meta_version_cleanup(struct meta_version *v);
 

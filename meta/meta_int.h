@@ -102,6 +102,12 @@
  *   sha256        str   64 lower-case hex digits, or "" (not computed)
  *   [optional: part checksums]
  *   nparts times: part checksum (in the order of the parts above)
+ *   [optional: encryption]   (written only for encrypted versions)
+ *   sse_alg       u8    enum meta_sse_alg (1 SSE-S3, 2 SSE-C)
+ *   sse_salt      str   <= 8 bytes, the nonce salt
+ *   sse_key       str   <= 96 bytes, the wrapped data key
+ *   sse_kid       str   <= 64 bytes, SSE-C key check value, "" for SSE-S3
+ *   Every part of an encrypted version is stored encrypted (parts[].enc).
  *
  * part (inside V and P recs):
  *   number u32 | size u64 | mtime_ms i64 | etag str (<= 32) |
@@ -125,7 +131,8 @@
  *
  * U rec: format u8 (1) | initiated_ms i64 | owner str | key str |
  *        nheaders u32 | (name str, value str)*
- * P rec: format u8 (1) | part | [optional: part checksum]
+ * P rec: format u8 (1) | part | [optional: part checksum] |
+ *        [optional: encryption] enc u8 (1: stored encrypted)
  * A rec: format u8 (1) | seq u64 | time_ms i64 | prev 32 bytes |
  *        event str (JSON) | hash 32 bytes = SHA-256(prev | seq u64 LE |
  *        time_ms i64 LE | event bytes)

@@ -85,6 +85,8 @@ enum meta_status meta_upload_part_foreach(struct meta_db *m,
         meta_rd_init(&r, val, vl);
         if (meta_rd_u8(&r) != META_FORMAT) r.bad = 1;
         meta_part_decode(&r, &p);
+        if (meta_rd_more(&r)) meta_part_csum_decode(&r, &p);
+        if (meta_rd_more(&r)) p.enc = meta_rd_u8(&r) & 1;
         if (r.bad) {
             cf_log(CF_LOG_ERR, "meta: malformed part record of upload %s",
                    uid);

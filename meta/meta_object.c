@@ -89,6 +89,38 @@ void meta_version_encode(struct meta_buf *b, const struct meta_version *v)
     meta_buf_u8(b, v->legal_hold ? 1 : 0);
     meta_buf_str(b, v->sha256, strnlen(v->sha256, sizeof(v->sha256) - 1));
     for (i = 0; i < v->nparts; i++) meta_part_csum_encode(b, &v->parts[i]);
+    if (v->sse.alg != META_SSE_NONE) {
+        meta_buf_u8(b, (unsigned)v->sse.alg & 0xff);
+        meta_buf_str(b, (const char *)v->sse.salt, v->sse.salt_len);
+        meta_buf_str(b, (const char *)v->sse.wkey, v->sse.wkey_len);
+        meta_buf_str(b, (const char *)v->sse.kid, v->sse.kid_len);
+    }
+}
+
+uint64_t meta_data_size(uint64_t plain, uint32_t stripe_size, int enc)
+{
+    uint64_t pb;
+    if (!enc || stripe_size <= META_SSE_TAG) return plain;
+    pb = stripe_size - META_SSE_TAG;
+    return plain + META_SSE_TAG * ((plain + pb - 1) / pb);
+}
+
+/* A binary str of at most cap bytes into p; 0, or -1 when longer. */
+static int rd_bytes(struct meta_rd *r, unsigned char *p, size_t cap,
+                    size_t *len)
+{
+    size_t n = 0;
+    char *s = meta_rd_str(r, &n);
+    if (s == NULL || n > cap) {
+        free(s);
+        if (s) r->bad = 1;
+        *len = 0;
+        return -1;
+    }
+    memcpy(p, s, n);
+    *len = n;
+    free(s);
+    return 0;
 }
 
 enum meta_status meta_version_decode(const char *p, size_t n,
@@ -145,6 +177,14 @@ enum meta_status meta_version_decode(const char *p, size_t n,
     if (v->nparts && meta_rd_more(&r)) /* [optional: part checksums] */
         for (i = 0; i < v->nparts && !r.bad; i++)
             meta_part_csum_decode(&r, &v->parts[i]);
+    if (meta_rd_more(&r)) { /* [optional: encryption] */
+        v->sse.alg = (int)meta_rd_u8(&r);
+        rd_bytes(&r, v->sse.salt, sizeof(v->sse.salt), &v->sse.salt_len);
+        rd_bytes(&r, v->sse.wkey, sizeof(v->sse.wkey), &v->sse.wkey_len);
+        rd_bytes(&r, v->sse.kid, sizeof(v->sse.kid), &v->sse.kid_len);
+        for (i = 0; i < v->nparts; i++)
+            v->parts[i].enc = v->sse.alg != META_SSE_NONE;
+    }
     if (r.bad) goto bad;
     if (v->data_id[0] == '\0')
         memcpy(v->data_id, v->version_id, sizeof(v->data_id));

@@ -162,6 +162,7 @@ static enum meta_status part_get(struct meta_db *m, const char *id,
     if (meta_rd_u8(&r) != 1) r.bad = 1;
     meta_part_decode(&r, p);
     if (meta_rd_more(&r)) meta_part_csum_decode(&r, p);
+    if (meta_rd_more(&r)) p->enc = meta_rd_u8(&r) & 1;
     rocksdb_free(v);
     return r.bad ? META_ECORRUPT : META_OK;
 }
@@ -193,6 +194,7 @@ enum meta_status meta_upload_put_part(struct meta_db *m, const char *bucket,
     meta_buf_u8(&v, 1);
     meta_part_encode(&v, p);
     meta_part_csum_encode(&v, p);
+    meta_buf_u8(&v, p->enc ? 1 : 0);
     if (k.oom || v.oom) {
         st = META_ENOMEM;
         goto out;
@@ -258,6 +260,7 @@ enum meta_status meta_upload_parts(struct meta_db *m, const char *upload_id,
         if (meta_rd_u8(&r) != 1) r.bad = 1;
         meta_part_decode(&r, &v[n]);
         if (meta_rd_more(&r)) meta_part_csum_decode(&r, &v[n]);
+        if (meta_rd_more(&r)) v[n].enc = meta_rd_u8(&r) & 1;
         if (r.bad) {
             st = META_ECORRUPT;
             break;

@@ -636,7 +636,7 @@ static const struct err_row err_rows[] = {
     {"frobnicate: 1\n", 1, "frobnicate",
      "unknown key; valid keys: listen, console_listen, data_dir, disks, "
      "meta_dir, erasure, max_threads, io_threads, buffer_size, region, "
-     "domain, log_level, limits, heal, tls, audit, users"},
+     "domain, log_level, limits, heal, tls, audit, encryption, users"},
     {"listen: 127.0.0.1:9000\nregion: x\nlisten: 1.2.3.4:5\n", 3, "listen",
      "duplicate key (first given on line 1)"},
     {"erasure: {data: 4}\n\nerasure: {parity: 2}\n", 3, "erasure",
@@ -908,6 +908,11 @@ static void test_finalize_derivations(void **state)
     assert_string_equal(c.disks[0], "/srv/x/disk1");
     assert_string_equal(c.disks[2], "/srv/x/disk3");
     assert_string_equal(c.meta_dir, "/srv/x/meta");
+    assert_string_equal(c.master_key_file, "/srv/x/master.key");
+    conf_cleanup(&c);
+    /* the master key file may be placed anywhere but inside a disk */
+    load_ok("encryption: {master_key_file: /etc/coffer/master.key}\n", &c);
+    assert_string_equal(c.master_key_file, "/etc/coffer/master.key");
     conf_cleanup(&c);
     load_ok("data_dir: /\nerasure: {data: 1, parity: 0}\n", &c);
     assert_int_equal(c.ndisks, 1);
@@ -980,6 +985,17 @@ static void test_finalize_errors(void **state)
     assert_int_equal(conf_set_str(&c.tls_cert, "/c.pem"), CONF_OK);
     expect_finalize(&c, "command line: tls.key: tls.cert and tls.key must be "
                         "given together (--tls-cert, --tls-key)");
+    assert_int_equal(conf_init_defaults(&c), CONF_OK);
+    assert_int_equal(conf_set_str(&c.data_dir, "/d"), CONF_OK);
+    assert_int_equal(conf_set_str(&c.master_key_file, "/d/disk2/k"),
+                     CONF_OK);
+    expect_finalize(&c, "built-in defaults: encryption.master_key_file: "
+                        "must not be inside disk directory /d/disk2, got "
+                        "'/d/disk2/k'");
+    assert_int_equal(conf_init_defaults(&c), CONF_OK);
+    assert_int_equal(conf_set_str(&c.master_key_file, ""), CONF_OK);
+    expect_finalize(&c, "command line: encryption.master_key_file: must not "
+                        "be empty, got ''");
     /* numbers set by a caller are range-checked too */
     assert_int_equal(conf_init_defaults(&c), CONF_OK);
     c.io_threads = 0;

@@ -412,6 +412,7 @@ static void test_upload_part_checksum(void **state)
     snprintf(p.data_id, sizeof(p.data_id), "d1");
     p.csum_algo = 2;
     snprintf(p.csum, sizeof(p.csum), "4waSgw==");
+    p.enc = 1; /* P rec [optional: encryption] */
     assert_int_equal(meta_upload_put_part(db, "mpcs", "obj", 3, "up1", &p,
                                           &old),
                      META_OK);
@@ -426,6 +427,12 @@ static void test_upload_part_checksum(void **state)
     v.key_len = 3;
     v.parts = got;
     v.nparts = 1;
+    /* V rec [optional: encryption], after the part checksums */
+    v.sse.alg = META_SSE_S3;
+    memcpy(v.sse.salt, "SALT", 4);
+    v.sse.salt_len = 4;
+    memset(v.sse.wkey, 0xA5, 60);
+    v.sse.wkey_len = 60;
     assert_int_equal(meta_upload_complete(db, "mpcs", "up1", &v, &replaced,
                                           &unused, &nunused),
                      META_OK);
@@ -434,6 +441,8 @@ static void test_upload_part_checksum(void **state)
     assert_int_equal(g.nparts, 1);
     assert_int_equal(g.parts[0].csum_algo, 2);
     assert_string_equal(g.parts[0].csum, "4waSgw==");
+    assert_int_equal(g.parts[0].enc, 1);
+    assert_memory_equal(&g.sse, &v.sse, sizeof(v.sse));
     meta_version_cleanup(&g);
     meta_version_cleanup(&replaced);
     free(unused);

@@ -1,0 +1,61 @@
+/* gw_sse.h: the cryptography of server-side encryption at rest, as pure
+ * functions over caller buffers (no I/O, no globals), AES-256-GCM through
+ * OpenSSL EVP. The gateway's policy (headers, master key, bucket default)
+ * lives in gw_sse.c; the on-disk layout is described in
+ * docs/architecture.md ("Encryption at rest").
+ *
+ * Threads: any. Keys are borrowed for the call; callers wipe their copies
+ * (OPENSSL_cleanse) when done.
+ *
+ * Layout: a version's data is cut into blocks of (stripe_size - 16)
+ * plaintext bytes, the last one short; each block i is sealed with
+ *   key   = HMAC-SHA256(data key, "coffer-sse-block-1" | data id)
+ *   nonce = salt (4 random bytes per version or upload) | be64(i)
+ *   aad   = "coffer-sse-1" | data id | 0 | be64(i)
+ * and stored as ciphertext followed by its 16-byte tag, so one block and its
+ * tag fill exactly one erasure stripe. The data id is unique per write (and
+ * per multipart part), so no (key, nonce) pair is ever used twice, and a
+ * block moved to another index or another object fails its tag. */
+#ifndef GW_SSE_H
+#define GW_SSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_SSE_KEY 32        /* AES-256 */
+#define GW_SSE_TAG 16        /* GCM tag per block (== META_SSE_TAG) */
+#define GW_SSE_SALT 4        /* nonce salt bytes */
+#define GW_SSE_WRAPPED 60    /* wrapped data key: iv 12 | ct 32 | tag 16 */
+
+/* The key of the blocks of one data object. 0, or -1 (OpenSSL error). */
+int gw_sse_block_key(const unsigned char dek[GW_SSE_KEY], const char *data_id,
+                     unsigned char out[GW_SSE_KEY]);
+/* Encrypts block idx (len plaintext bytes at buf) in place and writes its
+ * tag at buf + len (the buffer must hold len + GW_SSE_TAG). 0 or -1. */
+int gw_sse_seal(const unsigned char bkey[GW_SSE_KEY],
+                const unsigned char salt[GW_SSE_SALT], const char *data_id,
+                uint64_t idx, unsigned char *buf, size_t len);
+/* Decrypts block idx in place: clen stored bytes (ciphertext + tag, clen >
+ * GW_SSE_TAG) become clen - GW_SSE_TAG plaintext bytes. -1 when the tag
+ * does not verify (the buffer then holds no usable bytes) or on error. */
+int gw_sse_open(const unsigned char bkey[GW_SSE_KEY],
+                const unsigned char salt[GW_SSE_SALT], const char *data_id,
+                uint64_t idx, unsigned char *buf, size_t clen);
+/* Wraps a data key under kek (AES-256-GCM, random IV) with aad (a short
+ * NUL-terminated label binding the key's use). 0 or -1. */
+int gw_sse_wrap(const unsigned char kek[GW_SSE_KEY],
+                const unsigned char dek[GW_SSE_KEY], const char *aad,
+                unsigned char out[GW_SSE_WRAPPED]);
+/* Unwraps; -1 when len is wrong, or kek or aad differ (tag failure). */
+int gw_sse_unwrap(const unsigned char kek[GW_SSE_KEY],
+                  const unsigned char *in, size_t len, const char *aad,
+                  unsigned char dek[GW_SSE_KEY]);
+
+/* SSE-C: the value that recognises a customer key without storing it,
+ * HMAC-SHA256(key, salt | "coffer-sse-c-kid-1"). 0 or -1. */
+#define GW_SSE_KID_SALT 16
+int gw_sse_key_check(const unsigned char key[GW_SSE_KEY],
+                     const unsigned char salt[GW_SSE_KID_SALT],
+                     unsigned char out[32]);
+
+#endif /* GW_SSE_H */
