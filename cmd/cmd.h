@@ -8,5 +8,6 @@ int cmd_heal(int argc, char **argv);   /* cmd_heal.c */
 int cmd_meta(int argc, char **argv);   /* cmd_heal.c */
 int cmd_audit_report(int argc, char **argv); /* cmd_audit.c */
 int cmd_audit_clock(int argc, char **argv);  /* cmd_audit.c */
+int cmd_user(int argc, char **argv);   /* cmd_user.c */
 
 #endif /* CMD_H */

@@ -312,8 +312,11 @@ struct gw_req {
     size_t key_len;
     enum gw_op op;
     struct gw_sigv4_auth auth;
-    const char *principal;        /* access key (borrowed from srv users) */
+    const char *principal;        /* user.name once authenticated, or NULL
+                                     (anonymous) */
     int is_admin;
+    struct iam_user user;         /* the signer, secret included (wiped in
+                                     req_free) */
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
@@ -371,8 +374,8 @@ struct gw_server {
     const struct conf *conf;
     struct meta_db *db;
     struct ec_set *set;
-    struct gw_user *users;        /* owned copies */
-    int nusers;
+    struct iam *iam;              /* users and keys (borrowed) */
+    atomic_ulong auth_failures;   /* failed authentications since start */
     struct gw_loop *loops;
     int nloops;
     struct cf_workq *workq;

@@ -331,6 +331,7 @@ static void req_free(struct gw_req *req)
     free(req->qp);
     free(req->key);
     gw_resp_cleanup(&req->resp);
+    OPENSSL_cleanse(&req->user, sizeof(req->user));
     free(req);
 }
 
@@ -522,14 +523,48 @@ const struct gw_qparam *gw_req_qparam(const struct gw_req *req,
 
 /* ---- the request cycle ---- */
 
+/* The signer's secret, from iam's in-memory table (never blocks): the
+ * user is copied into the request, which owns that copy. */
 static const char *secret_lookup(const char *access_key, void *arg)
 {
-    struct gw_server *srv = arg;
-    int i;
-    for (i = 0; i < srv->nusers; i++)
-        if (strcmp(srv->users[i].access_key, access_key) == 0)
-            return srv->users[i].secret_key;
-    return NULL;
+    struct gw_req *req = arg;
+    if (!iam_lookup(req->srv->iam, access_key, &req->user)) {
+        memset(&req->user, 0, sizeof(req->user));
+        return NULL;
+    }
+    return req->user.secret_key;
+}
+
+/* Counts and logs a failed authentication with the client's address and
+ * the access key it named (never its signature or any secret). */
+static void auth_failed(struct gw_req *req, enum gw_auth_result ar)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char addr[INET6_ADDRSTRLEN + 8] = "?";
+    unsigned long n = atomic_fetch_add(&req->srv->auth_failures, 1) + 1;
+    struct bufferevent *bev = req->conn ? req->conn->bev : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr,
+                      sizeof(addr));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+                      addr, sizeof(addr));
+        else if (ss.ss_family == AF_UNIX)
+            snprintf(addr, sizeof(addr), "unix");
+    }
+    gw_log_req(req, CF_LOG_WARN, "auth: failed (%s) for access key '%.*s' "
+               "from %s; %lu failed authentications since start",
+               ar == GW_AUTH_BAD_ACCESS_KEY ? "unknown access key"
+               : ar == GW_AUTH_BAD_SIGNATURE ? "signature mismatch"
+               : ar == GW_AUTH_SKEWED ? "request time skewed"
+               : ar == GW_AUTH_EXPIRED ? "expired"
+               : "malformed",
+               (int)strnlen(req->auth.access_key, 128), req->auth.access_key,
+               addr, n);
 }
 
 static enum gw_err auth_error(enum gw_auth_result r)
@@ -571,7 +606,6 @@ static void req_start(struct gw_req *req)
     char msg[256] = "";
     const char *v;
     size_t vlen;
-    int i;
 
     /* Cancel the header deadline; the body has its own read timeout. */
     evtimer_del(req->conn->timer);
@@ -604,8 +638,9 @@ static void req_start(struct gw_req *req)
     sreq.query = req->query;
     sreq.hdrs = req->hdrs;
     sreq.nhdrs = (size_t)req->nhdrs;
-    ar = gw_sigv4_verify(&sreq, cf_now_ms() / 1000, secret_lookup, req->srv,
+    ar = gw_sigv4_verify(&sreq, cf_now_ms() / 1000, secret_lookup, req,
                          &req->auth, msg, sizeof(msg));
+    if (ar != GW_AUTH_OK && ar != GW_AUTH_ANONYMOUS) auth_failed(req, ar);
     if (ar != GW_AUTH_OK) {
         enum gw_err e = auth_error(ar);
         if (ar == GW_AUTH_MALFORMED && req->auth.presigned)
@@ -629,11 +664,10 @@ static void req_start(struct gw_req *req)
         req_fail_early(req);
         return;
     }
-    for (i = 0; i < req->srv->nusers; i++)
-        if (strcmp(req->srv->users[i].access_key, req->auth.access_key) == 0) {
-            req->principal = req->srv->users[i].access_key;
-            req->is_admin = req->srv->users[i].admin;
-        }
+    /* secret_lookup filled req->user with the signer */
+    cf_check(strcmp(req->user.access_key, req->auth.access_key) == 0);
+    req->principal = req->user.name;
+    req->is_admin = req->user.admin;
     if (gw_sse_check_headers(req) != 0) {
         req_fail_early(req);
         return;
@@ -1143,8 +1177,8 @@ static int resolve(const char *addr, struct sockaddr_storage *ss, int *sslen)
 }
 
 enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
-                             struct ec_set *set, const struct gw_user *users,
-                             int nusers, struct gw_server **out)
+                             struct ec_set *set, struct iam *iam,
+                             struct gw_server **out)
 {
     struct gw_server *srv;
     struct sockaddr_storage ss;
@@ -1172,13 +1206,7 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;
     }
-    srv->users = calloc((size_t)nusers, sizeof(*srv->users));
-    srv->nusers = nusers;
-    for (i = 0; i < nusers; i++) {
-        srv->users[i].access_key = strdup(users[i].access_key);
-        srv->users[i].secret_key = strdup(users[i].secret_key);
-        srv->users[i].admin = users[i].admin;
-    }
+    srv->iam = iam;
     /* Blocks for stripes: enough for every loop to run several uploads and
      * downloads at once; RSS only grows by the blocks actually touched. */
     nblocks = (size_t)conf->io_threads * 4 + (size_t)conf->max_threads * 8;
@@ -1282,11 +1310,6 @@ void gw_server_free(struct gw_server *srv)
         pthread_mutex_destroy(&loop->done_lock);
     }
     free(srv->loops);
-    for (i = 0; srv->users && i < srv->nusers; i++) {
-        free((char *)srv->users[i].access_key);
-        free((char *)srv->users[i].secret_key);
-    }
-    free(srv->users);
     gw_tls_free(srv->tls);
     if (srv->stop_pipe[0]) {
         close(srv->stop_pipe[0]);

@@ -29,90 +29,11 @@
 
 /* ---- the master key ---- */
 
-static int master_from_file(const char *path, unsigned char out[32])
-{
-    char e[128];
-    struct stat st;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-    if (fd < 0 && errno == ENOENT) {
-        /* first start: 32 random bytes, readable by the owner only */
-        unsigned char k[32];
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            cf_log(CF_LOG_ERR, "sse: cannot create the master key %s: %s",
-                   path, cf_strerror(errno, e, sizeof(e)));
-            return -1;
-        }
-        cf_random_bytes(k, sizeof(k));
-        if (write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) ||
-            fsync(fd) != 0) {
-            cf_log(CF_LOG_ERR, "sse: cannot write the master key %s: %s",
-                   path, cf_strerror(errno, e, sizeof(e)));
-            OPENSSL_cleanse(k, sizeof(k));
-            close(fd);
-            unlink(path);
-            return -1;
-        }
-        if (close(fd) != 0) {
-            cf_log(CF_LOG_ERR, "sse: cannot write the master key %s: %s",
-                   path, cf_strerror(errno, e, sizeof(e)));
-            OPENSSL_cleanse(k, sizeof(k));
-            unlink(path);
-            return -1;
-        }
-        memcpy(out, k, 32);
-        OPENSSL_cleanse(k, sizeof(k));
-        cf_log(CF_LOG_NOTICE, "sse: created the master key %s (keep a copy "
-               "apart from the disks: encrypted objects are unreadable "
-               "without it)", path);
-        return 0;
-    }
-    if (fd < 0) {
-        cf_log(CF_LOG_ERR, "sse: cannot open the master key %s: %s", path,
-               cf_strerror(errno, e, sizeof(e)));
-        return -1;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        cf_log(CF_LOG_ERR, "sse: master key %s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    if (st.st_mode & 077) {
-        cf_log(CF_LOG_ERR, "sse: master key %s: mode %03o lets others read "
-               "it; chmod 600 it", path, (unsigned)(st.st_mode & 0777));
-        close(fd);
-        return -1;
-    }
-    n = read(fd, out, 32);
-    if (n != 32 || st.st_size != 32) {
-        cf_log(CF_LOG_ERR, "sse: master key %s: must hold exactly 32 bytes",
-               path);
-        OPENSSL_cleanse(out, 32);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
+/* Loading (and creating on first start) is in common/cf_key.c, shared with
+ * iam/, which wraps user secrets under the same key. */
 int gw_sse_master_load(const struct conf *conf, unsigned char out[32])
 {
-    const char *env = getenv("COFFER_MASTER_KEY");
-    if (env && *env) {
-        if (strlen(env) != 64 || cf_hex_decode(env, 64, out, 32) != 0) {
-            cf_log(CF_LOG_ERR, "sse: COFFER_MASTER_KEY: must be 64 hex "
-                   "digits (32 bytes)");
-            return -1;
-        }
-        return 0;
-    }
-    if (conf->master_key_file == NULL) {
-        cf_log(CF_LOG_ERR, "sse: no master key file configured");
-        return -1;
-    }
-    return master_from_file(conf->master_key_file, out);
+    return cf_master_key_load(conf->master_key_file, 1, out);
 }
 
 /* ---- requests ---- */

@@ -281,6 +281,28 @@ enum meta_status meta_counter_get(struct meta_db *db, const char *name,
 enum meta_status meta_counter_set(struct meta_db *db, const char *name,
                                   uint64_t v);
 
+/* ---- users (records of iam/, opaque here) ---- */
+
+#define META_USER_NAME_MAX 64
+#define META_USER_MAX_BYTES 4096
+/* *value: a malloc'ed NUL-terminated copy (free it). META_ENOTFOUND when
+ * there is no such user. */
+enum meta_status meta_user_get(struct meta_db *db, const char *name,
+                               char **value, size_t *len);
+/* Creates or replaces the record, in one synced write; with event (JSON)
+ * non-NULL, the audit entry (time_ms, event) commits in the same batch. */
+enum meta_status meta_user_put(struct meta_db *db, const char *name,
+                               const char *value, size_t len,
+                               int64_t time_ms, const char *event);
+/* META_ENOTFOUND when there is no such user; event as above. */
+enum meta_status meta_user_delete(struct meta_db *db, const char *name,
+                                  int64_t time_ms, const char *event);
+/* Calls fn for each user in name order; fn returns non-zero to stop. */
+typedef int (*meta_user_fn)(const char *name, const char *value, size_t len,
+                            void *arg);
+enum meta_status meta_user_foreach(struct meta_db *db, meta_user_fn fn,
+                                   void *arg);
+
 /* ---- multipart uploads ---- */
 
 #define META_UPLOAD_ID_MAX 64

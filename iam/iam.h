@@ -1,0 +1,97 @@
+/* iam.h: users, access keys and permissions.
+ *
+ * Users. A directory (struct iam) of the credentials the gateway accepts:
+ * built-in users (root and the configuration file's users, never stored)
+ * and catalog users (N/<name> records, created by `coffer user add` or the
+ * admin API). A catalog user's secret is stored only wrapped (AES-256-GCM)
+ * under the master key (common/cf_key.c, the key SSE uses), bound to the
+ * user's name and access key, so a stolen catalog without the key file
+ * reveals no secret. Secrets are never logged.
+ *
+ * Principals. A user's principal name is what bucket ownership and policy
+ * Principal elements name: a catalog user's name, or a built-in user's
+ * access key (as buckets created before iam existed record it).
+ *
+ * Threads: every function is thread-safe. Lookups take a read lock over an
+ * in-memory table and never block on disk (event loops may call them);
+ * changes write the catalog (synced, audited) and block: call them from a
+ * worker or the CLI. Ownership: iam borrows the catalog, which must outlive
+ * it; results are copied into caller structs. */
+#ifndef IAM_H
+#define IAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct meta_db;
+
+enum iam_status {
+    IAM_OK = 0,
+    IAM_EINVAL,    /* bad name or argument */
+    IAM_ENOTFOUND, /* no such user */
+    IAM_EEXIST,    /* the name (or access key) is taken */
+    IAM_EBUILTIN,  /* root and configuration users cannot be changed here */
+    IAM_EIO,       /* the catalog could not be read or written (logged) */
+    IAM_EKEY,      /* a secret does not unwrap: another master key */
+    IAM_ENOMEM,
+};
+const char *iam_strerror(enum iam_status st);
+
+#define IAM_NAME_MAX 64   /* == META_USER_NAME_MAX */
+#define IAM_KEY_MAX 128   /* access key or secret, bytes */
+#define IAM_AK_LEN 20     /* generated access keys, as AWS issues them */
+#define IAM_SK_LEN 40     /* generated secrets */
+
+struct iam_user {
+    char name[IAM_NAME_MAX + 1];      /* principal name (see above) */
+    char access_key[IAM_KEY_MAX + 1];
+    char secret_key[IAM_KEY_MAX + 1]; /* "" when not asked for */
+    int admin;                        /* admin API; s3:BypassGovernance... */
+    int builtin;                      /* root or configuration user */
+    int64_t created_ms;               /* wall clock; 0 for built-in users */
+};
+
+struct iam;
+/* Loads the catalog's users. master (32 bytes, copied) unwraps their
+ * secrets; NULL opens the directory for listing only (lookups then find
+ * no catalog user, changes fail with IAM_EKEY). A secret that does not
+ * unwrap fails with IAM_EKEY (logged with the user's name). */
+enum iam_status iam_open(struct meta_db *db, const unsigned char *master,
+                         struct iam **out);
+void iam_free(struct iam *iam); /* NULL is a no-op */
+
+/* Adds a built-in user (in memory only; its principal name is its access
+ * key). IAM_EEXIST when the access key, or a catalog user's name, is
+ * taken. */
+enum iam_status iam_add_builtin(struct iam *iam, const char *access_key,
+                                const char *secret_key, int admin);
+
+/* 1 if name is a valid user name: 1..64 of A-Z a-z 0-9 + = , . @ _ -
+ * (AWS IAM's user name characters). */
+int iam_name_valid(const char *name);
+
+/* Creates a catalog user with a new random access key and secret, filled
+ * into *out (the only time the secret is shown). by names who asked (the
+ * audit entry's "by"). */
+enum iam_status iam_user_add(struct iam *iam, const char *name, int admin,
+                             const char *by, struct iam_user *out);
+/* Removes a catalog user; its key stops working at once. Buckets it owns
+ * stay (owned by its name). */
+enum iam_status iam_user_rm(struct iam *iam, const char *name,
+                            const char *by);
+/* Replaces a catalog user's access key and secret with new ones (the old
+ * pair stops working at once), filled into *out. */
+enum iam_status iam_key_rotate(struct iam *iam, const char *name,
+                               const char *by, struct iam_user *out);
+/* Every user, built-in first, then catalog users by name; secret_key is
+ * "" in each. *out is malloc'ed (free it); *n may be 0. */
+enum iam_status iam_user_list(struct iam *iam, struct iam_user **out,
+                              size_t *n);
+/* The user holding access_key, secret included: 1 found, 0 not. Never
+ * blocks on disk. */
+int iam_lookup(struct iam *iam, const char *access_key,
+               struct iam_user *out);
+/* The user named name (a principal name), secret left "": 1 found, 0 not. */
+int iam_lookup_name(struct iam *iam, const char *name, struct iam_user *out);
+
+#endif /* IAM_H */
