@@ -94,4 +94,58 @@ int iam_lookup(struct iam *iam, const char *access_key,
 /* The user named name (a principal name), secret left "": 1 found, 0 not. */
 int iam_lookup_name(struct iam *iam, const char *name, struct iam_user *out);
 
+/* ---- bucket policies (iam_policy.c) ----
+ *
+ * AWS's policy language for S3 bucket policies, evaluated as AWS does:
+ * default deny, an explicit Deny wins over any Allow. Supported: Version,
+ * Id, Statement (object or array) with Sid, Effect, Principal or
+ * NotPrincipal ("*", {"AWS": ...}, {"CanonicalUser": ...}; a user is named
+ * by its principal name or "arn:aws:iam::<account>:user/<name>"), Action
+ * or NotAction ("s3:..." with * and ? wildcards, case-insensitive),
+ * Resource or NotResource (arn:aws:s3:::bucket[/key], wildcards), and
+ * Condition with the String*, Numeric*, Bool, IpAddress/NotIpAddress and
+ * Null operators (and their ...IfExists forms) over the keys
+ * aws:SecureTransport, aws:SourceIp, s3:prefix,
+ * s3:object-lock-remaining-retention-days and s3:object-lock-mode.
+ * Anything else (another operator or key, ForAnyValue:/ForAllValues:,
+ * policy variables, a resource outside the bucket) is refused at parse
+ * time, never ignored. A parsed policy is immutable: any thread may
+ * evaluate it. */
+
+#define IAM_POLICY_MAX_BYTES (20 * 1024) /* AWS's bucket policy limit */
+
+struct iam_policy;
+/* Parses a policy for bucket. On IAM_EINVAL, err holds a message for the
+ * client's MalformedPolicy error. */
+enum iam_status iam_policy_parse(const char *json, size_t len,
+                                 const char *bucket, struct iam_policy **out,
+                                 char *err, size_t errcap);
+void iam_policy_free(struct iam_policy *p); /* NULL is a no-op */
+
+/* The request context a policy is evaluated against. Absent values are
+ * NULL / -1: a condition on an absent key is false, except for negated
+ * operators, ...IfExists and Null (as AWS). */
+struct iam_ctx {
+    const char *principal;   /* principal name, NULL for anonymous */
+    const char *action;      /* "s3:GetObject" */
+    const char *bucket;
+    const char *key;         /* NULL for bucket-level actions */
+    int secure_transport;    /* 1: the request came over TLS */
+    const char *source_ip;   /* textual IPv4 / IPv6 address, or NULL */
+    const char *prefix;      /* s3:prefix (list requests), or NULL */
+    const char *lock_mode;   /* s3:object-lock-mode, or NULL */
+    int64_t lock_days;       /* s3:object-lock-remaining-retention-days,
+                                -1 when absent */
+};
+
+enum iam_effect {
+    IAM_IMPLICIT_DENY = 0,   /* no statement applies */
+    IAM_ALLOW,
+    IAM_EXPLICIT_DENY,       /* a Deny statement applies: wins */
+};
+enum iam_effect iam_policy_eval(const struct iam_policy *p,
+                                const struct iam_ctx *c);
+/* 1 if pattern (with * and ?) matches s; nocase folds ASCII case. */
+int iam_glob(const char *pattern, const char *s, int nocase);
+
 #endif /* IAM_H */
