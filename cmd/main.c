@@ -285,6 +285,30 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
 
+    /* Users: root and the configuration file's (built-in), then the
+     * catalog's, whose secrets are wrapped under the master key. */
+    if (cf_master_key_load(c.master_key_file, 1, master) != 0) goto out;
+    ist = iam_open(db, master, &iam);
+    OPENSSL_cleanse(master, sizeof(master));
+    if (ist != IAM_OK) {
+        fprintf(stderr, "coffer: cannot load the users: %s\n",
+                iam_strerror(ist));
+        goto out;
+    }
+    if (iam_add_builtin(iam, ak, sk, 1) != IAM_OK) {
+        fprintf(stderr, "coffer: the root access key is taken by a catalog "
+                "user\n");
+        goto out;
+    }
+    for (i = 0; i < c.nusers; i++) {
+        if (iam_add_builtin(iam, c.users[i].access_key, c.users[i].secret_key,
+                            c.users[i].admin) != IAM_OK) {
+            fprintf(stderr, "coffer: %s: user %s clashes with the root "
+                    "access key or a catalog user\n",
+                    c.path ? c.path : "config", c.users[i].access_key);
+            goto out;
+        }
+    }
     memset(&ecc, 0, sizeof(ecc));
     ecc.disks = (const char *const *)c.disks;
     ecc.ndisks = c.ndisks;
@@ -310,30 +334,6 @@ static int cmd_serve(int argc, char **argv)
     if (ol_export_start(db, set, &xc, &exporter) != OL_OK) {
         fprintf(stderr, "coffer: cannot start the audit export\n");
         goto out;
-    }
-    /* Users: root and the configuration file's (built-in), then the
-     * catalog's, whose secrets are wrapped under the master key. */
-    if (cf_master_key_load(c.master_key_file, 1, master) != 0) goto out;
-    ist = iam_open(db, master, &iam);
-    OPENSSL_cleanse(master, sizeof(master));
-    if (ist != IAM_OK) {
-        fprintf(stderr, "coffer: cannot load the users: %s\n",
-                iam_strerror(ist));
-        goto out;
-    }
-    if (iam_add_builtin(iam, ak, sk, 1) != IAM_OK) {
-        fprintf(stderr, "coffer: the root access key is taken by a catalog "
-                "user\n");
-        goto out;
-    }
-    for (i = 0; i < c.nusers; i++) {
-        if (iam_add_builtin(iam, c.users[i].access_key, c.users[i].secret_key,
-                            c.users[i].admin) != IAM_OK) {
-            fprintf(stderr, "coffer: %s: user %s clashes with the root "
-                    "access key or a catalog user\n",
-                    c.path ? c.path : "config", c.users[i].access_key);
-            goto out;
-        }
     }
     if (gw_server_new(&c, db, set, iam, &the_server) != GW_OK) goto out;
 

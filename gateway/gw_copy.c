@@ -328,7 +328,9 @@ static void copy_work(struct gw_req *req)
         }
     }
     mst = meta_bucket_get(req->srv->db, sbucket, &sb);
-    if (mst != META_OK || !gw_may_access(req, &sb)) {
+    if (mst != META_OK ||
+        !gw_authorize(req, &sb, svid ? "s3:GetObjectVersion" : "s3:GetObject",
+                      skey)) {
         gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
                                   : mst == META_OK      ? GW_E_ACCESS_DENIED
                                                    : gw_err_from_meta(mst),
@@ -615,7 +617,9 @@ static void upload_part_copy_work(struct gw_req *req)
         goto out;
     }
     mst = meta_bucket_get(req->srv->db, sbucket, &sb);
-    if (mst != META_OK || !gw_may_access(req, &sb)) {
+    if (mst != META_OK ||
+        !gw_authorize(req, &sb, svid ? "s3:GetObjectVersion" : "s3:GetObject",
+                      skey)) {
         gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
                                   : mst == META_OK      ? GW_E_ACCESS_DENIED
                                                    : gw_err_from_meta(mst),

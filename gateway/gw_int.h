@@ -94,6 +94,8 @@ enum gw_err {
     GW_E_CORS_FORBIDDEN,
     GW_E_NO_SUCH_TAG_SET,
     GW_E_NO_SSE_CONFIG,
+    GW_E_MALFORMED_POLICY,
+    GW_E_NO_SUCH_BUCKET_POLICY,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -113,6 +115,7 @@ struct gw_resp {
     uint64_t stream_len;     /* GET: Content-Length of a streamed body */
     int streamed;            /* 1: body comes from read jobs */
     int no_body;             /* HEAD / 304 / 204: never send a body */
+    const char *content_type;/* of body; NULL: application/xml */
 };
 void gw_resp_header(struct gw_resp *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -175,6 +178,9 @@ enum gw_op {
     GW_OP_PUT_BUCKET_ENCRYPTION,
     GW_OP_GET_BUCKET_ENCRYPTION,
     GW_OP_DELETE_BUCKET_ENCRYPTION,
+    GW_OP_PUT_BUCKET_POLICY,
+    GW_OP_GET_BUCKET_POLICY,
+    GW_OP_DELETE_BUCKET_POLICY,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -317,6 +323,11 @@ struct gw_req {
     int is_admin;
     struct iam_user user;         /* the signer, secret included (wiped in
                                      req_free) */
+    /* the bucket policy, loaded by the first access check (gw_policy.c) */
+    struct iam_policy *policy;    /* owned; NULL: none */
+    char policy_bucket[64];       /* the bucket it belongs to */
+    int policy_loaded;
+    int policy_bad;               /* unreadable: owner and admins only */
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
@@ -393,8 +404,25 @@ struct gw_server {
 /* gw_server.c */
 void gw_req_post(struct gw_req *req, gw_job_fn work, gw_job_fn done);
 void gw_done_respond(struct gw_req *req);      /* done: just respond */
-/* 1 if the principal may use the bucket (owner, or an admin). */
-int gw_may_access(const struct gw_req *req, const struct meta_bucket *b);
+/* gw_policy.c: authorization (see the file comment). 1 allowed, 0 not.
+ * gw_may_access: the request's own operation on its bucket and key. */
+int gw_may_access(struct gw_req *req, const struct meta_bucket *b);
+int gw_authorize(struct gw_req *req, const struct meta_bucket *b,
+                 const char *action, const char *key);
+/* DeleteObjects, one key (NUL-terminated). */
+int gw_may_delete_key(struct gw_req *req, const struct meta_bucket *b,
+                      const char *key, int versioned);
+/* 1 if the principal owns the bucket (ListBuckets shows only those). */
+int gw_owns(const struct gw_req *req, const struct meta_bucket *b);
+/* Holds s3:BypassGovernanceRetention on key of the request's bucket:
+ * admins unless the policy denies it, others when it allows it. Uses the
+ * policy already loaded; never calls meta (runs under key locks). */
+int gw_policy_bypass(struct gw_req *req, const char *key);
+/* The client's address as text, "?" when unknown. */
+void gw_peer_addr(const struct gw_req *req, char *out, size_t cap);
+void gw_h_put_bucket_policy(struct gw_req *req);  /* after the body */
+void gw_h_get_bucket_policy(struct gw_req *req);
+void gw_h_delete_bucket_policy(struct gw_req *req);
 void gw_owner_xml(const struct gw_req *req, struct gw_xbuf *x,
                   const char *owner);
 void gw_req_respond(struct gw_req *req);       /* send resp head (+body) */

@@ -1591,7 +1591,14 @@ static void delete_objects_work(struct gw_req *req)
                            "too long</Message></Error>");
             continue;
         }
-        st = delete_one(req, o->key, o->key_len, o->version_id, &dr);
+        {
+            /* AWS authorizes each key of a DeleteObjects on its own */
+            char *k = strndup(o->key, o->key_len);
+            int ok = k && gw_may_delete_key(req, &b, k, o->version_id != NULL);
+            free(k);
+            st = ok ? delete_one(req, o->key, o->key_len, o->version_id, &dr)
+                    : META_EDENIED;
+        }
         if (st == META_OK) {
             if (d.quiet) continue;
             gw_xbuf_str(x, "<Deleted>");

@@ -156,7 +156,9 @@ void gw_req_respond(struct gw_req *req)
                         r->status, status_text(r->status), date, req->id,
                         req->id);
     if (r->err != GW_E_NONE || (r->body.len && !r->streamed))
-        evbuffer_add_printf(out, "Content-Type: application/xml\r\n");
+        evbuffer_add_printf(out, "Content-Type: %s\r\n",
+                            r->err == GW_E_NONE && r->content_type
+                                ? r->content_type : "application/xml");
     if (r->hdrs.len) evbuffer_add(out, r->hdrs.p, r->hdrs.len);
     if (r->err != GW_E_NONE && req->method == HTTP_HEAD) clen = 0;
     if (r->status != 204 && r->status != 304)
@@ -332,6 +334,7 @@ static void req_free(struct gw_req *req)
     free(req->key);
     gw_resp_cleanup(&req->resp);
     OPENSSL_cleanse(&req->user, sizeof(req->user));
+    iam_policy_free(req->policy);
     free(req);
 }
 
@@ -539,23 +542,10 @@ static const char *secret_lookup(const char *access_key, void *arg)
  * the access key it named (never its signature or any secret). */
 static void auth_failed(struct gw_req *req, enum gw_auth_result ar)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char addr[INET6_ADDRSTRLEN + 8] = "?";
+    char addr[INET6_ADDRSTRLEN + 8];
     unsigned long n = atomic_fetch_add(&req->srv->auth_failures, 1) + 1;
-    struct bufferevent *bev = req->conn ? req->conn->bev : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
 
-    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr,
-                      sizeof(addr));
-        else if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-                      addr, sizeof(addr));
-        else if (ss.ss_family == AF_UNIX)
-            snprintf(addr, sizeof(addr), "unix");
-    }
+    gw_peer_addr(req, addr, sizeof(addr));
     gw_log_req(req, CF_LOG_WARN, "auth: failed (%s) for access key '%.*s' "
                "from %s; %lu failed authentications since start",
                ar == GW_AUTH_BAD_ACCESS_KEY ? "unknown access key"
@@ -685,6 +675,7 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_CORS:
     case GW_OP_PUT_BUCKET_TAGGING:
     case GW_OP_PUT_BUCKET_ENCRYPTION:
+    case GW_OP_PUT_BUCKET_POLICY:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -763,6 +754,9 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_BUCKET_TAGGING: gw_h_get_bucket_tagging(req); break;
     case GW_OP_DELETE_BUCKET_TAGGING: gw_h_delete_bucket_tagging(req); break;
     case GW_OP_PUT_BUCKET_ENCRYPTION: gw_h_put_bucket_encryption(req); break;
+    case GW_OP_PUT_BUCKET_POLICY: gw_h_put_bucket_policy(req); break;
+    case GW_OP_GET_BUCKET_POLICY: gw_h_get_bucket_policy(req); break;
+    case GW_OP_DELETE_BUCKET_POLICY: gw_h_delete_bucket_policy(req); break;
     case GW_OP_GET_BUCKET_ENCRYPTION: gw_h_get_bucket_encryption(req); break;
     case GW_OP_DELETE_BUCKET_ENCRYPTION:
         gw_h_delete_bucket_encryption(req);

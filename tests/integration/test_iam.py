@@ -63,6 +63,7 @@ def iam_srv(start_server):
     srv.alice = add_user(srv, "alice")
     srv.bob = add_user(srv, "bob")
     srv.carol = add_user(srv, "carol", admin=True)
+    srv.erin = add_user(srv, "erin")
     srv.start()
     return srv
 
@@ -233,6 +234,7 @@ def matrix(iam_srv):
         "other": srv.client(srv.bob["access_key"], srv.bob["secret_key"]),
         "admin": srv.client(srv.carol["access_key"], srv.carol["secret_key"]),
         "root": root,
+        "unnamed": srv.client(srv.erin["access_key"], srv.erin["secret_key"]),
     }
     own = unique_bucket_name("own")
     users["owner"].create_bucket(Bucket=own)
@@ -240,7 +242,7 @@ def matrix(iam_srv):
 
 
 EXPECT_OWN_OTHER = {"owner": "allow", "other": "deny", "admin": "allow",
-                    "root": "allow"}
+                    "root": "allow", "unnamed": "deny"}
 
 
 @pytest.mark.parametrize("op", [o[0] for o in OPS])
@@ -279,3 +281,219 @@ def test_matrix_delete_bucket(matrix, op):
         assert got == want, f"DeleteBucket by {who}: {got}, want {want}"
         if got == "deny":
             root.delete_bucket(Bucket=b)
+
+
+# ---- bucket policies --------------------------------------------------------
+
+def policy(*stmts):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(stmts)})
+
+
+def user_arn(name):
+    return f"arn:aws:iam::000000000000:user/{name}"
+
+
+# what the policy below grants bob (and nobody else) on a bucket alice owns
+GRANTED = {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+OP_ACTION = {
+    "HeadBucket": "s3:ListBucket", "GetBucketLocation": "s3:GetBucketLocation",
+    "ListObjects": "s3:ListBucket", "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "PutBucketVersioning": "s3:PutBucketVersioning",
+    "PutBucketTagging": "s3:PutBucketTagging", "PutObject": "s3:PutObject",
+    "GetObject": "s3:GetObject", "HeadObject": "s3:GetObject",
+    "GetObjectTagging": "s3:GetObjectTagging",
+    "PutObjectTagging": "s3:PutObjectTagging",
+    "CopyObject": "s3:PutObject",  # and s3:GetObject on the source
+    "CreateMultipartUpload": "s3:PutObject",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "DeleteObject": "s3:DeleteObject", "DeleteObjects": "s3:DeleteObject",
+}
+assert set(OP_ACTION) == {o[0] for o in OPS}
+
+
+@pytest.fixture(scope="module")
+def granted(matrix):
+    srv, root, users, _ = matrix
+    b = unique_bucket_name("granted")
+    users["owner"].create_bucket(Bucket=b)
+    users["owner"].put_object(Bucket=b, Key="secret/x", Body=b"s")
+    users["owner"].put_bucket_policy(Bucket=b, Policy=policy(
+        {"Sid": "bob", "Effect": "Allow", "Principal": {"AWS": user_arn("bob")},
+         "Action": sorted(GRANTED),
+         "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"]},
+        {"Sid": "nosecret", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": f"arn:aws:s3:::{b}/secret/*"}))
+    return b
+
+
+@pytest.mark.parametrize("op", [o[0] for o in OPS])
+def test_matrix_policy_granted(matrix, granted, op):
+    srv, root, users, _ = matrix
+    fn = dict(OPS)[op]
+    want = dict(EXPECT_OWN_OTHER)
+    want["other"] = "allow" if OP_ACTION[op] in GRANTED else "deny"
+    for who, w in want.items():
+        root.put_object(Bucket=granted, Key="obj", Body=b"data")
+        got = run_cell(fn, users[who], granted, who)
+        assert got == w, f"{op} by {who} on a policy bucket: {got}, want {w}"
+
+
+def test_policy_grant_does_not_list_bucket(matrix, granted):
+    srv, root, users, _ = matrix
+    names = {b["Name"] for b in users["other"].list_buckets()["Buckets"]}
+    assert granted not in names   # AWS lists only the caller's own buckets
+
+
+@pytest.mark.parametrize("who", ["owner", "other", "admin", "root", "unnamed"])
+def test_policy_explicit_deny_wins(matrix, granted, who):
+    srv, root, users, _ = matrix
+    root_ok = run_cell(lambda c, b, u: c.get_bucket_policy(Bucket=b),
+                       users["root"], granted, "root")
+    assert root_ok == "allow"
+    for fn in (lambda c, b, u: c.get_object(Bucket=b, Key="secret/x"),
+               lambda c, b, u: c.put_object(Bucket=b, Key="secret/y", Body=b"z"),
+               lambda c, b, u: c.delete_object(Bucket=b, Key="secret/x")):
+        assert run_cell(fn, users[who], granted, who) == "deny"
+
+
+def test_policy_crud_and_errors(matrix):
+    srv, root, users, _ = matrix
+    alice, bob = users["owner"], users["other"]
+    b = unique_bucket_name("pol")
+    alice.create_bucket(Bucket=b)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.get_bucket_policy(Bucket=b)
+    assert err_code(ei.value) == ("NoSuchBucketPolicy", 404)
+    doc = policy({"Effect": "Allow", "Principal": {"AWS": ["bob"]},
+                  "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*"})
+    alice.put_bucket_policy(Bucket=b, Policy=doc)
+    assert json.loads(alice.get_bucket_policy(Bucket=b)["Policy"]) == json.loads(doc)
+    # only the owner (and admins) manage the policy
+    for fn in (lambda c: c.get_bucket_policy(Bucket=b),
+               lambda c: c.put_bucket_policy(Bucket=b, Policy=doc),
+               lambda c: c.delete_bucket_policy(Bucket=b)):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            fn(bob)
+        assert err_code(ei.value) == ("AccessDenied", 403)
+    bad = [
+        "{not json",
+        policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{b}/*",
+                "Condition": {"StringEquals": {"aws:UserAgent": "x"}}}),
+        policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{b}/*",
+                "Condition": {"DateLessThan": {"s3:prefix": "x"}}}),
+        policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::another-bucket/*"}),
+        policy({"Effect": "Maybe", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{b}/*"}),
+        json.dumps({"Version": "2012-10-17", "Statement": []}),
+        "{" + " " * (20 * 1024) + "}",
+    ]
+    for d in bad:
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            alice.put_bucket_policy(Bucket=b, Policy=d)
+        assert err_code(ei.value) == ("MalformedPolicy", 400), d[:80]
+    # the refused documents left the policy as it was
+    assert json.loads(alice.get_bucket_policy(Bucket=b)["Policy"]) == json.loads(doc)
+    alice.delete_bucket_policy(Bucket=b)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.get_bucket_policy(Bucket=b)
+    assert err_code(ei.value) == ("NoSuchBucketPolicy", 404)
+    # an owner locked out by a Deny of everything can still remove it
+    alice.put_bucket_policy(Bucket=b, Policy=policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"]}))
+    assert run_cell(lambda c, bb, u: c.list_objects_v2(Bucket=bb), alice, b,
+                    "owner") == "deny"
+    alice.delete_bucket_policy(Bucket=b)
+    alice.list_objects_v2(Bucket=b)
+
+
+def test_policy_conditions(matrix):
+    srv, root, users, _ = matrix
+    alice, bob = users["owner"], users["other"]
+    b = unique_bucket_name("cond")
+    alice.create_bucket(Bucket=b)
+    alice.put_object(Bucket=b, Key="pub/a", Body=b"a")
+    alice.put_bucket_policy(Bucket=b, Policy=policy(
+        {"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "s3:ListBucket",
+         "Resource": f"arn:aws:s3:::{b}",
+         "Condition": {"StringLike": {"s3:prefix": "pub/*"}}},
+        {"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{b}/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}},
+        {"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{b}/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}))
+    assert [o["Key"] for o in bob.list_objects_v2(Bucket=b, Prefix="pub/")["Contents"]] == ["pub/a"]
+    assert run_cell(lambda c, bb, u: c.list_objects_v2(Bucket=bb), bob, b, "") == "deny"
+    assert run_cell(lambda c, bb, u: c.list_objects_v2(Bucket=bb, Prefix="priv/"),
+                    bob, b, "") == "deny"
+    assert bob.get_object(Bucket=b, Key="pub/a")["Body"].read() == b"a"
+    assert run_cell(lambda c, bb, u: c.put_object(Bucket=bb, Key="pub/b", Body=b"b"),
+                    bob, b, "") == "deny"
+    # plain HTTP is not secure transport: a TLS-only Deny refuses even the owner
+    alice.put_bucket_policy(Bucket=b, Policy=policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{b}/*",
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
+    assert run_cell(lambda c, bb, u: c.get_object(Bucket=bb, Key="pub/a"),
+                    alice, b, "") == "deny"
+    alice.delete_bucket_policy(Bucket=b)
+
+
+def _locked_version(root, b, key, mode):
+    import datetime
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    r = root.put_object(Bucket=b, Key=key, Body=b"locked", ObjectLockMode=mode,
+                        ObjectLockRetainUntilDate=until,
+                        ChecksumAlgorithm="CRC32")
+    return r["VersionId"]
+
+
+def test_policy_grants_governance_bypass_never_compliance(matrix):
+    srv, root, users, _ = matrix
+    alice, bob = users["owner"], users["other"]
+    b = unique_bucket_name("lockpol")
+    alice.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    res = [f"arn:aws:s3:::{b}/*"]
+    delete_only = {"Effect": "Allow", "Principal": {"AWS": "bob"},
+                   "Action": ["s3:DeleteObjectVersion"], "Resource": res}
+    g1 = _locked_version(root, b, "g1", "GOVERNANCE")
+    alice.put_bucket_policy(Bucket=b, Policy=policy(delete_only))
+    # without s3:BypassGovernanceRetention the header does not help
+    assert run_cell(lambda c, bb, u: c.delete_object(
+        Bucket=bb, Key="g1", VersionId=g1, BypassGovernanceRetention=True),
+        bob, b, "") == "deny"
+    # alice owns the bucket but is no admin: she lacks the permission too
+    assert run_cell(lambda c, bb, u: c.delete_object(
+        Bucket=bb, Key="g1", VersionId=g1, BypassGovernanceRetention=True),
+        alice, b, "") == "deny"
+    alice.put_bucket_policy(Bucket=b, Policy=policy(delete_only, {
+        "Effect": "Allow", "Principal": {"AWS": "bob"},
+        "Action": "s3:BypassGovernanceRetention", "Resource": res}))
+    # the grant without the header: still refused
+    assert run_cell(lambda c, bb, u: c.delete_object(Bucket=bb, Key="g1", VersionId=g1),
+                    bob, b, "") == "deny"
+    bob.delete_object(Bucket=b, Key="g1", VersionId=g1, BypassGovernanceRetention=True)
+    # COMPLIANCE: no grant, no header, no admin removes it
+    c1 = _locked_version(root, b, "c1", "COMPLIANCE")
+    alice.put_bucket_policy(Bucket=b, Policy=policy({
+        "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": res}))
+    for who in ("other", "owner", "root"):
+        assert run_cell(lambda c, bb, u: c.delete_object(
+            Bucket=bb, Key="c1", VersionId=c1, BypassGovernanceRetention=True),
+            users[who], b, who) == "deny"
+    # a policy Deny of the bypass takes it even from admins
+    g2 = _locked_version(root, b, "g2", "GOVERNANCE")
+    alice.put_bucket_policy(Bucket=b, Policy=policy({
+        "Effect": "Deny", "Principal": "*", "Action": "s3:BypassGovernanceRetention",
+        "Resource": res}))
+    assert run_cell(lambda c, bb, u: c.delete_object(
+        Bucket=bb, Key="g2", VersionId=g2, BypassGovernanceRetention=True),
+        root, b, "root") == "deny"
+    alice.delete_bucket_policy(Bucket=b)
+    root.delete_object(Bucket=b, Key="g2", VersionId=g2, BypassGovernanceRetention=True)
