@@ -1,13 +1,17 @@
 /* cmd_user.c: `coffer user add|list|rm|key rotate`, a command line around
- * iam/. On a stopped data directory it opens the catalog itself (list
- * opens it read-only, so it also works beside a running server; changes
- * need the catalog's write lock). Secrets are printed once, by add and key
- * rotate, and never logged. */
+ * iam/. When a server runs on the data directory (its <data>/admin.sock
+ * accepts a connection) the command goes through the admin API; otherwise
+ * it opens the catalog itself (list read-only). Secrets are printed once,
+ * by add and key rotate, and never logged. */
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "cf.h"
 #include "cmd.h"
@@ -96,7 +100,7 @@ static void print_list(const struct iam_user *u, size_t n, int json)
                 a, json_pack("{s:s, s:s, s:b, s:s, s:I}", "name", u[i].name,
                              "access_key", u[i].access_key, "admin",
                              u[i].admin, "source",
-                             u[i].builtin ? "config" : "catalog",
+                             u[i].builtin ? "builtin" : "catalog",
                              "created_ms", (json_int_t)u[i].created_ms));
         s = json_dumps(a, JSON_COMPACT);
         if (s) printf("%s\n", s);
@@ -107,11 +111,178 @@ static void print_list(const struct iam_user *u, size_t n, int json)
     printf("%-24s %-22s %-5s %s\n", "NAME", "ACCESS KEY", "ADMIN", "SOURCE");
     for (i = 0; i < n; i++)
         printf("%-24s %-22s %-5s %s\n", u[i].name, u[i].access_key,
-               u[i].admin ? "yes" : "no", u[i].builtin ? "config" : "catalog");
+               u[i].admin ? "yes" : "no", u[i].builtin ? "builtin" : "catalog");
 }
 
-/* Works on a stopped data directory. */
-static int user_offline(const struct uargs *a)
+#define ADMIN_RESP_MAX (1 << 20)
+
+/* One admin API call over the unix socket: 0 with *status and *body
+ * (malloc'ed, NUL-terminated), 1 when no server listens there (go
+ * offline), -1 on a broken exchange (reported). */
+static int admin_call(const char *sock, const char *method, const char *path,
+                      const char *body, int *status, char **out)
+{
+    struct sockaddr_un sun;
+    char head[512], *buf = NULL, *p;
+    size_t len = 0, cap = 0, bl = body ? strlen(body) : 0;
+    int fd, n;
+
+    *out = NULL;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock) >=
+        sizeof(sun.sun_path))
+        return 1;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == ENOENT || e == ECONNREFUSED) return 1;
+        fprintf(stderr, "coffer user: cannot connect to %s: %s\n", sock,
+                strerror(e));
+        return -1;
+    }
+    n = snprintf(head, sizeof(head), "%s /coffer/admin/v1/%s HTTP/1.1\r\n"
+                 "Host: localhost\r\nContent-Length: %zu\r\n"
+                 "Content-Type: application/json\r\n"
+                 "Connection: close\r\n\r\n", method, path, bl);
+    if (n < 0 || (size_t)n >= sizeof(head) ||
+        write(fd, head, (size_t)n) != n ||
+        (bl && write(fd, body, bl) != (ssize_t)bl))
+        goto broken;
+    for (;;) {
+        ssize_t r;
+        if (len + 4096 + 1 > cap) {
+            char *nb;
+            if (cap >= ADMIN_RESP_MAX) goto broken;
+            cap = cap ? cap * 2 : 8192;
+            nb = realloc(buf, cap);
+            if (nb == NULL) goto broken;
+            buf = nb;
+        }
+        r = read(fd, buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) goto broken;
+        if (r == 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    fd = -1;
+    if (buf == NULL) goto broken;
+    buf[len] = '\0';
+    if (sscanf(buf, "HTTP/1.1 %d", status) != 1) goto broken;
+    p = strstr(buf, "\r\n\r\n");
+    if (p == NULL) goto broken;
+    *out = strdup(p + 4);
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+    return *out ? 0 : -1;
+broken:
+    fprintf(stderr, "coffer user: the server's admin socket %s gave no "
+            "usable answer\n", sock);
+    if (fd >= 0) close(fd);
+    if (buf) OPENSSL_cleanse(buf, len);
+    free(buf);
+    return -1;
+}
+
+/* Through a running server; 1 when none runs. */
+static int user_online(const struct uargs *a, const char *data_dir)
+{
+    char sock[4200], path[256], *resp = NULL, *body = NULL;
+    const char *method;
+    json_t *j = NULL;
+    json_error_t je;
+    int status = 0, rc;
+
+    snprintf(sock, sizeof(sock), "%s/admin.sock", data_dir);
+    if (strcmp(a->verb, "list") == 0) {
+        method = "GET";
+        snprintf(path, sizeof(path), "users");
+    } else if (strcmp(a->verb, "add") == 0) {
+        json_t *o = json_pack("{s:s, s:b}", "name", a->name, "admin",
+                              a->admin);
+        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (body == NULL) return -1;
+        method = "POST";
+        snprintf(path, sizeof(path), "users");
+    } else {
+        if (!iam_name_valid(a->name)) {
+            fprintf(stderr, "coffer user %s: %s: %s\n", a->verb, a->name,
+                    iam_strerror(IAM_EINVAL));
+            return 2;
+        }
+        method = strcmp(a->verb, "rm") == 0 ? "DELETE" : "POST";
+        snprintf(path, sizeof(path), "users/%s%s", a->name,
+                 strcmp(a->verb, "rotate") == 0 ? "/key" : "");
+    }
+    rc = admin_call(sock, method, path, body, &status, &resp);
+    free(body);
+    if (rc != 0) return rc > 0 ? 1000 : 1;
+    if (resp[0]) j = json_loads(resp, 0, &je);
+    if (status >= 300) {
+        const char *msg = NULL;
+        if (j) json_unpack(j, "{s:s}", "message", &msg);
+        fprintf(stderr, "coffer user %s: %s%s%s (HTTP %d)\n", a->verb,
+                a->name ? a->name : "", a->name ? ": " : "",
+                msg ? msg : "refused", status);
+        rc = status == 400 ? 2 : 1;
+    } else if (strcmp(a->verb, "rm") == 0) {
+        if (!a->json) printf("removed user %s\n", a->name);
+        rc = 0;
+    } else if (j == NULL) {
+        fprintf(stderr, "coffer user: the server's answer is not JSON\n");
+        rc = 1;
+    } else if (strcmp(a->verb, "list") == 0) {
+        json_t *arr = json_object_get(j, "users"), *x;
+        struct iam_user *u = calloc(json_array_size(arr) + 1, sizeof(*u));
+        size_t i, n = 0;
+        if (u == NULL) rc = 1;
+        else {
+            json_array_foreach(arr, i, x) {
+                const char *nm = "", *ak = "", *src = "";
+                int adm = 0;
+                json_int_t cr = 0;
+                json_unpack(x, "{s:s, s:s, s:b, s:s, s:I}", "name", &nm,
+                            "access_key", &ak, "admin", &adm, "source", &src,
+                            "created_ms", &cr);
+                snprintf(u[n].name, sizeof(u[n].name), "%s", nm);
+                snprintf(u[n].access_key, sizeof(u[n].access_key), "%s", ak);
+                u[n].admin = adm;
+                u[n].builtin = strcmp(src, "builtin") == 0;
+                u[n].created_ms = (int64_t)cr;
+                n++;
+            }
+            print_list(u, n, a->json);
+            free(u);
+            rc = 0;
+        }
+    } else {
+        struct iam_user u;
+        const char *nm = "", *ak = "", *sk = "";
+        int adm = 0;
+        memset(&u, 0, sizeof(u));
+        json_unpack(j, "{s:s, s:s, s:s, s?b}", "name", &nm, "access_key",
+                    &ak, "secret_key", &sk, "admin", &adm);
+        snprintf(u.name, sizeof(u.name), "%s", nm);
+        snprintf(u.access_key, sizeof(u.access_key), "%s", ak);
+        snprintf(u.secret_key, sizeof(u.secret_key), "%s", sk);
+        u.admin = adm;
+        print_keys(&u, a->json);
+        OPENSSL_cleanse(&u, sizeof(u));
+        rc = 0;
+    }
+    json_decref(j);
+    OPENSSL_cleanse(resp, strlen(resp));
+    free(resp);
+    return rc;
+}
+
+/* Through the running server's admin socket, else on the stopped data
+ * directory. */
+static int user_run(const struct uargs *a)
 {
     struct conf c;
     char err[CONF_ERR_MAX];
@@ -136,6 +307,9 @@ static int user_offline(const struct uargs *a)
         fprintf(stderr, "coffer: %s\n", err);
         goto out;
     }
+    rc = user_online(a, c.data_dir);
+    if (rc != 1000) goto out; /* a server answered (or failed to) */
+    rc = 1;
     mst = ro ? meta_open_readonly(c.meta_dir, &db) : meta_open(c.meta_dir, &db);
     if (mst != META_OK) {
         fprintf(stderr, "coffer user: cannot open the catalog in %s: %s%s\n",
@@ -194,5 +368,5 @@ int cmd_user(int argc, char **argv)
 {
     struct uargs a;
     if (parse(argc, argv, &a) != 0) return user_usage();
-    return user_offline(&a);
+    return user_run(&a);
 }

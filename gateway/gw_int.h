@@ -181,6 +181,7 @@ enum gw_op {
     GW_OP_PUT_BUCKET_POLICY,
     GW_OP_GET_BUCKET_POLICY,
     GW_OP_DELETE_BUCKET_POLICY,
+    GW_OP_ADMIN,                  /* /coffer/admin/v1/... (gw_admin.c) */
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -367,6 +368,7 @@ struct gw_conn {
     int in_read;                  /* guard against re-entrant reads */
     int tls;                      /* bev is an OpenSSL bufferevent */
     int handshaken;               /* tls: the handshake has completed */
+    int admin;                    /* accepted on the admin socket */
 };
 
 struct gw_loop {
@@ -399,6 +401,8 @@ struct gw_server {
     void *on_degraded_arg;
     struct gw_tls *tls;           /* NULL: plain HTTP */
     unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
+    struct evconnlistener *admin_listener; /* <data>/admin.sock, loop 0 */
+    char admin_path[4096];        /* its path, "" when not listening */
 };
 
 /* gw_server.c */
@@ -420,6 +424,12 @@ int gw_owns(const struct gw_req *req, const struct meta_bucket *b);
 int gw_policy_bypass(struct gw_req *req, const char *key);
 /* The client's address as text, "?" when unknown. */
 void gw_peer_addr(const struct gw_req *req, char *out, size_t cap);
+/* gw_admin.c: the admin API (JSON), on the admin socket and under
+ * /coffer/admin/v1/ on the S3 port (admin users only). */
+#define GW_ADMIN_SOCK "admin.sock"
+#define GW_ADMIN_BUCKET "coffer"   /* path-style: /coffer/admin/v1/... */
+#define GW_ADMIN_PREFIX "admin/v1"
+void gw_h_admin(struct gw_req *req);           /* after the body */
 void gw_h_put_bucket_policy(struct gw_req *req);  /* after the body */
 void gw_h_get_bucket_policy(struct gw_req *req);
 void gw_h_delete_bucket_policy(struct gw_req *req);

@@ -89,6 +89,7 @@ static const char *op_action(const struct gw_req *req)
     case GW_OP_PUT_BUCKET_POLICY: return "s3:PutBucketPolicy";
     case GW_OP_GET_BUCKET_POLICY: return "s3:GetBucketPolicy";
     case GW_OP_DELETE_BUCKET_POLICY: return "s3:DeleteBucketPolicy";
+    case GW_OP_ADMIN:           /* not bucket-scoped: gw_admin.c */
     case GW_OP_CORS_PREFLIGHT:
     case GW_OP_NONE:
     case GW_OP_NOT_IMPLEMENTED: break;

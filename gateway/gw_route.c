@@ -165,6 +165,15 @@ static void pick_op(struct gw_req *req)
     const char *sub = first_subresource(req);
     int copy = gw_req_header(req, "x-amz-copy-source", NULL) != NULL;
 
+    /* The admin API lives under /coffer/admin/v1/ (gw_admin.c). */
+    if (strcmp(req->bucket, GW_ADMIN_BUCKET) == 0 && req->key &&
+        strncmp(req->key, GW_ADMIN_PREFIX, sizeof(GW_ADMIN_PREFIX) - 1) ==
+            0 &&
+        (req->key[sizeof(GW_ADMIN_PREFIX) - 1] == '\0' ||
+         req->key[sizeof(GW_ADMIN_PREFIX) - 1] == '/')) {
+        req->op = GW_OP_ADMIN;
+        return;
+    }
     /* A CORS preflight, on a bucket or an object, whatever the query. */
     if (req->method == HTTP_OPTIONS && req->bucket[0]) {
         req->op = GW_OP_CORS_PREFLIGHT;

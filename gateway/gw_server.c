@@ -28,6 +28,8 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <event2/thread.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -622,6 +624,21 @@ static void req_start(struct gw_req *req)
         return;
     }
 
+    if (req->conn->admin) {
+        /* The admin socket: whoever may open it (mode 0600, peer uid
+         * checked) administers; it serves the admin API only. */
+        if (req->op != GW_OP_ADMIN) {
+            gw_resp_error(&req->resp, GW_E_ACCESS_DENIED,
+                          "The admin socket serves only /coffer/admin/v1/.");
+            req_fail_early(req);
+            return;
+        }
+        snprintf(req->user.name, sizeof(req->user.name), "%s",
+                 GW_ADMIN_SOCK);
+        req->principal = req->user.name;
+        req->is_admin = 1;
+        goto route_body;
+    }
     sreq.method = (struct cf_str){ http_method_str(req->method),
                                    strlen(http_method_str(req->method)) };
     sreq.path = req->path;
@@ -663,6 +680,7 @@ static void req_start(struct gw_req *req)
         return;
     }
 
+route_body:
     switch (req->op) {
     case GW_OP_CREATE_BUCKET:
     case GW_OP_DELETE_OBJECTS:
@@ -676,6 +694,7 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_BUCKET_TAGGING:
     case GW_OP_PUT_BUCKET_ENCRYPTION:
     case GW_OP_PUT_BUCKET_POLICY:
+    case GW_OP_ADMIN: /* JSON bodies, bounded the same way */
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -755,6 +774,7 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_DELETE_BUCKET_TAGGING: gw_h_delete_bucket_tagging(req); break;
     case GW_OP_PUT_BUCKET_ENCRYPTION: gw_h_put_bucket_encryption(req); break;
     case GW_OP_PUT_BUCKET_POLICY: gw_h_put_bucket_policy(req); break;
+    case GW_OP_ADMIN: gw_h_admin(req); break;
     case GW_OP_GET_BUCKET_POLICY: gw_h_get_bucket_policy(req); break;
     case GW_OP_DELETE_BUCKET_POLICY: gw_h_delete_bucket_policy(req); break;
     case GW_OP_GET_BUCKET_ENCRYPTION: gw_h_get_bucket_encryption(req); break;
@@ -1061,10 +1081,10 @@ static void conn_close(struct gw_conn *conn)
     if (!conn->in_read) conn_maybe_free(conn);
 }
 
-static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
-                      struct sockaddr *sa, int salen, void *arg)
+/* A new connection on loop: admin 1 for the admin socket (plain HTTP,
+ * admin API only, see gw_admin.c). */
+static void conn_accept(struct gw_loop *loop, evutil_socket_t fd, int admin)
 {
-    struct gw_loop *loop = arg;
     struct gw_server *srv = loop->srv;
     struct gw_conn *conn;
     int one = 1;
@@ -1081,7 +1101,8 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
     if (conn == NULL) goto out_close;
     conn->loop = loop;
     conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
-    if (srv->tls != NULL) {
+    conn->admin = admin;
+    if (srv->tls != NULL && !admin) {
         SSL *ssl = gw_tls_ssl_new(srv->tls);
         if (ssl == NULL) goto out_free;
         conn->bev = bufferevent_openssl_socket_new(
@@ -1101,7 +1122,7 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
     }
     conn->timer = evtimer_new(loop->base, header_timeout_cb, conn);
     if (conn->bev == NULL || conn->timer == NULL) goto out_free;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!admin) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     http_parser_init(&conn->parser, HTTP_REQUEST);
     conn->parser.data = conn;
     bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
@@ -1125,6 +1146,69 @@ out_free:
 out_close:
     evutil_closesocket(fd);
     atomic_fetch_sub(&srv->nconns, 1);
+}
+
+static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    conn_accept(arg, fd, 0);
+}
+
+/* The admin socket: only this process's user (or root) may talk to it;
+ * the file's mode 0600 says the same, SO_PEERCRED checks it again. */
+static void admin_accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+                            struct sockaddr *sa, int salen, void *arg)
+{
+    struct ucred uc;
+    socklen_t ul = sizeof(uc);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) != 0 ||
+        (uc.uid != geteuid() && uc.uid != 0)) {
+        cf_log(CF_LOG_WARN, "admin: refused a connection to the admin "
+               "socket from uid %ld", (long)uc.uid);
+        evutil_closesocket(fd);
+        return;
+    }
+    conn_accept(arg, fd, 1);
+}
+
+/* <data>/admin.sock, mode 0600, on loop 0. The catalog's lock makes this
+ * the only server of the data directory, so a leftover file is stale. */
+static int admin_listen(struct gw_server *srv)
+{
+    struct sockaddr_un sun;
+    char err[128];
+    int fd, n;
+    mode_t old;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+                 srv->conf->data_dir, GW_ADMIN_SOCK);
+    if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+        cf_log(CF_LOG_ERR, "admin: the path %s/%s is too long for a unix "
+               "socket", srv->conf->data_dir, GW_ADMIN_SOCK);
+        return -1;
+    }
+    snprintf(srv->admin_path, sizeof(srv->admin_path), "%s", sun.sun_path);
+    unlink(sun.sun_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) goto fail;
+    old = umask(0177); /* the socket is created 0600, never wider */
+    n = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (n != 0 || chmod(sun.sun_path, 0600) != 0 || listen(fd, 64) != 0)
+        goto fail;
+    srv->admin_listener = evconnlistener_new(
+        srv->loops[0].base, admin_accept_cb, &srv->loops[0],
+        LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    if (srv->admin_listener == NULL) goto fail;
+    return 0;
+fail:
+    cf_log(CF_LOG_ERR, "admin: cannot listen on %s: %s", sun.sun_path,
+           cf_strerror(errno, err, sizeof(err)));
+    if (fd >= 0 && srv->admin_listener == NULL) close(fd);
+    srv->admin_path[0] = '\0';
+    return -1;
 }
 
 /* ---- server ---- */
@@ -1231,6 +1315,7 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
             goto out_free;
         }
     }
+    if (admin_listen(srv) != 0) goto out_free;
     if (pipe(srv->stop_pipe) != 0) goto out_free;
     for (i = 0; i < srv->nloops; i++) {
         srv->loops[i].stop_ev = event_new(srv->loops[i].base,
@@ -1295,6 +1380,7 @@ void gw_server_free(struct gw_server *srv)
     if (srv == NULL) return;
     OPENSSL_cleanse(srv->sse_master, sizeof(srv->sse_master));
     if (srv->workq) cf_workq_free(srv->workq);
+    if (srv->admin_listener) evconnlistener_free(srv->admin_listener);
     for (i = 0; srv->loops && i < srv->nloops; i++) {
         struct gw_loop *loop = &srv->loops[i];
         if (loop->listener) evconnlistener_free(loop->listener);
@@ -1304,6 +1390,7 @@ void gw_server_free(struct gw_server *srv)
         pthread_mutex_destroy(&loop->done_lock);
     }
     free(srv->loops);
+    if (srv->admin_path[0]) unlink(srv->admin_path);
     gw_tls_free(srv->tls);
     if (srv->stop_pipe[0]) {
         close(srv->stop_pipe[0]);

@@ -497,3 +497,123 @@ def test_policy_grants_governance_bypass_never_compliance(matrix):
         root, b, "root") == "deny"
     alice.delete_bucket_policy(Bucket=b)
     root.delete_object(Bucket=b, Key="g2", VersionId=g2, BypassGovernanceRetention=True)
+
+
+# ---- the admin plane -------------------------------------------------------
+
+def admin_http(srv, method, path, user=None, body=None):
+    """A SigV4-signed admin API call on the S3 port (user: dict with keys,
+    None for root)."""
+    signer = srv.signer(user["access_key"], user["secret_key"]) if user else srv.signer()
+    data = json.dumps(body).encode() if body is not None else None
+    return srv.request(method, "/coffer/admin/v1/" + path, body=data,
+                       signer=signer)
+
+
+def audit_log(srv):
+    p = subprocess.run([srv.binary, "audit", "log", "--data", srv.data_dir],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(line.split(" ", 2)[2]) for line in p.stdout.splitlines()]
+
+
+def test_admin_socket_mode_and_cli_online(iam_srv):
+    srv = iam_srv
+    sock = os.path.join(srv.data_dir, "admin.sock")
+    st = os.stat(sock)
+    assert oct(st.st_mode & 0o777) == "0o600"
+    # the CLI goes through the running server: the new key works at once
+    frank = add_user(srv, "frank")
+    c = srv.client(frank["access_key"], frank["secret_key"])
+    c.list_buckets()
+    listing = json.loads(coffer(srv, "user", "list", "--json").stdout)
+    assert "frank" in {u["name"] for u in listing}
+    assert all("secret" not in json.dumps(u) for u in listing)
+    new = json.loads(coffer(srv, "user", "key", "rotate", "frank", "--json").stdout)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.list_buckets()
+    assert err_code(ei.value) == ("InvalidAccessKeyId", 403)
+    srv.client(new["access_key"], new["secret_key"]).list_buckets()
+    p = coffer(srv, "user", "add", "frank", check=False)
+    assert p.returncode == 1 and "exists" in p.stderr
+    coffer(srv, "user", "rm", "frank")
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        srv.client(new["access_key"], new["secret_key"]).list_buckets()
+    assert err_code(ei.value) == ("InvalidAccessKeyId", 403)
+    # root and config users are not the CLI's to remove
+    p = coffer(srv, "user", "rm", srv.access_key, check=False)
+    assert p.returncode == 1
+    events = [e for e in audit_log(srv) if e.get("by") == "admin.sock"]
+    kinds = [e["event"] for e in events]
+    for k in ("user-add", "user-key-rotate", "user-rm", "admin-call"):
+        assert k in kinds, kinds
+    assert not any(frank["secret_key"] in json.dumps(e) or
+                   new["secret_key"] in json.dumps(e) for e in events)
+
+
+@pytest.mark.parametrize("who,want", [("root", 200), ("admin", 200),
+                                      ("owner", 403), ("other", 403),
+                                      ("unnamed", 403)])
+def test_admin_http_admins_only(iam_srv, who, want):
+    srv = iam_srv
+    user = {"root": None, "admin": srv.carol, "owner": srv.alice,
+            "other": srv.bob, "unnamed": srv.erin}[who]
+    r = admin_http(srv, "GET", "users", user)
+    assert r.status == want, r
+    assert r.headers.get("content-type") == "application/json"
+    if want == 403:
+        assert json.loads(r.body)["error"] == "AccessDenied"
+        # a refused caller changes nothing either
+        name = f"sneaky-{who}"
+        r = admin_http(srv, "POST", "users", user, {"name": name})
+        assert r.status == 403
+        assert name not in {u["name"] for u in
+                            json.loads(coffer(srv, "user", "list", "--json").stdout)}
+        r = admin_http(srv, "DELETE", "users/alice", user)
+        assert r.status == 403
+    else:
+        assert "alice" in {u["name"] for u in json.loads(r.body)["users"]}
+    by = user["name"] if user else srv.access_key
+    calls = [e for e in audit_log(srv) if e["event"] == "admin-call" and e["by"] == by]
+    assert calls and calls[-1]["status"] == want
+
+
+def test_admin_http_user_lifecycle(iam_srv):
+    srv = iam_srv
+    r = admin_http(srv, "POST", "users", srv.carol, {"name": "gina", "admin": False})
+    assert r.status == 200, r
+    gina = json.loads(r.body)
+    assert gina["name"] == "gina" and len(gina["secret_key"]) == 40
+    srv.client(gina["access_key"], gina["secret_key"]).list_buckets()
+    assert admin_http(srv, "POST", "users", srv.carol, {"name": "gina"}).status == 409
+    assert admin_http(srv, "POST", "users", srv.carol, {"name": "no/slash"}).status == 400
+    assert admin_http(srv, "POST", "users", srv.carol, {"nom": "x"}).status == 400
+    assert admin_http(srv, "GET", "nothing-here", srv.carol).status == 404
+    assert admin_http(srv, "PUT", "users", srv.carol).status == 405
+    r = admin_http(srv, "POST", "users/gina/key", srv.carol)
+    assert r.status == 200
+    assert json.loads(r.body)["access_key"] != gina["access_key"]
+    assert admin_http(srv, "DELETE", "users/gina", srv.carol).status == 204
+    assert admin_http(srv, "DELETE", "users/gina", srv.carol).status == 404
+    # anonymous and badly signed calls are refused before anything runs
+    r = srv.request("GET", "/coffer/admin/v1/users", signer=None)
+    assert r.status == 403
+    r = srv.request("GET", "/coffer/admin/v1/users",
+                    signer=srv.signer(srv.carol["access_key"], "y" * 40))
+    assert r.status == 403 and r.error().get("Code") == "SignatureDoesNotMatch"
+
+
+def test_admin_socket_serves_only_the_admin_api(iam_srv):
+    import socket as so
+    srv = iam_srv
+    s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    s.connect(os.path.join(srv.data_dir, "admin.sock"))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 403"), data[:200]
