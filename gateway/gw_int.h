@@ -96,6 +96,7 @@ enum gw_err {
     GW_E_NO_SSE_CONFIG,
     GW_E_MALFORMED_POLICY,
     GW_E_NO_SUCH_BUCKET_POLICY,
+    GW_E_NO_SUCH_PAB,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -181,6 +182,9 @@ enum gw_op {
     GW_OP_PUT_BUCKET_POLICY,
     GW_OP_GET_BUCKET_POLICY,
     GW_OP_DELETE_BUCKET_POLICY,
+    GW_OP_PUT_PAB,                /* Put/Get/DeletePublicAccessBlock */
+    GW_OP_GET_PAB,
+    GW_OP_DELETE_PAB,
     GW_OP_ADMIN,                  /* /coffer/admin/v1/... (gw_admin.c) */
     GW_OP_NOT_IMPLEMENTED,
 };
@@ -329,6 +333,8 @@ struct gw_req {
     char policy_bucket[64];       /* the bucket it belongs to */
     int policy_loaded;
     int policy_bad;               /* unreadable: owner and admins only */
+    int pab[4];                   /* the bucket's public access block, as
+                                     enum gw_pab indexes; loaded with it */
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
@@ -430,6 +436,11 @@ void gw_peer_addr(const struct gw_req *req, char *out, size_t cap);
 #define GW_ADMIN_BUCKET "coffer"   /* path-style: /coffer/admin/v1/... */
 #define GW_ADMIN_PREFIX "admin/v1"
 void gw_h_admin(struct gw_req *req);           /* after the body */
+enum gw_pab { GW_PAB_BLOCK_ACLS, GW_PAB_IGNORE_ACLS, GW_PAB_BLOCK_POLICY,
+              GW_PAB_RESTRICT };
+void gw_h_put_pab(struct gw_req *req);            /* after the body */
+void gw_h_get_pab(struct gw_req *req);
+void gw_h_delete_pab(struct gw_req *req);
 void gw_h_put_bucket_policy(struct gw_req *req);  /* after the body */
 void gw_h_get_bucket_policy(struct gw_req *req);
 void gw_h_delete_bucket_policy(struct gw_req *req);

@@ -181,7 +181,8 @@ static void create_work(struct gw_req *req)
     u.key = req->key;
     u.key_len = req->key_len;
     u.initiated_ms = cf_now_ms();
-    snprintf(u.owner, sizeof(u.owner), "%s", req->principal);
+    snprintf(u.owner, sizeof(u.owner), "%s",
+             req->principal ? req->principal : "anonymous");
     u.headers = hv.headers;
     u.nheaders = hv.nheaders;
     st = meta_upload_create(req->srv->db, req->bucket, &u);

@@ -86,6 +86,9 @@ static const char *op_action(const struct gw_req *req)
     case GW_OP_PUT_BUCKET_ENCRYPTION:
     case GW_OP_DELETE_BUCKET_ENCRYPTION: return "s3:PutEncryptionConfiguration";
     case GW_OP_GET_BUCKET_ENCRYPTION: return "s3:GetEncryptionConfiguration";
+    case GW_OP_PUT_PAB:
+    case GW_OP_DELETE_PAB: return "s3:PutBucketPublicAccessBlock";
+    case GW_OP_GET_PAB: return "s3:GetBucketPublicAccessBlock";
     case GW_OP_PUT_BUCKET_POLICY: return "s3:PutBucketPolicy";
     case GW_OP_GET_BUCKET_POLICY: return "s3:GetBucketPolicy";
     case GW_OP_DELETE_BUCKET_POLICY: return "s3:DeleteBucketPolicy";
@@ -114,6 +117,33 @@ void gw_peer_addr(const struct gw_req *req, char *out, size_t cap)
                   (socklen_t)cap);
 }
 
+/* The bucket's public access block into flags; *configured 0 after a
+ * DeletePublicAccessBlock (all off). Absent (new and older buckets): all
+ * on, AWS's default for new buckets. 0, or -1 (catalog error). Worker. */
+static int pab_load(struct gw_req *req, const char *bucket, int flags[4],
+                    int *configured)
+{
+    char *v = NULL;
+    size_t n = 0;
+    int i;
+    enum meta_status st = meta_bucket_attr_get(req->srv->db, bucket,
+                                               META_BATTR_PAB, &v, &n);
+    if (st != META_OK && st != META_ENOTFOUND) return -1;
+    *configured = 1;
+    for (i = 0; i < 4; i++) flags[i] = 1;
+    if (v && strcmp(v, "none") == 0) {
+        *configured = 0;
+        for (i = 0; i < 4; i++) flags[i] = 0;
+    } else if (v && n == 4) {
+        for (i = 0; i < 4; i++) flags[i] = v[i] == '1';
+    } else if (v) {
+        gw_log_req(req, CF_LOG_ERR, "bucket %s: public access block record "
+                   "is corrupt: treated as all on", bucket);
+    }
+    free(v);
+    return 0;
+}
+
 /* Loads (once per request and bucket) the bucket's policy into the
  * request. A stored policy that no longer parses is logged and treated as
  * denying everyone but the owner and admins. Worker. */
@@ -135,6 +165,14 @@ static int policy_load(struct gw_req *req, const char *bucket)
     if (st != META_OK && st != META_ENOTFOUND) {
         req->policy_bad = 1;
         return -1;
+    }
+    {
+        int configured;
+        if (pab_load(req, bucket, req->pab, &configured) != 0) {
+            free(doc);
+            req->policy_bad = 1;
+            return -1;
+        }
     }
     if (doc && iam_policy_parse(doc, n, bucket, &req->policy, err,
                                 sizeof(err)) != IAM_OK) {
@@ -198,6 +236,8 @@ static enum iam_effect evaluate(struct gw_req *req, const char *bucket,
         if (pfx) c.prefix = pfx->value;
     }
     lock_params(req, &c, mode, sizeof(mode));
+    c.restrict_public = req->pab[GW_PAB_RESTRICT] &&
+                        iam_policy_is_public(req->policy);
     return iam_policy_eval(req->policy, &c);
 }
 
@@ -286,12 +326,27 @@ static void put_policy_work(struct gw_req *req)
     }
     ist = iam_policy_parse(req->xml.p, req->xml.len, req->bucket, &p, err,
                            sizeof(err));
-    iam_policy_free(p);
     if (ist != IAM_OK) {
         gw_resp_error(&req->resp, ist == IAM_EINVAL ? GW_E_MALFORMED_POLICY
                                                     : GW_E_INTERNAL,
                       ist == IAM_EINVAL ? err : NULL);
         return;
+    }
+    {
+        /* BlockPublicPolicy refuses a public policy (S3 API reference,
+         * PublicAccessBlockConfiguration) */
+        int flags[4], configured, pub = iam_policy_is_public(p);
+        iam_policy_free(p);
+        if (pab_load(req, req->bucket, flags, &configured) != 0) {
+            gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+            return;
+        }
+        if (pub && flags[GW_PAB_BLOCK_POLICY]) {
+            gw_resp_error(&req->resp, GW_E_ACCESS_DENIED,
+                          "User does not have permission to put a public "
+                          "policy while BlockPublicPolicy is on.");
+            return;
+        }
     }
     store_policy(req, req->xml.p, req->xml.len);
 }
@@ -343,4 +398,89 @@ static void delete_policy_work(struct gw_req *req)
 void gw_h_delete_bucket_policy(struct gw_req *req)
 {
     gw_req_post(req, delete_policy_work, gw_done_respond);
+}
+
+/* ---- Put/Get/DeletePublicAccessBlock ---- */
+
+static void put_pab_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    int flags[4], i;
+    char v[5];
+    enum meta_status st;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    if (gw_xml_parse_pab(req->xml.p ? req->xml.p : "", req->xml.len,
+                         flags) != GW_XML_OK) {
+        gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
+        return;
+    }
+    for (i = 0; i < 4; i++) v[i] = flags[i] ? '1' : '0';
+    v[4] = '\0';
+    st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_PAB, v,
+                              4);
+    if (st != META_OK)
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+}
+
+void gw_h_put_pab(struct gw_req *req)
+{
+    gw_req_post(req, put_pab_work, gw_done_respond);
+}
+
+static void get_pab_work(struct gw_req *req)
+{
+    static const char *const names[4] = { "BlockPublicAcls",
+                                          "IgnorePublicAcls",
+                                          "BlockPublicPolicy",
+                                          "RestrictPublicBuckets" };
+    struct meta_bucket b;
+    int flags[4], configured, i;
+    struct gw_xbuf *x = &req->resp.body;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    if (pab_load(req, req->bucket, flags, &configured) != 0) {
+        gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+        return;
+    }
+    if (!configured) {
+        gw_resp_error(&req->resp, GW_E_NO_SUCH_PAB, NULL);
+        return;
+    }
+    gw_xbuf_str(x, GW_XML_DECL "<PublicAccessBlockConfiguration xmlns=\""
+                   "http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for (i = 0; i < 4; i++)
+        gw_xbuf_printf(x, "<%s>%s</%s>", names[i],
+                       flags[i] ? "true" : "false", names[i]);
+    gw_xbuf_str(x, "</PublicAccessBlockConfiguration>");
+    if (x->oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+}
+
+void gw_h_get_pab(struct gw_req *req)
+{
+    gw_req_post(req, get_pab_work, gw_done_respond);
+}
+
+static void delete_pab_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    enum meta_status st;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_PAB,
+                              "none", 4);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        return;
+    }
+    req->resp.status = 204;
+}
+
+void gw_h_delete_pab(struct gw_req *req)
+{
+    gw_req_post(req, delete_pab_work, gw_done_respond);
 }

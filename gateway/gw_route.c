@@ -208,6 +208,13 @@ static void pick_op(struct gw_req *req)
                                             : GW_OP_NOT_IMPLEMENTED;
         return;
     }
+    if (req->key == NULL && req->bucket[0] && has(req, "publicAccessBlock")) {
+        req->op = req->method == HTTP_PUT      ? GW_OP_PUT_PAB
+                  : req->method == HTTP_GET    ? GW_OP_GET_PAB
+                  : req->method == HTTP_DELETE ? GW_OP_DELETE_PAB
+                                               : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
     if (req->key == NULL && req->bucket[0] && has(req, "policy")) {
         req->op = req->method == HTTP_PUT      ? GW_OP_PUT_BUCKET_POLICY
                   : req->method == HTTP_GET    ? GW_OP_GET_BUCKET_POLICY

@@ -127,6 +127,8 @@ static const struct {
         "Policies must be valid JSON and the first byte must be '{'" },
     [GW_E_NO_SUCH_BUCKET_POLICY] = { 404, "NoSuchBucketPolicy",
         "The bucket policy does not exist" },
+    [GW_E_NO_SUCH_PAB] = { 404, "NoSuchPublicAccessBlockConfiguration",
+        "The public access block configuration was not found" },
     [GW_E_NO_SSE_CONFIG] = { 404,
         "ServerSideEncryptionConfigurationNotFoundError",
         "The server side encryption configuration was not found" },

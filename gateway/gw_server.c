@@ -648,6 +648,22 @@ static void req_start(struct gw_req *req)
     ar = gw_sigv4_verify(&sreq, cf_now_ms() / 1000, secret_lookup, req,
                          &req->auth, msg, sizeof(msg));
     if (ar != GW_AUTH_OK && ar != GW_AUTH_ANONYMOUS) auth_failed(req, ar);
+    if (ar == GW_AUTH_ANONYMOUS) {
+        /* Anonymous requests reach only what a bucket's policy or a
+         * public-read ACL opens (gw_policy.c); never the service-level
+         * calls, the admin API, or a signed-chunk body they cannot sign. */
+        const char *cs = gw_req_header(req, "x-amz-content-sha256", NULL);
+        if (req->bucket[0] == '\0' || req->op == GW_OP_CREATE_BUCKET ||
+            req->op == GW_OP_ADMIN ||
+            (cs && strncasecmp(cs, "STREAMING-", 10) == 0)) {
+            gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
+            req_fail_early(req);
+            return;
+        }
+        req->principal = NULL;
+        req->is_admin = 0;
+        goto checked;
+    }
     if (ar != GW_AUTH_OK) {
         enum gw_err e = auth_error(ar);
         if (ar == GW_AUTH_MALFORMED && req->auth.presigned)
@@ -675,6 +691,7 @@ static void req_start(struct gw_req *req)
     cf_check(strcmp(req->user.access_key, req->auth.access_key) == 0);
     req->principal = req->user.name;
     req->is_admin = req->user.admin;
+checked:
     if (gw_sse_check_headers(req) != 0) {
         req_fail_early(req);
         return;
@@ -694,6 +711,7 @@ route_body:
     case GW_OP_PUT_BUCKET_TAGGING:
     case GW_OP_PUT_BUCKET_ENCRYPTION:
     case GW_OP_PUT_BUCKET_POLICY:
+    case GW_OP_PUT_PAB:
     case GW_OP_ADMIN: /* JSON bodies, bounded the same way */
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
@@ -775,6 +793,9 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_PUT_BUCKET_ENCRYPTION: gw_h_put_bucket_encryption(req); break;
     case GW_OP_PUT_BUCKET_POLICY: gw_h_put_bucket_policy(req); break;
     case GW_OP_ADMIN: gw_h_admin(req); break;
+    case GW_OP_PUT_PAB: gw_h_put_pab(req); break;
+    case GW_OP_GET_PAB: gw_h_get_pab(req); break;
+    case GW_OP_DELETE_PAB: gw_h_delete_pab(req); break;
     case GW_OP_GET_BUCKET_POLICY: gw_h_get_bucket_policy(req); break;
     case GW_OP_DELETE_BUCKET_POLICY: gw_h_delete_bucket_policy(req); break;
     case GW_OP_GET_BUCKET_ENCRYPTION: gw_h_get_bucket_encryption(req); break;

@@ -177,4 +177,10 @@ enum gw_xml_status gw_xml_parse_cors(const char *body, size_t len,
                                      struct gw_xml_cors *out);
 void gw_xml_cors_cleanup(struct gw_xml_cors *c);
 
+/* <PublicAccessBlockConfiguration>: flags[0..3] = BlockPublicAcls,
+ * IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets (absent:
+ * false). Unknown elements or values other than true/false: MALFORMED. */
+enum gw_xml_status gw_xml_parse_pab(const char *body, size_t len,
+                                    int flags[4]);
+
 #endif /* GW_XML_H */

@@ -136,6 +136,9 @@ struct iam_ctx {
     const char *lock_mode;   /* s3:object-lock-mode, or NULL */
     int64_t lock_days;       /* s3:object-lock-remaining-retention-days,
                                 -1 when absent */
+    int restrict_public;     /* RestrictPublicBuckets: Allow statements
+                                that grant to everyone ("*", NotPrincipal)
+                                grant nothing; Deny still applies */
 };
 
 enum iam_effect {
@@ -145,6 +148,10 @@ enum iam_effect {
 };
 enum iam_effect iam_policy_eval(const struct iam_policy *p,
                                 const struct iam_ctx *c);
+/* 1 if the policy is "public" in S3's sense: an Allow statement grants to
+ * everyone ("*" or NotPrincipal) without an IpAddress condition fixing
+ * the source to ranges of /8 (IPv4) or /32 (IPv6) or narrower. */
+int iam_policy_is_public(const struct iam_policy *p);
 /* 1 if pattern (with * and ?) matches s; nocase folds ASCII case. */
 int iam_glob(const char *pattern, const char *s, int nocase);
 

@@ -635,6 +635,12 @@ static int any_glob(const struct strs *s, const char *v, int nocase)
     return 0;
 }
 
+/* The statement grants to everyone, whoever the caller is. */
+static int grants_everyone(const struct stmt *st)
+{
+    return st->any_principal || st->not_principal;
+}
+
 static int principal_matches(const struct stmt *st, const char *who)
 {
     size_t i;
@@ -737,7 +743,31 @@ enum iam_effect iam_policy_eval(const struct iam_policy *p,
             ok = cond_holds(&st->conds[j], c);
         if (!ok) continue;
         if (st->deny) return IAM_EXPLICIT_DENY;
+        if (c->restrict_public && grants_everyone(st)) continue;
         allowed = 1;
     }
     return allowed ? IAM_ALLOW : IAM_IMPLICIT_DENY;
+}
+
+int iam_policy_is_public(const struct iam_policy *p)
+{
+    size_t i, j, k;
+    if (p == NULL) return 0;
+    for (i = 0; i < p->n; i++) {
+        const struct stmt *st = &p->st[i];
+        int fixed = 0;
+        if (st->deny || !grants_everyone(st)) continue;
+        /* "The meaning of public" (S3 user guide, Block Public Access): a
+         * fixed, narrow source range makes a grant non-public */
+        for (j = 0; j < st->nconds; j++) {
+            const struct cond *c = &st->conds[j];
+            int narrow = c->op == OP_IP && !c->negate && !c->if_exists;
+            for (k = 0; narrow && k < c->vals.n; k++)
+                narrow = c->cidrs[k].bits >=
+                         (c->cidrs[k].family == AF_INET ? 8 : 32);
+            if (narrow) fixed = 1;
+        }
+        if (!fixed) return 1;
+    }
+    return 0;
 }

@@ -74,6 +74,12 @@ enum meta_battr {
     META_BATTR_TAGS = 2,  /* bucket tags ("k=v&k=v", URL-encoded) */
     META_BATTR_SSE = 3,   /* default encryption ("AES256") */
     META_BATTR_POLICY = 4,/* bucket policy (JSON as the client sent it) */
+    META_BATTR_ACL = 5,   /* canned bucket ACL ("public-read"; absent:
+                             private) */
+    META_BATTR_PAB = 6,   /* public access block: "none", or 4 of 0/1
+                             (BlockPublicAcls, IgnorePublicAcls,
+                             BlockPublicPolicy, RestrictPublicBuckets);
+                             absent: all on, the default of new buckets */
 };
 #define META_BATTR_MAX_BYTES (256 * 1024)
 /* *value: a malloc'ed NUL-terminated copy (free it), or NULL when the

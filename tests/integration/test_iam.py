@@ -459,6 +459,7 @@ def test_policy_grants_governance_bypass_never_compliance(matrix):
     alice, bob = users["owner"], users["other"]
     b = unique_bucket_name("lockpol")
     alice.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    alice.delete_public_access_block(Bucket=b)  # the policies below grant "*"
     res = [f"arn:aws:s3:::{b}/*"]
     delete_only = {"Effect": "Allow", "Principal": {"AWS": "bob"},
                    "Action": ["s3:DeleteObjectVersion"], "Resource": res}
@@ -617,3 +618,82 @@ def test_admin_socket_serves_only_the_admin_api(iam_srv):
         data += chunk
     s.close()
     assert data.startswith(b"HTTP/1.1 403"), data[:200]
+
+
+# ---- public access: anonymous requests, Block Public Access ------------------
+
+PAB_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+           "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+
+
+def anon(srv, method, bucket, key=None, query=None, body=None):
+    path = f"/{bucket}" + (f"/{key}" if key else "")
+    return srv.request(method, path, query=query, body=body, signer=None)
+
+
+def test_anonymous_refused_without_grant(matrix):
+    srv, root, users, bucket = matrix
+    root.put_object(Bucket=bucket, Key="obj", Body=b"data")
+    for method, key, query in [("GET", None, None), ("GET", "obj", None),
+                               ("HEAD", "obj", None), ("PUT", "anon", None),
+                               ("DELETE", "obj", None), ("GET", None, {"policy": ""})]:
+        r = anon(srv, method, bucket, key, query, b"x" if method == "PUT" else None)
+        assert r.status == 403, (method, key, r)
+    r = srv.request("GET", "/", signer=None)            # ListBuckets
+    assert r.status == 403
+    r = srv.request("PUT", "/" + unique_bucket_name("anon"), signer=None)
+    assert r.status == 403                               # CreateBucket
+
+
+def test_public_access_block_default_and_policy(matrix):
+    srv, root, users, _ = matrix
+    alice = users["owner"]
+    b = unique_bucket_name("pub")
+    alice.create_bucket(Bucket=b)
+    alice.put_object(Bucket=b, Key="hello.txt", Body=b"hi")
+    # on by default for a new bucket, all four settings
+    assert alice.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"] == PAB_ALL
+    public = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                     "Resource": f"arn:aws:s3:::{b}/*"})
+    # BlockPublicPolicy refuses a public policy ...
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.put_bucket_policy(Bucket=b, Policy=public)
+    assert err_code(ei.value) == ("AccessDenied", 403)
+    # ... but not one naming users, or a fixed source range
+    alice.put_bucket_policy(Bucket=b, Policy=policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{b}/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}))
+    assert anon(srv, "GET", b, "hello.txt").body == b"hi"
+    # the other users of the matrix are not owners: a grant to * reaches them
+    assert users["unnamed"].get_object(Bucket=b, Key="hello.txt")["Body"].read() == b"hi"
+    # only what was granted
+    assert anon(srv, "GET", b).status == 403
+    assert anon(srv, "PUT", b, "x", body=b"x").status == 403
+    # turn the block off: the public policy is accepted and works
+    alice.delete_public_access_block(Bucket=b)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.get_public_access_block(Bucket=b)
+    assert err_code(ei.value) == ("NoSuchPublicAccessBlockConfiguration", 404)
+    alice.put_bucket_policy(Bucket=b, Policy=public)
+    r = anon(srv, "GET", b, "hello.txt")
+    assert r.status == 200 and r.body == b"hi"
+    assert anon(srv, "GET", b, "missing").status == 404
+    # RestrictPublicBuckets: the stored public policy grants nobody
+    alice.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration={
+        "RestrictPublicBuckets": True})
+    got = alice.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"]
+    assert got == {"BlockPublicAcls": False, "IgnorePublicAcls": False,
+                   "BlockPublicPolicy": False, "RestrictPublicBuckets": True}
+    assert anon(srv, "GET", b, "hello.txt").status == 403
+    assert run_cell(lambda c, bb, u: c.get_object(Bucket=bb, Key="hello.txt"),
+                    users["unnamed"], b, "") == "deny"
+    alice.get_object(Bucket=b, Key="hello.txt")       # the owner still reads
+    # only the owner (and admins) manage the block
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        users["other"].delete_public_access_block(Bucket=b)
+    assert err_code(ei.value) == ("AccessDenied", 403)
+    r = srv.request("PUT", f"/{b}", query={"publicAccessBlock": ""},
+                    body=b"<PublicAccessBlockConfiguration><Bogus>true</Bogus>"
+                         b"</PublicAccessBlockConfiguration>")
+    assert r.status == 400 and r.error()["Code"] == "MalformedXML"

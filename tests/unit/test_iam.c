@@ -373,6 +373,73 @@ static void test_sweep(void **state)
     iam_policy_free(pn);
 }
 
+/* S3 user guide, Block Public Access, "The meaning of public". */
+static void test_public(void **state)
+{
+    static const struct { const char *json; int pub; const char *src; }
+    rows[] = {
+        { POL_PUBLIC_READ, 1, "Principal * Allow is public" },
+        { POL_BOB_RW_DENY_SECRET, 0, "named principal; Deny * is not public" },
+        { POL_IP, 0, "fixed /16 and /32 source ranges" },
+        { POL_NOT, 1, "NotPrincipal grants everyone else" },
+        { "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\","
+          "\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bkt/*\","
+          "\"Condition\":{\"IpAddress\":{\"aws:SourceIp\":\"0.0.0.0/0\"}}}]}",
+          1, "a /0 range is everyone" },
+        { "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\","
+          "\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bkt/*\","
+          "\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"true\"}}}]}",
+          1, "TLS alone does not narrow who" },
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct iam_policy *p = NULL;
+        char err[128];
+        assert_int_equal(iam_policy_parse(rows[i].json, strlen(rows[i].json),
+                                          B, &p, err, sizeof(err)), IAM_OK);
+        if (iam_policy_is_public(p) != rows[i].pub) {
+            print_error("public row %zu (%s)\n", i, rows[i].src);
+            fail();
+        }
+        iam_policy_free(p);
+    }
+    assert_int_equal(iam_policy_is_public(NULL), 0);
+}
+
+/* RestrictPublicBuckets: grants to everyone stop granting; named grants
+ * and every Deny still apply. */
+static void test_restrict_public(void **state)
+{
+    const char *j = "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":"
+        "\"*\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bkt/*\"},"
+        "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"bob\"},\"Action\":"
+        "\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::bkt/*\"},{\"Effect\":"
+        "\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:DeleteObject\","
+        "\"Resource\":\"arn:aws:s3:::bkt/*\"}]}";
+    struct iam_policy *p = NULL;
+    struct iam_ctx c;
+    char err[128];
+    (void)state;
+    assert_int_equal(iam_policy_parse(j, strlen(j), B, &p, err, sizeof(err)),
+                     IAM_OK);
+    memset(&c, 0, sizeof(c));
+    c.bucket = B;
+    c.key = "k";
+    c.lock_days = -1;
+    c.action = "s3:GetObject";
+    assert_int_equal(iam_policy_eval(p, &c), IAM_ALLOW);
+    c.restrict_public = 1;
+    assert_int_equal(iam_policy_eval(p, &c), IAM_IMPLICIT_DENY);
+    c.principal = "bob";
+    assert_int_equal(iam_policy_eval(p, &c), IAM_IMPLICIT_DENY);
+    c.action = "s3:PutObject";
+    assert_int_equal(iam_policy_eval(p, &c), IAM_ALLOW);
+    c.action = "s3:DeleteObject";
+    assert_int_equal(iam_policy_eval(p, &c), IAM_EXPLICIT_DENY);
+    iam_policy_free(p);
+}
+
 static void test_glob(void **state)
 {
     (void)state;
@@ -407,6 +474,8 @@ int main(void)
         cmocka_unit_test(test_parse_limit),
         cmocka_unit_test(test_eval_table),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_public),
+        cmocka_unit_test(test_restrict_public),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_names),
     };
