@@ -91,6 +91,7 @@ static void create_bucket_work(struct gw_req *req)
 
     memset(&b, 0, sizeof(b));
     memset(&existing, 0, sizeof(existing));
+    if (gw_acl_create_bucket(req) != 0) return;
     snprintf(b.name, sizeof(b.name), "%s", req->bucket);
     snprintf(b.owner, sizeof(b.owner), "%s", req->principal);
     b.created_ms = cf_now_ms();

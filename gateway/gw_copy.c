@@ -387,6 +387,8 @@ static void copy_work(struct gw_req *req)
             dst.nheaders++;
         }
     }
+    /* the ACL is not copied: x-amz-acl, else private (AWS) */
+    if (gw_acl_for_write(req, &dst) != 0) goto out;
     if (gw_tagging_for_copy(req, &src, &dst) != 0) goto out;
     /* The checksum of the new version (AWS CopyObject): the algorithm the
      * request names (x-amz-checksum-algorithm), else the source's; always a

@@ -97,6 +97,7 @@ enum gw_err {
     GW_E_MALFORMED_POLICY,
     GW_E_NO_SUCH_BUCKET_POLICY,
     GW_E_NO_SUCH_PAB,
+    GW_E_MALFORMED_ACL,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -182,6 +183,10 @@ enum gw_op {
     GW_OP_PUT_BUCKET_POLICY,
     GW_OP_GET_BUCKET_POLICY,
     GW_OP_DELETE_BUCKET_POLICY,
+    GW_OP_PUT_BUCKET_ACL,         /* canned ACLs (gw_acl.c) */
+    GW_OP_GET_BUCKET_ACL,
+    GW_OP_PUT_OBJECT_ACL,
+    GW_OP_GET_OBJECT_ACL,
     GW_OP_PUT_PAB,                /* Put/Get/DeletePublicAccessBlock */
     GW_OP_GET_PAB,
     GW_OP_DELETE_PAB,
@@ -335,6 +340,9 @@ struct gw_req {
     int policy_bad;               /* unreadable: owner and admins only */
     int pab[4];                   /* the bucket's public access block, as
                                      enum gw_pab indexes; loaded with it */
+    int bucket_public;            /* its canned ACL is public-read */
+    int acl_pending;              /* GET/HEAD allowed only if the version's
+                                     ACL is public-read (gw_acl.c) */
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
@@ -438,6 +446,26 @@ void gw_peer_addr(const struct gw_req *req, char *out, size_t cap);
 void gw_h_admin(struct gw_req *req);           /* after the body */
 enum gw_pab { GW_PAB_BLOCK_ACLS, GW_PAB_IGNORE_ACLS, GW_PAB_BLOCK_POLICY,
               GW_PAB_RESTRICT };
+/* The bucket's public access block; *configured 0 after a delete. 0 or
+ * -1. Worker. */
+int gw_pab_flags(struct gw_req *req, const char *bucket, int flags[4],
+                 int *configured);
+/* gw_acl.c: canned ACLs (see the file comment). */
+#define GW_ACL_HEADER "x-coffer-acl" /* stored, never sent as a header */
+/* x-amz-acl of the request: 1 given (*public_read set), 0 absent, -1
+ * with the error set (501 for other canned ACLs and x-amz-grant-*). */
+int gw_acl_requested(struct gw_req *req, int *public_read);
+/* CreateBucket's x-amz-acl: 0, or -1 with the error set. Worker. */
+int gw_acl_create_bucket(struct gw_req *req);
+/* The ACL of a new version (PutObject, CreateMultipartUpload,
+ * CopyObject) into v's stored headers, replacing any copied one; 0 or -1
+ * with the error set. Worker. */
+int gw_acl_for_write(struct gw_req *req, struct meta_version *v);
+int gw_acl_public(const struct meta_version *v);
+void gw_h_put_bucket_acl(struct gw_req *req);     /* after the body */
+void gw_h_get_bucket_acl(struct gw_req *req);
+void gw_h_put_object_acl(struct gw_req *req);     /* after the body */
+void gw_h_get_object_acl(struct gw_req *req);
 void gw_h_put_pab(struct gw_req *req);            /* after the body */
 void gw_h_get_pab(struct gw_req *req);
 void gw_h_delete_pab(struct gw_req *req);

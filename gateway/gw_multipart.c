@@ -143,7 +143,9 @@ static void create_work(struct gw_req *req)
     memset(&u, 0, sizeof(u));
     memset(&hv, 0, sizeof(hv));
     if (gw_bucket_check(req, &b) != 0) return;
-    if (gw_collect_stored_headers(req, &hv) != 0) goto out;
+    if (gw_collect_stored_headers(req, &hv) != 0 ||
+        gw_acl_for_write(req, &hv) != 0)
+        goto out;
     {
         /* Explicit lock parameters are validated now, as PutObject's,
          * and stamped at completion; the bucket's default retention is

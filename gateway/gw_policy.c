@@ -86,6 +86,12 @@ static const char *op_action(const struct gw_req *req)
     case GW_OP_PUT_BUCKET_ENCRYPTION:
     case GW_OP_DELETE_BUCKET_ENCRYPTION: return "s3:PutEncryptionConfiguration";
     case GW_OP_GET_BUCKET_ENCRYPTION: return "s3:GetEncryptionConfiguration";
+    case GW_OP_PUT_BUCKET_ACL: return "s3:PutBucketAcl";
+    case GW_OP_GET_BUCKET_ACL: return "s3:GetBucketAcl";
+    case GW_OP_PUT_OBJECT_ACL:
+        return v ? "s3:PutObjectVersionAcl" : "s3:PutObjectAcl";
+    case GW_OP_GET_OBJECT_ACL:
+        return v ? "s3:GetObjectVersionAcl" : "s3:GetObjectAcl";
     case GW_OP_PUT_PAB:
     case GW_OP_DELETE_PAB: return "s3:PutBucketPublicAccessBlock";
     case GW_OP_GET_PAB: return "s3:GetBucketPublicAccessBlock";
@@ -120,8 +126,8 @@ void gw_peer_addr(const struct gw_req *req, char *out, size_t cap)
 /* The bucket's public access block into flags; *configured 0 after a
  * DeletePublicAccessBlock (all off). Absent (new and older buckets): all
  * on, AWS's default for new buckets. 0, or -1 (catalog error). Worker. */
-static int pab_load(struct gw_req *req, const char *bucket, int flags[4],
-                    int *configured)
+int gw_pab_flags(struct gw_req *req, const char *bucket, int flags[4],
+                 int *configured)
 {
     char *v = NULL;
     size_t n = 0;
@@ -168,11 +174,18 @@ static int policy_load(struct gw_req *req, const char *bucket)
     }
     {
         int configured;
-        if (pab_load(req, bucket, req->pab, &configured) != 0) {
+        char *acl = NULL;
+        size_t al = 0;
+        if (gw_pab_flags(req, bucket, req->pab, &configured) != 0 ||
+            meta_bucket_attr_get(req->srv->db, bucket, META_BATTR_ACL, &acl,
+                                 &al) != META_OK) {
             free(doc);
+            free(acl);
             req->policy_bad = 1;
             return -1;
         }
+        req->bucket_public = acl && strcmp(acl, "public-read") == 0;
+        free(acl);
     }
     if (doc && iam_policy_parse(doc, n, bucket, &req->policy, err,
                                 sizeof(err)) != IAM_OK) {
@@ -246,6 +259,27 @@ int gw_owns(const struct gw_req *req, const struct meta_bucket *b)
     return req->principal && strcmp(b->owner, req->principal) == 0;
 }
 
+/* Public-read canned ACLs (gw_acl.c), unless IgnorePublicAcls: the
+ * bucket's opens its listings; an object's is known only once its version
+ * is read, so GET/HEAD of the request's own key go on with acl_pending
+ * and gw_h_get_object decides. */
+static int acl_grants(struct gw_req *req, const struct meta_bucket *b,
+                      const char *action, const char *key)
+{
+    if (req->pab[GW_PAB_IGNORE_ACLS]) return 0;
+    if (key == NULL && req->bucket_public &&
+        (strcmp(action, "s3:ListBucket") == 0 ||
+         strcmp(action, "s3:ListBucketVersions") == 0 ||
+         strcmp(action, "s3:ListBucketMultipartUploads") == 0))
+        return 1;
+    if (key && (req->op == GW_OP_GET_OBJECT || req->op == GW_OP_HEAD_OBJECT) &&
+        strcmp(b->name, req->bucket) == 0 && key == req->key) {
+        req->acl_pending = 1;
+        return 1;
+    }
+    return 0;
+}
+
 int gw_authorize(struct gw_req *req, const struct meta_bucket *b,
                  const char *action, const char *key)
 {
@@ -262,7 +296,8 @@ int gw_authorize(struct gw_req *req, const struct meta_bucket *b,
                    action, req->principal ? req->principal : "anonymous");
         return 0;
     }
-    return owner || req->is_admin || eff == IAM_ALLOW;
+    if (owner || req->is_admin || eff == IAM_ALLOW) return 1;
+    return acl_grants(req, b, action, key);
 }
 
 int gw_may_access(struct gw_req *req, const struct meta_bucket *b)
@@ -337,7 +372,7 @@ static void put_policy_work(struct gw_req *req)
          * PublicAccessBlockConfiguration) */
         int flags[4], configured, pub = iam_policy_is_public(p);
         iam_policy_free(p);
-        if (pab_load(req, req->bucket, flags, &configured) != 0) {
+        if (gw_pab_flags(req, req->bucket, flags, &configured) != 0) {
             gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
             return;
         }
@@ -441,7 +476,7 @@ static void get_pab_work(struct gw_req *req)
     struct gw_xbuf *x = &req->resp.body;
 
     if (gw_bucket_check(req, &b) != 0) return;
-    if (pab_load(req, req->bucket, flags, &configured) != 0) {
+    if (gw_pab_flags(req, req->bucket, flags, &configured) != 0) {
         gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
         return;
     }

@@ -175,6 +175,15 @@ static void pick_op(struct gw_req *req)
         return;
     }
     /* A CORS preflight, on a bucket or an object, whatever the query. */
+    if (req->method != HTTP_OPTIONS && req->bucket[0] && has(req, "acl")) {
+        int obj = req->key != NULL;
+        req->op = req->method == HTTP_PUT
+                      ? (obj ? GW_OP_PUT_OBJECT_ACL : GW_OP_PUT_BUCKET_ACL)
+                  : req->method == HTTP_GET
+                      ? (obj ? GW_OP_GET_OBJECT_ACL : GW_OP_GET_BUCKET_ACL)
+                      : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
     if (req->method == HTTP_OPTIONS && req->bucket[0]) {
         req->op = GW_OP_CORS_PREFLIGHT;
         return;

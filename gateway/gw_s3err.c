@@ -127,6 +127,9 @@ static const struct {
         "Policies must be valid JSON and the first byte must be '{'" },
     [GW_E_NO_SUCH_BUCKET_POLICY] = { 404, "NoSuchBucketPolicy",
         "The bucket policy does not exist" },
+    [GW_E_MALFORMED_ACL] = { 400, "MalformedACLError",
+        "The ACL that you provided was not well formed or did not validate "
+        "against our published schema." },
     [GW_E_NO_SUCH_PAB] = { 404, "NoSuchPublicAccessBlockConfiguration",
         "The public access block configuration was not found" },
     [GW_E_NO_SSE_CONFIG] = { 404,

@@ -712,6 +712,8 @@ route_body:
     case GW_OP_PUT_BUCKET_ENCRYPTION:
     case GW_OP_PUT_BUCKET_POLICY:
     case GW_OP_PUT_PAB:
+    case GW_OP_PUT_BUCKET_ACL:
+    case GW_OP_PUT_OBJECT_ACL:
     case GW_OP_ADMIN: /* JSON bodies, bounded the same way */
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
@@ -794,6 +796,10 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_PUT_BUCKET_POLICY: gw_h_put_bucket_policy(req); break;
     case GW_OP_ADMIN: gw_h_admin(req); break;
     case GW_OP_PUT_PAB: gw_h_put_pab(req); break;
+    case GW_OP_PUT_BUCKET_ACL: gw_h_put_bucket_acl(req); break;
+    case GW_OP_GET_BUCKET_ACL: gw_h_get_bucket_acl(req); break;
+    case GW_OP_PUT_OBJECT_ACL: gw_h_put_object_acl(req); break;
+    case GW_OP_GET_OBJECT_ACL: gw_h_get_object_acl(req); break;
     case GW_OP_GET_PAB: gw_h_get_pab(req); break;
     case GW_OP_DELETE_PAB: gw_h_delete_pab(req); break;
     case GW_OP_GET_BUCKET_POLICY: gw_h_get_bucket_policy(req); break;

@@ -697,3 +697,116 @@ def test_public_access_block_default_and_policy(matrix):
                     body=b"<PublicAccessBlockConfiguration><Bogus>true</Bogus>"
                          b"</PublicAccessBlockConfiguration>")
     assert r.status == 400 and r.error()["Code"] == "MalformedXML"
+
+
+# ---- canned ACLs ----------------------------------------------------------------
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
+def grants(acl):
+    out = set()
+    for g in acl["Grants"]:
+        gr = g["Grantee"]
+        out.add((gr.get("URI") or gr.get("ID"), g["Permission"]))
+    return out
+
+
+def test_canned_acls_blocked_by_default(matrix):
+    srv, root, users, _ = matrix
+    alice = users["owner"]
+    b = unique_bucket_name("acl")
+    # BlockPublicAcls is on for the new bucket: a public ACL at creation fails
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.create_bucket(Bucket=b, ACL="public-read")
+    assert err_code(ei.value) == ("AccessDenied", 403)
+    alice.create_bucket(Bucket=b, ACL="private")
+    assert grants(alice.get_bucket_acl(Bucket=b)) == {("alice", "FULL_CONTROL")}
+    for fn in (lambda: alice.put_bucket_acl(Bucket=b, ACL="public-read"),
+               lambda: alice.put_object(Bucket=b, Key="k", Body=b"v", ACL="public-read"),
+               lambda: alice.create_multipart_upload(Bucket=b, Key="m", ACL="public-read")):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            fn()
+        assert err_code(ei.value) == ("AccessDenied", 403)
+    alice.put_object(Bucket=b, Key="k", Body=b"v", ACL="private")
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.put_object_acl(Bucket=b, Key="k", ACL="public-read")
+    assert err_code(ei.value) == ("AccessDenied", 403)
+    assert grants(alice.get_object_acl(Bucket=b, Key="k")) == {("alice", "FULL_CONTROL")}
+    # not implemented: other canned ACLs, grant headers and grant documents
+    for fn in (lambda: alice.put_bucket_acl(Bucket=b, ACL="authenticated-read"),
+               lambda: alice.put_bucket_acl(Bucket=b, GrantRead=f"uri={ALL_USERS}"),
+               lambda: alice.put_object(Bucket=b, Key="k2", Body=b"v",
+                                        ACL="bucket-owner-full-control")):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            fn()
+        assert err_code(ei.value) == ("NotImplemented", 501)
+    r = srv.request("PUT", f"/{b}", query={"acl": ""}, body=b"<AccessControlPolicy/>")
+    assert r.status == 501
+    r = srv.request("PUT", f"/{b}", query={"acl": ""})
+    assert r.status == 400 and r.error()["Code"] == "MalformedACLError"
+
+
+def test_canned_acls_public_read(matrix):
+    srv, root, users, _ = matrix
+    alice, erin = users["owner"], users["unnamed"]
+    b = unique_bucket_name("aclpub")
+    alice.create_bucket(Bucket=b)
+    alice.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    alice.put_object(Bucket=b, Key="pub.txt", Body=b"public", ACL="public-read")
+    alice.put_object(Bucket=b, Key="priv.txt", Body=b"private")
+    # object ACLs: anyone reads the public-read version, nothing else
+    assert grants(alice.get_object_acl(Bucket=b, Key="pub.txt")) == {
+        ("alice", "FULL_CONTROL"), (ALL_USERS, "READ")}
+    r = anon(srv, "GET", b, "pub.txt")
+    assert r.status == 200 and r.body == b"public"
+    assert "x-coffer-acl" not in r.headers
+    assert anon(srv, "HEAD", b, "pub.txt").status == 200
+    assert erin.get_object(Bucket=b, Key="pub.txt")["Body"].read() == b"public"
+    for key in ("priv.txt", "missing"):
+        assert anon(srv, "GET", b, key).status == 403
+        assert run_cell(lambda c, bb, u: c.get_object(Bucket=bb, Key=key),
+                        erin, b, "") == "deny"
+    assert anon(srv, "GET", b).status == 403               # no listing
+    assert anon(srv, "PUT", b, "x", body=b"x").status == 403
+    assert anon(srv, "DELETE", b, "pub.txt").status == 403
+    # PutObjectAcl flips it
+    alice.put_object_acl(Bucket=b, Key="priv.txt", ACL="public-read")
+    assert anon(srv, "GET", b, "priv.txt").body == b"private"
+    alice.put_object_acl(Bucket=b, Key="priv.txt", ACL="private")
+    assert anon(srv, "GET", b, "priv.txt").status == 403
+    # a copy does not inherit the ACL
+    alice.copy_object(Bucket=b, Key="copy.txt", CopySource={"Bucket": b, "Key": "pub.txt"})
+    assert anon(srv, "GET", b, "copy.txt").status == 403
+    # bucket ACL: public-read opens the listing, not the objects
+    alice.put_bucket_acl(Bucket=b, ACL="public-read")
+    assert grants(alice.get_bucket_acl(Bucket=b)) == {("alice", "FULL_CONTROL"),
+                                                      (ALL_USERS, "READ")}
+    r = anon(srv, "GET", b, query={"list-type": "2"})
+    assert r.status == 200 and b"priv.txt" in r.body
+    assert anon(srv, "GET", b, "priv.txt").status == 403
+    assert anon(srv, "GET", b, query={"acl": ""}).status == 403   # READ_ACP not given
+    # IgnorePublicAcls: the stored ACLs stay, and grant nothing
+    alice.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration={
+        "IgnorePublicAcls": True})
+    assert anon(srv, "GET", b, "pub.txt").status == 403
+    assert anon(srv, "GET", b, query={"list-type": "2"}).status == 403
+    assert grants(alice.get_object_acl(Bucket=b, Key="pub.txt")) == {
+        ("alice", "FULL_CONTROL"), (ALL_USERS, "READ")}
+    # an explicit policy Deny wins over a public ACL
+    alice.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration={})
+    assert anon(srv, "GET", b, "pub.txt").status == 200
+    alice.put_bucket_policy(Bucket=b, Policy=policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{b}/pub.txt"}))
+    assert anon(srv, "GET", b, "pub.txt").status == 403
+    # only the owner and admins read or change the ACLs
+    for fn in (lambda c: c.get_bucket_acl(Bucket=b),
+               lambda c: c.put_bucket_acl(Bucket=b, ACL="private"),
+               lambda c: c.get_object_acl(Bucket=b, Key="pub.txt"),
+               lambda c: c.put_object_acl(Bucket=b, Key="pub.txt", ACL="private")):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            fn(erin)
+        assert err_code(ei.value) == ("AccessDenied", 403)
