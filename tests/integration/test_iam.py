@@ -235,6 +235,7 @@ def matrix(iam_srv):
         "admin": srv.client(srv.carol["access_key"], srv.carol["secret_key"]),
         "root": root,
         "unnamed": srv.client(srv.erin["access_key"], srv.erin["secret_key"]),
+        "anonymous": anonymous_client(srv),
     }
     own = unique_bucket_name("own")
     users["owner"].create_bucket(Bucket=own)
@@ -242,7 +243,17 @@ def matrix(iam_srv):
 
 
 EXPECT_OWN_OTHER = {"owner": "allow", "other": "deny", "admin": "allow",
-                    "root": "allow", "unnamed": "deny"}
+                    "root": "allow", "unnamed": "deny", "anonymous": "deny"}
+
+
+def anonymous_client(srv):
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    return boto3.session.Session().client(
+        "s3", endpoint_url=srv.endpoint, region_name=srv.region,
+        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"},
+                      retries={"total_max_attempts": 1}))
 
 
 @pytest.mark.parametrize("op", [o[0] for o in OPS])
@@ -260,7 +271,9 @@ def test_matrix_list_buckets(matrix):
     bob_bucket = unique_bucket_name("bobs")
     users["other"].create_bucket(Bucket=bob_bucket)
     seen = {w: {b["Name"] for b in c.list_buckets()["Buckets"]}
-            for w, c in users.items()}
+            for w, c in users.items() if w != "anonymous"}
+    assert run_cell(lambda c, bb, u: c.list_buckets(), users["anonymous"], None,
+                    "") == "deny"
     assert bucket in seen["owner"] and bob_bucket not in seen["owner"]
     assert bob_bucket in seen["other"] and bucket not in seen["other"]
     assert {bucket, bob_bucket} <= seen["admin"]
@@ -810,3 +823,39 @@ def test_canned_acls_public_read(matrix):
         with pytest.raises(botocore.exceptions.ClientError) as ei:
             fn(erin)
         assert err_code(ei.value) == ("AccessDenied", 403)
+
+
+
+# what a public bucket opens to everyone: a public-read bucket ACL (its
+# listings), public-read objects, and a policy granting s3:GetObjectTagging
+# to "*" (the block is off for it)
+PUBLIC_OPEN = {"HeadBucket", "ListObjects", "ListObjectsV2", "ListObjectVersions",
+               "ListMultipartUploads", "GetObject", "HeadObject", "GetObjectTagging"}
+
+
+@pytest.fixture(scope="module")
+def public_bucket(matrix):
+    srv, root, users, _ = matrix
+    alice = users["owner"]
+    b = unique_bucket_name("public")
+    alice.create_bucket(Bucket=b)
+    alice.delete_public_access_block(Bucket=b)
+    alice.put_bucket_acl(Bucket=b, ACL="public-read")
+    alice.put_bucket_policy(Bucket=b, Policy=policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObjectTagging",
+         "Resource": f"arn:aws:s3:::{b}/*"}))
+    return b
+
+
+@pytest.mark.parametrize("op", [o[0] for o in OPS])
+def test_matrix_public_bucket(matrix, public_bucket, op):
+    srv, root, users, _ = matrix
+    fn = dict(OPS)[op]
+    want = dict(EXPECT_OWN_OTHER)
+    for who in ("other", "unnamed", "anonymous"):
+        want[who] = "allow" if op in PUBLIC_OPEN else "deny"
+    for who, w in want.items():
+        root.put_object(Bucket=public_bucket, Key="obj", Body=b"data",
+                        ACL="public-read")
+        got = run_cell(fn, users[who], public_bucket, who)
+        assert got == w, f"{op} by {who} on a public bucket: {got}, want {w}"
