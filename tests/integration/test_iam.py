@@ -859,3 +859,42 @@ def test_matrix_public_bucket(matrix, public_bucket, op):
                         ACL="public-read")
         got = run_cell(fn, users[who], public_bucket, who)
         assert got == w, f"{op} by {who} on a public bucket: {got}, want {w}"
+
+
+def test_policy_object_lock_conditions(matrix):
+    """s3:object-lock-remaining-retention-days and s3:object-lock-mode from
+    the S3 user guide's examples: a policy caps retention and requires a
+    mode; it can only add refusals to what objlock allows."""
+    import datetime
+    srv, root, users, _ = matrix
+    alice = users["owner"]
+    b = unique_bucket_name("lockcond")
+    alice.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    res = f"arn:aws:s3:::{b}/*"
+    alice.put_bucket_policy(Bucket=b, Policy=policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObjectRetention",
+         "Resource": res, "Condition": {"NumericGreaterThan": {
+             "s3:object-lock-remaining-retention-days": "30"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": res, "Condition": {"StringEquals": {
+             "s3:object-lock-mode": "COMPLIANCE"}}}))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    v = alice.put_object(Bucket=b, Key="k", Body=b"v", ChecksumAlgorithm="CRC32",
+                         ObjectLockMode="GOVERNANCE",
+                         ObjectLockRetainUntilDate=now + datetime.timedelta(days=5))
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.put_object(Bucket=b, Key="c", Body=b"v", ChecksumAlgorithm="CRC32",
+                         ObjectLockMode="COMPLIANCE",
+                         ObjectLockRetainUntilDate=now + datetime.timedelta(days=5))
+    assert err_code(ei.value) == ("AccessDenied", 403)
+    alice.put_object_retention(Bucket=b, Key="k", VersionId=v["VersionId"], Retention={
+        "Mode": "GOVERNANCE", "RetainUntilDate": now + datetime.timedelta(days=20)})
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        alice.put_object_retention(Bucket=b, Key="k", VersionId=v["VersionId"], Retention={
+            "Mode": "GOVERNANCE", "RetainUntilDate": now + datetime.timedelta(days=60)})
+    assert err_code(ei.value) == ("AccessDenied", 403)
+    got = alice.get_object_retention(Bucket=b, Key="k", VersionId=v["VersionId"])
+    assert got["Retention"]["RetainUntilDate"] < now + datetime.timedelta(days=21)
+    alice.delete_bucket_policy(Bucket=b)
+    root.delete_object(Bucket=b, Key="k", VersionId=v["VersionId"],
+                       BypassGovernanceRetention=True)
