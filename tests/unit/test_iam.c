@@ -132,16 +132,35 @@ static void test_parse_table(void **state)
     }
 }
 
+#define POL_PUBLIC_READ_DOC                                                 \
+    "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":" \
+    "\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bkt/*\"}]}"
+
 static void test_parse_limit(void **state)
 {
     static char big[IAM_POLICY_MAX_BYTES + 2];
     struct iam_policy *p = NULL;
     char err[128];
     (void)state;
+    const char *pol = POL_PUBLIC_READ_DOC;
+    size_t pl = strlen(pol);
     memset(big, ' ', sizeof(big));
     assert_int_equal(iam_policy_parse(big, IAM_POLICY_MAX_BYTES + 1, B, &p,
                                       err, sizeof(err)),
                      IAM_EINVAL);
+    assert_null(p);
+    /* a valid policy padded to exactly the limit is accepted, one byte
+     * more is refused */
+    memcpy(big, pol, pl - 1);
+    big[IAM_POLICY_MAX_BYTES - 1] = '}';
+    assert_int_equal(iam_policy_parse(big, IAM_POLICY_MAX_BYTES, B, &p, err,
+                                      sizeof(err)), IAM_OK);
+    iam_policy_free(p);
+    p = NULL;
+    big[IAM_POLICY_MAX_BYTES - 1] = ' ';
+    big[IAM_POLICY_MAX_BYTES] = '}';
+    assert_int_equal(iam_policy_parse(big, IAM_POLICY_MAX_BYTES + 1, B, &p,
+                                      err, sizeof(err)), IAM_EINVAL);
     assert_null(p);
 }
 
@@ -463,6 +482,8 @@ static void test_names(void **state)
     assert_false(iam_name_valid(""));
     assert_false(iam_name_valid("a/b"));
     assert_false(iam_name_valid("a b"));
+    assert_true(iam_name_valid(
+        "0123456789012345678901234567890123456789012345678901234567890123"));
     assert_false(iam_name_valid(
         "01234567890123456789012345678901234567890123456789012345678901234"));
 }
