@@ -123,18 +123,11 @@ void gw_peer_addr(const struct gw_req *req, char *out, size_t cap)
                   (socklen_t)cap);
 }
 
-/* The bucket's public access block into flags; *configured 0 after a
- * DeletePublicAccessBlock (all off). Absent (new and older buckets): all
- * on, AWS's default for new buckets. 0, or -1 (catalog error). Worker. */
-int gw_pab_flags(struct gw_req *req, const char *bucket, int flags[4],
-                 int *configured)
+/* The public access block from its stored value (see META_BATTR_PAB). */
+static void pab_parse(struct gw_req *req, const char *bucket, const char *v,
+                      size_t n, int flags[4], int *configured)
 {
-    char *v = NULL;
-    size_t n = 0;
     int i;
-    enum meta_status st = meta_bucket_attr_get(req->srv->db, bucket,
-                                               META_BATTR_PAB, &v, &n);
-    if (st != META_OK && st != META_ENOTFOUND) return -1;
     *configured = 1;
     for (i = 0; i < 4; i++) flags[i] = 1;
     if (v && strcmp(v, "none") == 0) {
@@ -146,17 +139,35 @@ int gw_pab_flags(struct gw_req *req, const char *bucket, int flags[4],
         gw_log_req(req, CF_LOG_ERR, "bucket %s: public access block record "
                    "is corrupt: treated as all on", bucket);
     }
+}
+
+/* The bucket's public access block into flags; *configured 0 after a
+ * DeletePublicAccessBlock (all off). Absent (new and older buckets): all
+ * on, AWS's default for new buckets. 0, or -1 (catalog error). Worker. */
+int gw_pab_flags(struct gw_req *req, const char *bucket, int flags[4],
+                 int *configured)
+{
+    char *v = NULL;
+    size_t n = 0;
+    enum meta_status st = meta_bucket_attr_get(req->srv->db, bucket,
+                                               META_BATTR_PAB, &v, &n);
+    if (st != META_OK && st != META_ENOTFOUND) return -1;
+    pab_parse(req, bucket, v, n, flags, configured);
     free(v);
     return 0;
 }
 
-/* Loads (once per request and bucket) the bucket's policy into the
- * request. A stored policy that no longer parses is logged and treated as
- * denying everyone but the owner and admins. Worker. */
+/* Loads (once per request and bucket, with one catalog read) the bucket's
+ * policy, canned ACL and public access block into the request. A stored
+ * policy that no longer parses is logged and treated as denying everyone
+ * but the owner and admins. Worker. */
 static int policy_load(struct gw_req *req, const char *bucket)
 {
-    char *doc = NULL, err[256];
-    size_t n = 0;
+    static const enum meta_battr ids[3] = { META_BATTR_POLICY,
+                                            META_BATTR_ACL, META_BATTR_PAB };
+    char *v[3], err[256];
+    size_t n[3];
+    int configured;
     enum meta_status st;
 
     if (req->policy_loaded && strcmp(req->policy_bucket, bucket) == 0)
@@ -166,34 +177,22 @@ static int policy_load(struct gw_req *req, const char *bucket)
     req->policy_bad = 0;
     req->policy_loaded = 1;
     snprintf(req->policy_bucket, sizeof(req->policy_bucket), "%s", bucket);
-    st = meta_bucket_attr_get(req->srv->db, bucket, META_BATTR_POLICY, &doc,
-                              &n);
-    if (st != META_OK && st != META_ENOTFOUND) {
+    st = meta_bucket_attrs_get(req->srv->db, bucket, ids, 3, v, n);
+    if (st != META_OK) {
         req->policy_bad = 1;
         return -1;
     }
-    {
-        int configured;
-        char *acl = NULL;
-        size_t al = 0;
-        if (gw_pab_flags(req, bucket, req->pab, &configured) != 0 ||
-            meta_bucket_attr_get(req->srv->db, bucket, META_BATTR_ACL, &acl,
-                                 &al) != META_OK) {
-            free(doc);
-            free(acl);
-            req->policy_bad = 1;
-            return -1;
-        }
-        req->bucket_public = acl && strcmp(acl, "public-read") == 0;
-        free(acl);
-    }
-    if (doc && iam_policy_parse(doc, n, bucket, &req->policy, err,
-                                sizeof(err)) != IAM_OK) {
+    req->bucket_public = v[1] && strcmp(v[1], "public-read") == 0;
+    pab_parse(req, bucket, v[2], n[2], req->pab, &configured);
+    if (v[0] && iam_policy_parse(v[0], n[0], bucket, &req->policy, err,
+                                 sizeof(err)) != IAM_OK) {
         gw_log_req(req, CF_LOG_ERR, "the stored policy of bucket %s does not "
                    "parse: %s", bucket, err);
         req->policy_bad = 1;
     }
-    free(doc);
+    free(v[0]);
+    free(v[1]);
+    free(v[2]);
     return req->policy_bad ? -1 : 0;
 }
 

@@ -87,6 +87,13 @@ enum meta_battr {
 enum meta_status meta_bucket_attr_get(struct meta_db *db, const char *name,
                                       enum meta_battr id, char **value,
                                       size_t *len);
+/* Several documents from one read of the record (the gateway's access
+ * check reads policy, ACL and public access block per request): values[i]
+ * and lens[i] as meta_bucket_attr_get gives them, for ids[i], i < n; all
+ * NULL on an error. */
+enum meta_status meta_bucket_attrs_get(struct meta_db *db, const char *name,
+                                       const enum meta_battr *ids, size_t n,
+                                       char **values, size_t *lens);
 /* Stores (value NULL: removes) one document, in one synced write;
  * meta_bucket_update keeps them. META_EINVAL above META_BATTR_MAX_BYTES. */
 enum meta_status meta_bucket_attr_set(struct meta_db *db, const char *name,
