@@ -141,6 +141,8 @@ static const struct ck limits_keys[] = {
      MK_NONE},
     {"body_timeout", CK_DURATION, OFF(body_timeout_s), 1, 3600, NULL, NULL,
      MK_NONE},
+    {"read_ahead_total", CK_SIZE, OFF(read_ahead_total), MIB, 16 * GIB, NULL,
+     NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
@@ -513,6 +515,7 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->idle_timeout_s = 60;
     c->header_timeout_s = 30;
     c->body_timeout_s = 60;
+    c->read_ahead_total = (size_t)(32 * MIB);
     c->scrub_rate = (size_t)(16 * MIB);
     c->scrub_interval_s = 7 * 86400;
     c->checkpoint_interval_s = 3600;

@@ -58,6 +58,8 @@ struct conf {
     int idle_timeout_s;        /* keep-alive idle, 60 */
     int header_timeout_s;      /* whole request head must arrive, 30 */
     int body_timeout_s;        /* no body byte for this long, 60 */
+    size_t read_ahead_total;   /* GET data read from disk and not yet sent,
+                                  all connections together, 32 MiB */
     /* heal: background scrubbing and catalog checkpoints */
     size_t scrub_rate;         /* bytes/s the scrubber reads, 16 MiB; 0 off */
     int scrub_interval_s;      /* pause between scrub passes, 7 days */

@@ -272,6 +272,7 @@ struct gw_get {
     uint64_t part_start;          /* object offset where that part starts */
     char *buf;                    /* block read by the running job */
     size_t buf_len;
+    size_t buf_charge;            /* its share of srv->ra_bytes */
     int eof;                      /* all bytes handed to the socket */
     int degraded;                 /* a stripe was rebuilt from parity */
     int sse;                      /* 1: stored encrypted (ver.sse) */
@@ -377,6 +378,11 @@ struct gw_server {
     int nloops;
     struct cf_workq *workq;
     struct cf_pool *pool;         /* stripe-size blocks */
+    atomic_size_t ra_bytes;       /* GET read-ahead held by all loops:
+                                     blocks taken for reads and not yet
+                                     sent, in ra_charge() units (gw_object.c); kept
+                                     <= conf->read_ahead_total except
+                                     that one block may always be held */
     atomic_int nconns;
     atomic_ulong next_conn_id;
     atomic_int stopping;

@@ -15,7 +15,8 @@
  * - Memory per connection is bounded: the input evbuffer by the read high
  *   watermark (buffer_size), the head by max_header_bytes, an upload by
  *   GW_PUT_BUFS pool blocks, a download by one block plus the output high
- *   watermark. Nothing grows with object size. */
+ *   watermark. Nothing grows with object size. All downloads together hold
+ *   at most read_ahead_total bytes of blocks (gw_object.c). */
 #include "gw_int.h"
 
 #include <errno.h>

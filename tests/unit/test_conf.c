@@ -104,6 +104,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.idle_timeout_s, 60);
     assert_int_equal(c.header_timeout_s, 30);
     assert_int_equal(c.body_timeout_s, 60);
+    assert_int_equal(c.read_ahead_total, 32 * MIB);
     assert_null(c.users);
     assert_int_equal(c.nusers, 0);
     /* finalize twice is harmless */
@@ -171,6 +172,7 @@ static void test_example_loads(void **state)
     assert_int_equal(c.idle_timeout_s, d.idle_timeout_s);
     assert_int_equal(c.header_timeout_s, d.header_timeout_s);
     assert_int_equal(c.body_timeout_s, d.body_timeout_s);
+    assert_int_equal(c.read_ahead_total, d.read_ahead_total);
     assert_int_equal(c.nusers, 0);
     assert_int_equal(c.tls_enabled, 0);
     assert_null(c.tls_cert);
@@ -202,6 +204,7 @@ static const char all_keys[] =
     "  idle_timeout: 2m\n"
     "  header_timeout: 10\n"
     "  body_timeout: 1h\n"
+    "  read_ahead_total: 8MiB\n"
     "users:\n"
     "  - access_key: backup-writer\n"
     "    secret_key: wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n"
@@ -237,6 +240,7 @@ static void test_all_keys(void **state)
     assert_int_equal(c.idle_timeout_s, 120);
     assert_int_equal(c.header_timeout_s, 10);
     assert_int_equal(c.body_timeout_s, 3600);
+    assert_int_equal(c.read_ahead_total, 8 * MIB);
     assert_int_equal(c.nusers, 3);
     assert_string_equal(c.users[0].access_key, "backup-writer");
     assert_string_equal(c.users[0].secret_key,
@@ -517,7 +521,9 @@ static const struct err_row err_rows[] = {
     {"limits:\n  max_object_bytes: 1\n", 2, "limits.max_object_bytes",
      "unknown key; valid keys: max_header_bytes, max_xml_bytes, "
      "max_object_size, max_connections, idle_timeout, header_timeout, "
-     "body_timeout"},
+     "body_timeout, read_ahead_total"},
+    {"limits:\n  read_ahead_total: 512KiB\n", 2, "limits.read_ahead_total",
+     "must be 1MiB..16GiB, got 512KiB"},
     {"limits:\n  idle_timeout: 1m\n  idle_timeout: 2m\n", 3,
      "limits.idle_timeout", "duplicate key (first given on line 2)"},
     /* strings */
