@@ -63,7 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.method = take_line(&p, end, mem, &nmem);
     req.path = take_line(&p, end, mem, &nmem);
     req.query = take_line(&p, end, mem, &nmem);
-    while (p < end && nh < MAX_HDRS) {
+    /* Lines without a colon take a slot in mem too. */
+    while (p < end && nh < MAX_HDRS &&
+           nmem < (int)(sizeof(mem) / sizeof(mem[0]))) {
         struct cf_str line = take_line(&p, end, mem, &nmem);
         const char *colon = memchr(line.p, ':', line.len);
         if (colon == NULL) continue;
