@@ -394,6 +394,10 @@ struct gw_server {
 };
 
 /* gw_server.c */
+/* The http_parser callbacks that copy a request head into p->data's
+ * (a struct gw_conn) current request and pause at its end; exposed so the
+ * fuzz target (tests/fuzz/fuzz_head.c) drives them without a socket. */
+const http_parser_settings *gw_parser_settings(void);
 void gw_req_post(struct gw_req *req, gw_job_fn work, gw_job_fn done);
 void gw_done_respond(struct gw_req *req);      /* done: just respond */
 /* 1 if the principal may use the bucket (owner, or an admin). */

@@ -498,6 +498,11 @@ static const http_parser_settings parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
+const http_parser_settings *gw_parser_settings(void)
+{
+    return &parser_settings;
+}
+
 /* ---- lookup helpers ---- */
 
 const char *gw_req_header(const struct gw_req *req, const char *name,
