@@ -77,6 +77,7 @@ test_ec_OBJS    := common erasure
 test_meta_OBJS  := common meta
 test_sigv4_OBJS := common gateway/gw_sigv4.c gateway/gw_chunked.c
 test_ol_OBJS    := common meta erasure objlock
+test_ol_lc_OBJS := common objlock/ol_lc.c
 test_ol_report_OBJS := common meta erasure objlock
 test_ol_export_OBJS := common meta erasure objlock
 test_xml_OBJS   := common gateway/gw_xml.c
