@@ -18,7 +18,8 @@ const char *ol_lc_error_str(enum ol_lc_error e)
     case OL_LC_NO_ACTION:
         return "At least one action needs to be specified in a rule";
     case OL_LC_BAD_VALUE:
-        return "A lifecycle value is out of range: Days, NoncurrentDays and "
+        return "A lifecycle value is out of range: ID at most 255 "
+               "characters, Days, NoncurrentDays and "
                "DaysAfterInitiation must be positive integers, "
                "NewerNoncurrentVersions 1..100, a Date midnight UTC, "
                "ObjectSizeLessThan above ObjectSizeGreaterThan";
@@ -53,6 +54,8 @@ enum ol_lc_error ol_lc_check(const struct ol_lc_rule *r, size_t n,
     for (i = 0; i < n; i++) {
         const struct ol_lc_rule *x = &r[i];
         *bad_rule = i;
+        if (x->id == NULL || strlen(x->id) > OL_LC_ID_MAX)
+            return OL_LC_BAD_VALUE;
         if (x->exp_days == 0 && x->exp_date_ms == 0 && !x->exp_marker &&
             x->nc_days == 0 && x->abort_days == 0)
             return OL_LC_NO_ACTION;
