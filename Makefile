@@ -50,12 +50,25 @@ LIBCOFFER   := $(BUILD)/libcoffer.a
         install clean check-src bench fuzz fuzz-build fuzz-smoke
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/coffer $(BUILD)/tests/audit_tamper
+all: $(BUILD)/coffer $(BUILD)/tests/audit_tamper $(BUILD)/tests/coffer-testclock
 
 # Test-only tools used by the integration suite (never installed).
 $(BUILD)/tests/audit_tamper: tests/tools/audit_tamper.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+
+# A test-only coffer whose compliance clock starts COFFER_TEST_CLOCK_ADVANCE_S
+# seconds ahead (lifecycle tests need days to pass): ol_clock.c compiled
+# with -DCOFFER_TEST_CLOCK, linked before libcoffer.a so the archive's own
+# ol_clock.o is not used. Never installed; build/coffer has no such code.
+$(BUILD)/tests/ol_clock_test.o: objlock/ol_clock.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DCOFFER_TEST_CLOCK -c $< -o $@
+
+$(BUILD)/tests/coffer-testclock: $(BUILD)/tests/ol_clock_test.o $(CMD_OBJS) \
+                                 $(LIBCOFFER)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(BUILD)/tests/ol_clock_test.o $(CMD_OBJS) \
+	    $(LIBCOFFER) $(LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,6 +90,7 @@ test_ec_OBJS    := common erasure
 test_meta_OBJS  := common meta
 test_sigv4_OBJS := common gateway/gw_sigv4.c gateway/gw_chunked.c
 test_ol_OBJS    := common meta erasure objlock
+test_ol_lc_OBJS := common objlock/ol_lc.c
 test_ol_report_OBJS := common meta erasure objlock
 test_ol_export_OBJS := common meta erasure objlock
 test_xml_OBJS   := common gateway/gw_xml.c
@@ -129,7 +143,7 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 # What each target links, as for the unit tests (default: every module).
 fuzz_sigv4_OBJS   := common gateway/gw_sigv4.c gateway/gw_chunked.c
 fuzz_chunked_OBJS := common gateway/gw_sigv4.c gateway/gw_chunked.c
-fuzz_xml_OBJS     := common gateway/gw_xml.c
+fuzz_xml_OBJS     := common gateway/gw_xml.c objlock/ol_lc.c
 fuzz_conf_OBJS    := common conf
 fuzz_shard_OBJS   := common erasure
 fuzz_objs_of = $(foreach x,$(1),$(if $(filter %.c,$(x)),\

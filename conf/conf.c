@@ -157,6 +157,12 @@ static const struct ck heal_keys[] = {
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
+static const struct ck lifecycle_keys[] = {
+    {"interval", CK_DURATION, OFF(lifecycle_interval_s), 0, 7 * 86400, NULL,
+     NULL, MK_NONE},
+    {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
+};
+
 static const struct ck tls_keys[] = {
     {"enabled", CK_BOOL, OFF(tls_enabled), 0, 0, NULL, NULL, MK_TLS_ON},
     {"cert", CK_STR_OPT, OFF(tls_cert), 0, 0, NULL, check_path, MK_TLS_CERT},
@@ -200,6 +206,7 @@ static const struct ck top_keys[] = {
     {"tls", CK_MAP, 0, 0, 0, tls_keys, NULL, MK_NONE},
     {"audit", CK_MAP, 0, 0, 0, audit_keys, NULL, MK_NONE},
     {"encryption", CK_MAP, 0, 0, 0, encryption_keys, NULL, MK_NONE},
+    {"lifecycle", CK_MAP, 0, 0, 0, lifecycle_keys, NULL, MK_NONE},
     {"users", CK_USERS, 0, 0, 0, NULL, NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
@@ -521,6 +528,7 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->checkpoint_interval_s = 3600;
     c->checkpoint_keep = 3;
     c->audit_export_interval_s = 3600;
+    c->lifecycle_interval_s = 3600;
     c->audit_export_retain_years = 7;
     return CONF_OK;
 }

@@ -65,6 +65,8 @@ struct conf {
     int scrub_interval_s;      /* pause between scrub passes, 7 days */
     int checkpoint_interval_s; /* catalog checkpoints, 1 h; 0 off */
     int checkpoint_keep;       /* newest checkpoints kept per disk, 3 */
+    /* lifecycle: the scanner applying buckets' lifecycle rules */
+    int lifecycle_interval_s;  /* pause between passes, 1 h; 0 off */
     /* audit log export (audit:) */
     int audit_export_interval_s;   /* export_interval: 1h; 0 disables */
     char *audit_export_bucket;     /* export_bucket: "coffer-audit" */

@@ -94,6 +94,7 @@ enum gw_err {
     GW_E_CORS_FORBIDDEN,
     GW_E_NO_SUCH_TAG_SET,
     GW_E_NO_SSE_CONFIG,
+    GW_E_NO_SUCH_LIFECYCLE,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -175,6 +176,9 @@ enum gw_op {
     GW_OP_PUT_BUCKET_ENCRYPTION,
     GW_OP_GET_BUCKET_ENCRYPTION,
     GW_OP_DELETE_BUCKET_ENCRYPTION,
+    GW_OP_PUT_LIFECYCLE,
+    GW_OP_GET_LIFECYCLE,
+    GW_OP_DELETE_LIFECYCLE,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -491,6 +495,11 @@ void gw_h_list_parts(struct gw_req *req);
 void gw_h_list_uploads(struct gw_req *req);
 /* Removes the stored data of a version (every part of a multipart one). */
 void gw_remove_data(struct gw_server *srv, const struct meta_version *v);
+/* A version's tags, decoded into malloc'd strings (free each key and
+ * value); 0, or -1 when they do not decode or exceed max. */
+struct ol_lc_tag;
+int gw_version_tags(const struct meta_version *v, struct ol_lc_tag *out,
+                    size_t max, size_t *n);
 /* Collects the headers a PUT or CreateMultipartUpload stores with the
  * object into v (content-type etc., x-amz-meta-*); 0 or sets an error. */
 int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v);
@@ -560,6 +569,11 @@ const char *gw_lock_md5_message(void);
  * extension and legal holds (which only strengthen) pass. Returns 0 to go
  * on, -1 with the error set. */
 int gw_lock_system_bucket(struct gw_req *req);
+/* The same for work done by the server itself (by: "lifecycle", ...). */
+char *gw_audit_event_for(const char *bucket, const char *by,
+                         const char *request, const char *what,
+                         const char *key, size_t key_len,
+                         const struct meta_version *v, const char *detail);
 char *gw_audit_event(const struct gw_req *req, const char *what,
                      const char *key, size_t key_len,
                      const struct meta_version *v, const char *detail);
@@ -607,6 +621,25 @@ size_t gw_put_block_cap(const struct gw_req *req);
 void gw_h_put_bucket_encryption(struct gw_req *req); /* after XML body */
 void gw_h_get_bucket_encryption(struct gw_req *req);
 void gw_h_delete_bucket_encryption(struct gw_req *req);
+/* gw_bucket.c: GET of a bucket document kept as it is served (the body,
+ * or error `missing` when the bucket has none) and its DELETE (204). Run
+ * on a worker. */
+void gw_bucket_doc_get(struct gw_req *req, enum meta_battr id,
+                       enum gw_err missing);
+void gw_bucket_doc_delete(struct gw_req *req, enum meta_battr id);
+
+/* gw_lifecycle.c: lifecycle configuration and its scanner thread (started
+ * by gw_server_run, stopped when it returns; lifecycle.interval 0: none). */
+struct gw_lc;
+void gw_h_put_lifecycle(struct gw_req *req);    /* after XML body */
+void gw_h_get_lifecycle(struct gw_req *req);
+void gw_h_delete_lifecycle(struct gw_req *req);
+enum gw_status gw_lc_start(struct gw_server *srv, struct gw_lc **out);
+void gw_lc_stop(struct gw_lc *lc);              /* NULL: no-op */
+/* gw_object.c: Content-MD5 or an x-amz-checksum-* header, required and
+ * verified on an XML body; non-zero with the error set. */
+int gw_xml_body_integrity(struct gw_req *req);
+
 /* gw_cors.c */
 void gw_h_put_cors(struct gw_req *req);         /* after XML body */
 void gw_h_get_cors(struct gw_req *req);

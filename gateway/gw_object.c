@@ -1568,30 +1568,28 @@ void gw_h_delete_object(struct gw_req *req)
 
 /* ---- DeleteObjects ---- */
 
-static void delete_objects_work(struct gw_req *req)
+/* The integrity header an XML body must carry where AWS requires one
+ * (DeleteObjects, PutBucketLifecycleConfiguration): Content-MD5, or any
+ * x-amz-checksum-* header, verified against the body. Non-zero with the
+ * error set: InvalidDigest, BadDigest, or InvalidRequest when none. */
+int gw_xml_body_integrity(struct gw_req *req)
 {
-    struct meta_bucket b;
-    struct gw_xml_delete d;
-    struct gw_xbuf *x = &req->resp.body;
     const char *h;
-    size_t hl, i;
+    size_t hl;
 
-    memset(&d, 0, sizeof(d));
-    if (gw_bucket_check(req, &b) != 0) return;
-    /* AWS requires an integrity header on DeleteObjects. */
     h = gw_req_header(req, "content-md5", &hl);
     if (h) {
         unsigned char want[16], got[16];
         unsigned int n;
         if (cf_base64_decode(h, hl, want, sizeof(want)) != 16) {
             gw_resp_error(&req->resp, GW_E_INVALID_DIGEST, NULL);
-            return;
+            return -1;
         }
         EVP_Digest(req->xml.p ? req->xml.p : "", req->xml.len, got, &n,
                    EVP_md5(), NULL);
         if (CRYPTO_memcmp(want, got, 16) != 0) {
             gw_resp_error(&req->resp, GW_E_BAD_DIGEST, NULL);
-            return;
+            return -1;
         }
     } else {
         int k, found = 0;
@@ -1604,23 +1602,37 @@ static void delete_objects_work(struct gw_req *req)
             found = 1;
             if (gw_csum_init(&cs, (enum gw_csum_algo)k) != 0) {
                 gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
-                return;
+                return -1;
             }
             gw_csum_update(&cs, req->xml.p ? req->xml.p : "", req->xml.len);
             gw_csum_final(&cs, got);
             gw_csum_cleanup(&cs);
             if (hl != strlen(got) || memcmp(h, got, hl) != 0) {
                 gw_resp_error(&req->resp, GW_E_BAD_DIGEST, NULL);
-                return;
+                return -1;
             }
         }
         if (!found) {
             gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
                           "Missing required header for this request: "
                           "Content-MD5");
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+static void delete_objects_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct gw_xml_delete d;
+    struct gw_xbuf *x = &req->resp.body;
+    size_t i;
+
+    memset(&d, 0, sizeof(d));
+    if (gw_bucket_check(req, &b) != 0) return;
+    /* AWS requires an integrity header on DeleteObjects. */
+    if (gw_xml_body_integrity(req) != 0) return;
     if (gw_xml_parse_delete(req->xml.p ? req->xml.p : "", req->xml.len, &d) !=
         GW_XML_OK) {
         gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);

@@ -657,6 +657,7 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_CORS:
     case GW_OP_PUT_BUCKET_TAGGING:
     case GW_OP_PUT_BUCKET_ENCRYPTION:
+    case GW_OP_PUT_LIFECYCLE:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -727,6 +728,9 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;
     case GW_OP_PUT_CORS: gw_h_put_cors(req); break;
+    case GW_OP_PUT_LIFECYCLE: gw_h_put_lifecycle(req); break;
+    case GW_OP_GET_LIFECYCLE: gw_h_get_lifecycle(req); break;
+    case GW_OP_DELETE_LIFECYCLE: gw_h_delete_lifecycle(req); break;
     case GW_OP_GET_CORS: gw_h_get_cors(req); break;
     case GW_OP_DELETE_CORS: gw_h_delete_cors(req); break;
     case GW_OP_CORS_PREFLIGHT: gw_h_cors_preflight(req); break;
@@ -1231,12 +1235,17 @@ out_free:
 
 enum gw_status gw_server_run(struct gw_server *srv)
 {
+    struct gw_lc *lc = NULL;
     int i;
+    if (gw_lc_start(srv, &lc) != GW_OK)
+        cf_log(CF_LOG_ERR, "lifecycle: the scanner could not start; no "
+               "lifecycle rule will be applied");
     for (i = 1; i < srv->nloops; i++)
         pthread_create(&srv->loops[i].thread, NULL, loop_main,
                        &srv->loops[i]);
     loop_main(&srv->loops[0]);
     for (i = 1; i < srv->nloops; i++) pthread_join(srv->loops[i].thread, NULL);
+    gw_lc_stop(lc);
     return GW_OK;
 }
 

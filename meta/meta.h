@@ -73,6 +73,9 @@ enum meta_battr {
     META_BATTR_CORS = 1,  /* CORS rules (canonical CORSConfiguration XML) */
     META_BATTR_TAGS = 2,  /* bucket tags ("k=v&k=v", URL-encoded) */
     META_BATTR_SSE = 3,   /* default encryption ("AES256") */
+    /* ids are stored: never reuse or renumber one */
+    META_BATTR_LIFECYCLE = 8, /* lifecycle rules (canonical
+                                 LifecycleConfiguration XML) */
 };
 #define META_BATTR_MAX_BYTES (256 * 1024)
 /* *value: a malloc'ed NUL-terminated copy (free it), or NULL when the

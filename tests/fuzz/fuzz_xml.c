@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gw_xml.h"
+#include "ol.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, data + 1, len);
     body = copy;
 
-    switch (data[0] % 10) {
+    switch (data[0] % 12) {
     case 0: {
         char region[64];
         gw_xml_parse_location(body, len, region, sizeof(region));
@@ -99,6 +100,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_xbuf_esc(&b, body, len);
         gw_xbuf_urlenc(&b, body, len);
         gw_xbuf_cleanup(&b);
+        break;
+    }
+    case 10: {
+        /* lifecycle: parsed, then checked as PutBucketLifecycle does */
+        struct gw_xml_lifecycle l;
+        memset(&l, 0, sizeof(l));
+        if (gw_xml_parse_lifecycle(body, len, &l) == GW_XML_OK) {
+            size_t bad;
+            size_t i;
+            for (i = 0; i < l.n; i++)
+                if (l.rules[i].id == NULL) l.rules[i].id = strdup("id");
+            (void)ol_lc_check(l.rules, l.n, &bad);
+        }
+        gw_xml_lifecycle_cleanup(&l);
+        break;
+    }
+    case 11: {
+        char algo[32];
+        int kms = 0;
+        gw_xml_parse_encryption(body, len, algo, &kms);
         break;
     }
     }

@@ -165,6 +165,7 @@ static void test_example_loads(void **state)
     assert_int_equal(c.max_xml_bytes, d.max_xml_bytes);
     assert_int_equal(c.max_object_bytes, d.max_object_bytes);
     assert_int_equal(c.max_connections, d.max_connections);
+    assert_int_equal(c.lifecycle_interval_s, d.lifecycle_interval_s);
     assert_int_equal(c.audit_export_interval_s, d.audit_export_interval_s);
     assert_string_equal(c.audit_export_bucket, d.audit_export_bucket);
     assert_int_equal(c.audit_export_retain_years,
@@ -642,7 +643,7 @@ static const struct err_row err_rows[] = {
     {"frobnicate: 1\n", 1, "frobnicate",
      "unknown key; valid keys: listen, console_listen, data_dir, disks, "
      "meta_dir, erasure, max_threads, io_threads, buffer_size, region, "
-     "domain, log_level, limits, heal, tls, audit, encryption, users"},
+     "domain, log_level, limits, heal, tls, audit, encryption, lifecycle, users"},
     {"listen: 127.0.0.1:9000\nregion: x\nlisten: 1.2.3.4:5\n", 3, "listen",
      "duplicate key (first given on line 1)"},
     {"erasure: {data: 4}\n\nerasure: {parity: 2}\n", 3, "erasure",
