@@ -76,6 +76,8 @@ enum ck_mark {
     MK_TLS_ON,
     MK_TLS_CERT,
     MK_TLS_KEY,
+    MK_KEY_FILE,
+    MK_KMS,
     MK_N
 };
 
@@ -100,6 +102,7 @@ static const char *check_level(const char *s);
 static const char *check_access_key(const char *s);
 static const char *check_bucket(const char *s);
 static const char *check_secret_key(const char *s);
+static const char *check_kms(const char *s);
 
 #define OFF(f) offsetof(struct conf, f)
 #define UOFF(f) offsetof(struct conf_user, f)
@@ -164,7 +167,9 @@ static const struct ck tls_keys[] = {
 
 static const struct ck encryption_keys[] = {
     {"master_key_file", CK_STR_OPT, OFF(master_key_file), 0, 0, NULL,
-     check_path, MK_NONE},
+     check_path, MK_KEY_FILE},
+    {"kms_command", CK_STR_OPT, OFF(kms_command), 0, 0, NULL, check_kms,
+     MK_KMS},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
@@ -389,6 +394,22 @@ static const char *check_path(const char *s)
                                      : "path must be shorter than 4000 bytes";
 }
 
+/* The program is run without a shell (see gw_master_key_from_command):
+ * words split at spaces and tabs, the first an absolute path. */
+static const char *check_kms(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (strlen(s) >= CONF_PATH_MAX)
+        return "must be shorter than 4000 bytes";
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p != '/')
+        return "must start with the absolute path of a program (it is run "
+               "without a shell: words split at spaces)";
+    for (; *p; p++)
+        if (*p < 0x20 && *p != '\t') return "must not hold control characters";
+    return NULL;
+}
+
 static const char *check_region(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
@@ -561,6 +582,7 @@ void conf_cleanup(struct conf *c)
     free(c->tls_key);
     free(c->audit_export_bucket);
     free(c->master_key_file);
+    free(c->kms_command);
     free_disks(c);
     free_users(c);
     memset(c, 0, sizeof(*c));
@@ -1021,6 +1043,12 @@ static int joint_checks(struct loader *L, struct conf *c)
         return bad(L, ln[MK_TLS_CERT] ? ln[MK_TLS_CERT] : ln[MK_TLS_KEY],
                    ln[MK_TLS_CERT] ? "tls.cert" : "tls.key",
                    "tls.cert and tls.key must be given together");
+    if (ln[MK_KMS] && ln[MK_KEY_FILE] && c->kms_command != NULL &&
+        c->master_key_file != NULL)
+        return bad(L, ln[MK_KMS], "encryption.kms_command",
+                   "give either it or encryption.master_key_file (line "
+                   "%zu), not both",
+                   ln[MK_KEY_FILE]);
     if (ln[MK_TLS_ON] && !c->tls_enabled && c->tls_cert != NULL)
         return bad(L, ln[MK_TLS_ON], "tls.enabled",
                    "is false, but tls.cert is set (a certificate turns TLS "
@@ -1501,13 +1529,14 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
     if (c->meta_dir == NULL &&
         (c->meta_dir = path_join(c->data_dir, "meta", 0)) == NULL)
         goto out_nomem;
-    if (c->master_key_file == NULL &&
+    if (c->master_key_file == NULL && c->kms_command == NULL &&
         (c->master_key_file = path_join(c->data_dir, "master.key", 0)) ==
             NULL)
         goto out_nomem;
     for (j = 0; j < c->ndisks; j++) {
         /* whoever walks off with the disks must not find the key there */
         size_t dl = strlen(c->disks[j]);
+        if (c->master_key_file == NULL) break; /* kms_command */
         while (dl > 1 && c->disks[j][dl - 1] == '/') dl--;
         if (strncmp(c->master_key_file, c->disks[j], dl) != 0 ||
             c->master_key_file[dl] != '/')

@@ -81,7 +81,13 @@ struct conf {
                               mode 0600, created on first start; default
                               data_dir/master.key; never inside a disk
                               directory. COFFER_MASTER_KEY (64 hex digits)
-                              in the environment overrides it. */
+                              in the environment overrides it. NULL
+                              when kms_command is set. */
+    char *kms_command;     /* encryption.kms_command: a program printing
+                              the master key as 64 hex digits, run without
+                              a shell at start; NULL: none. Overrides
+                              master_key_file (both in one file is an
+                              error); COFFER_MASTER_KEY overrides it. */
 };
 
 /* Fills every field with the built-in default (data_dir "./coffer-data";

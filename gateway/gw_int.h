@@ -26,6 +26,7 @@
 #include "cf.h"
 #include "gw.h"
 #include "gw_sigv4.h"
+#include "gw_sse.h"
 #include "gw_xml.h"
 
 #define GW_MAX_HEADERS 128          /* header lines per request */
@@ -385,6 +386,7 @@ struct gw_server {
     void *on_degraded_arg;
     struct gw_tls *tls;           /* NULL: plain HTTP */
     unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
+    uint64_t sse_master_id;       /* its id, kept in each SSE-S3 record */
 };
 
 /* gw_server.c */
@@ -555,10 +557,6 @@ char *gw_audit_event(const struct gw_req *req, const char *what,
                      const struct meta_version *v, const char *detail);
 /* gw_sse.c: server-side encryption (SSE-S3). See gw_sse.h for the
  * cryptography and docs/architecture.md for the layout. */
-/* Loads (env COFFER_MASTER_KEY, else conf's master_key_file, created with
- * 32 random bytes and mode 0600 when missing) the master key. 0 or -1
- * (logged). */
-int gw_sse_master_load(const struct conf *conf, unsigned char out[32]);
 /* Refuses what is not implemented (aws:kms) with 501, malformed values
  * (SSE-C headers included) and encryption headers on operations that do
  * not take them with 400; 0 to go on, -1 with the error set. Loop. */
@@ -584,9 +582,6 @@ int gw_sse_put_start(struct gw_req *req, const unsigned char dek[32],
 int gw_sse_put_block(struct gw_req *req, unsigned char *buf, size_t len);
 /* x-amz-server-side-encryption on a response for an encrypted version. */
 void gw_sse_resp_headers(struct gw_req *req, const struct meta_sse *s);
-/* A multipart upload's encryption rides in its stored headers as this
- * internal entry (hex) until completion moves it into the version. */
-#define GW_UPLOAD_SSE_HEADER "x-coffer-mpu-sse" /* removed at completion */
 int gw_sse_to_upload(const struct meta_sse *s, struct meta_version *hv);
 /* Reads the entry from an upload's headers into *s; 1 found, 0 none. */
 int gw_sse_from_headers(const struct meta_kv *h, size_t n,

@@ -1164,10 +1164,12 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
     srv->conf = conf;
     srv->db = db;
     srv->set = set;
-    if (gw_sse_master_load(conf, srv->sse_master) != 0) {
+    if (gw_master_key_load(conf, 1, srv->sse_master) != 0 ||
+        gw_master_key_check(db, srv->sse_master) != GW_OK) {
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;
     }
+    srv->sse_master_id = gw_master_key_id(srv->sse_master);
     if (conf->tls_enabled && gw_tls_new(conf, &srv->tls) != GW_OK) {
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;

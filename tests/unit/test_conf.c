@@ -572,6 +572,17 @@ static const struct err_row err_rows[] = {
     {"tls: yes\n", 1, "tls", "must be a mapping (key: value)"},
     {"tls:\n  certificate: /c.pem\n", 2, "tls.certificate",
      "unknown key; valid keys: enabled, cert, key"},
+    /* encryption: a KMS command is run without a shell */
+    {"encryption:\n  kms_command: vault read key\n", 2,
+     "encryption.kms_command", "must start with the absolute path of a "
+     "program"},
+    {"encryption:\n  kms_command: \"/bin/kms\\x01\"\n", 2,
+     "encryption.kms_command", "must not hold control characters"},
+    {"encryption:\n  master_key_file: /k\n  kms_command: /bin/kms get\n", 3,
+     "encryption.kms_command", "give either it or "
+     "encryption.master_key_file (line 2), not both"},
+    {"encryption:\n  kms_command: [/bin/kms]\n", 2,
+     "encryption.kms_command", "must be a string, got a list"},
     /* disks */
     {"disks: /one\n", 1, "disks",
      "must be a list of directories, got a single value"},
@@ -913,6 +924,11 @@ static void test_finalize_derivations(void **state)
     /* the master key file may be placed anywhere but inside a disk */
     load_ok("encryption: {master_key_file: /etc/coffer/master.key}\n", &c);
     assert_string_equal(c.master_key_file, "/etc/coffer/master.key");
+    conf_cleanup(&c);
+    /* a KMS command replaces the default key file */
+    load_ok("encryption: {kms_command: /usr/local/bin/kms get coffer}\n", &c);
+    assert_string_equal(c.kms_command, "/usr/local/bin/kms get coffer");
+    assert_null(c.master_key_file);
     conf_cleanup(&c);
     load_ok("data_dir: /\nerasure: {data: 1, parity: 0}\n", &c);
     assert_int_equal(c.ndisks, 1);
