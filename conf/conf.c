@@ -138,6 +138,10 @@ static const struct ck limits_keys[] = {
      NULL, MK_NONE},
     {"max_connections", CK_INT, OFF(max_connections), 1, 1048576, NULL, NULL,
      MK_NONE},
+    {"max_connections_per_address", CK_INT, OFF(max_conns_per_addr), 0,
+     1048576, NULL, NULL, MK_NONE},
+    {"body_min_rate", CK_SIZE, OFF(body_min_rate), 0, GIB, NULL, NULL,
+     MK_NONE},
     {"idle_timeout", CK_DURATION, OFF(idle_timeout_s), 1, 86400, NULL, NULL,
      MK_NONE},
     {"header_timeout", CK_DURATION, OFF(header_timeout_s), 1, 3600, NULL, NULL,
@@ -531,6 +535,8 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->max_xml_bytes = (size_t)MIB;
     c->max_object_bytes = 5 * GIB;
     c->max_connections = 1024;
+    c->max_conns_per_addr = 256;
+    c->body_min_rate = KIB;
     c->idle_timeout_s = 60;
     c->header_timeout_s = 30;
     c->body_timeout_s = 60;

@@ -55,6 +55,12 @@ struct conf {
     size_t max_xml_bytes;      /* 1 MiB */
     uint64_t max_object_bytes; /* single PUT, 5 GiB */
     int max_connections;       /* 1024 */
+    int max_conns_per_addr;    /* max_connections_per_address: open
+                                  connections from one IPv4 address or
+                                  IPv6 /64, 256; 0 = no limit */
+    size_t body_min_rate;      /* bytes/s a body must average over each
+                                  body_timeout window (unless the server
+                                  held it back), 1 KiB; 0 = no minimum */
     int idle_timeout_s;        /* keep-alive idle, 60 */
     int header_timeout_s;      /* whole request head must arrive, 30 */
     int body_timeout_s;        /* no body byte for this long, 60 */

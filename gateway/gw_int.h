@@ -354,7 +354,21 @@ struct gw_conn {
     int in_read;                  /* guard against re-entrant reads */
     int tls;                      /* bev is an OpenSSL bufferevent */
     int handshaken;               /* tls: the handshake has completed */
+    unsigned char addr[16];       /* peer address key (gw_addr_acquire) */
+    int addr_held;                /* 1: counted in srv's address table */
+    struct event *rate_timer;     /* body_min_rate check, or NULL */
+    uint64_t rate_bytes;          /* body bytes parsed in this window */
+    int rate_held;                /* the server held input this window */
 };
+
+/* Open connections of one peer address (or IPv6 /64), in the server's
+ * table (guarded by gw_server.addr_lock). */
+struct gw_addr_count {
+    unsigned char a[16];
+    int n;
+    struct gw_addr_count *next;
+};
+#define GW_ADDR_BUCKETS 1024
 
 struct gw_loop {
     struct gw_server *srv;
@@ -387,6 +401,9 @@ struct gw_server {
     struct gw_tls *tls;           /* NULL: plain HTTP */
     unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
     uint64_t sse_master_id;       /* its id, kept in each SSE-S3 record */
+    pthread_mutex_t addr_lock;    /* guards addr_tab */
+    struct gw_addr_count *addr_tab[GW_ADDR_BUCKETS]; /* per-address counts */
+    atomic_llong addr_log_ms;     /* last "per-address limit" log line */
 };
 
 /* gw_server.c */

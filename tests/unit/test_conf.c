@@ -101,6 +101,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_xml_bytes, MIB);
     assert_int_equal(c.max_object_bytes, 5 * GIB);
     assert_int_equal(c.max_connections, 1024);
+    assert_int_equal(c.max_conns_per_addr, 256);
+    assert_int_equal(c.body_min_rate, KIB);
     assert_int_equal(c.idle_timeout_s, 60);
     assert_int_equal(c.header_timeout_s, 30);
     assert_int_equal(c.body_timeout_s, 60);
@@ -164,6 +166,8 @@ static void test_example_loads(void **state)
     assert_int_equal(c.max_xml_bytes, d.max_xml_bytes);
     assert_int_equal(c.max_object_bytes, d.max_object_bytes);
     assert_int_equal(c.max_connections, d.max_connections);
+    assert_int_equal(c.max_conns_per_addr, d.max_conns_per_addr);
+    assert_int_equal(c.body_min_rate, d.body_min_rate);
     assert_int_equal(c.audit_export_interval_s, d.audit_export_interval_s);
     assert_string_equal(c.audit_export_bucket, d.audit_export_bucket);
     assert_int_equal(c.audit_export_retain_years,
@@ -199,6 +203,8 @@ static const char all_keys[] =
     "  max_xml_bytes: 2M\n"
     "  max_object_size: 1G\n"
     "  max_connections: 50\n"
+    "  max_connections_per_address: 0\n"
+    "  body_min_rate: 64K\n"
     "  idle_timeout: 2m\n"
     "  header_timeout: 10\n"
     "  body_timeout: 1h\n"
@@ -234,6 +240,8 @@ static void test_all_keys(void **state)
     assert_int_equal(c.max_xml_bytes, 2 * MIB);
     assert_int_equal(c.max_object_bytes, GIB);
     assert_int_equal(c.max_connections, 50);
+    assert_int_equal(c.max_conns_per_addr, 0);
+    assert_int_equal(c.body_min_rate, 64 * KIB);
     assert_int_equal(c.idle_timeout_s, 120);
     assert_int_equal(c.header_timeout_s, 10);
     assert_int_equal(c.body_timeout_s, 3600);
@@ -516,8 +524,12 @@ static const struct err_row err_rows[] = {
      "must be 1s..1h, got 3601"},
     {"limits:\n  max_object_bytes: 1\n", 2, "limits.max_object_bytes",
      "unknown key; valid keys: max_header_bytes, max_xml_bytes, "
-     "max_object_size, max_connections, idle_timeout, header_timeout, "
-     "body_timeout"},
+     "max_object_size, max_connections, max_connections_per_address, "
+     "body_min_rate, idle_timeout, header_timeout, body_timeout"},
+    {"limits:\n  max_connections_per_address: -1\n", 2,
+     "limits.max_connections_per_address", "must be 0..1048576, got -1"},
+    {"limits:\n  body_min_rate: 2GiB\n", 2, "limits.body_min_rate",
+     "must be 0..1GiB, got 2GiB"},
     {"limits:\n  idle_timeout: 1m\n  idle_timeout: 2m\n", 3,
      "limits.idle_timeout", "duplicate key (first given on line 2)"},
     /* strings */
