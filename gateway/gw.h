@@ -80,9 +80,10 @@ int gw_master_key_from_command(const char *cmd, int timeout_ms,
 /* The key's public id: the first 8 bytes of HMAC-SHA256(key,
  * "coffer-master-key-id-1"), never 0. */
 uint64_t gw_master_key_id(const unsigned char key[32]);
-/* At start: GW_OK if the catalog's key is this one (recording it when the
- * catalog has none yet); GW_EINVAL, logged, when it is another key or a
- * rotation is unfinished; GW_EIO. */
+/* At start: GW_OK if the catalog's key is this one, or no SSE-S3 record
+ * depends on its key (the key is then recorded; a catalog from before key
+ * ids must have its records open with this key); GW_EINVAL, logged, when
+ * it is another key or a rotation is unfinished; GW_EIO. */
 enum gw_status gw_master_key_check(struct meta_db *db,
                                    const unsigned char key[32]);
 struct gw_rotate_stats {

@@ -331,10 +331,49 @@ static uint64_t record_id(const struct meta_sse *s)
 
 /* ---- the catalog's record of the key ---- */
 
+/* The first SSE-S3 record of the catalog (a version, else an upload in
+ * progress), to try a key on. */
+struct probe {
+    int found;
+    struct meta_sse sse;
+};
+
+static int probe_version(const char *bucket, const struct meta_version *v,
+                         void *arg)
+{
+    struct probe *p = arg;
+    (void)bucket;
+    if (v->sse.alg != META_SSE_S3) return 0;
+    p->found = 1;
+    p->sse = v->sse;
+    return 1;
+}
+
+static int probe_upload(const char *bucket, const struct meta_upload *u,
+                        void *arg)
+{
+    struct probe *p = arg;
+    struct meta_sse s;
+    size_t i;
+    (void)bucket;
+    for (i = 0; i < u->nheaders; i++) {
+        if (strcmp(u->headers[i].name, GW_UPLOAD_SSE_HEADER) != 0) continue;
+        if (gw_sse_upload_decode(u->headers[i].value, &s) != 0 ||
+            s.alg != META_SSE_S3)
+            return 0;
+        p->found = 1;
+        p->sse = s;
+        return 1;
+    }
+    return 0;
+}
+
 enum gw_status gw_master_key_check(struct meta_db *db,
                                    const unsigned char key[GW_SSE_KEY])
 {
     uint64_t id = gw_master_key_id(key), cur = 0, to = 0;
+    unsigned char dek[GW_SSE_KEY];
+    struct probe pr;
 
     if (meta_counter_get(db, CTR_ROTATE, &to) != META_OK ||
         meta_counter_get(db, CTR_MASTER, &cur) != META_OK)
@@ -346,19 +385,41 @@ enum gw_status gw_master_key_check(struct meta_db *db,
                (unsigned long long)to);
         return GW_EINVAL;
     }
-    if (cur == 0) {
-        if (meta_counter_set(db, CTR_MASTER, id) != META_OK) return GW_EIO;
-        cf_log(CF_LOG_INFO, "sse: master key %016llx recorded in the catalog",
-               (unsigned long long)id);
-        return GW_OK;
-    }
-    if (cur != id) {
+    if (cur == id) return GW_OK;
+    /* Not recorded yet, or another key: it matters only if some record
+     * depends on the master key. */
+    memset(&pr, 0, sizeof(pr));
+    if (meta_version_foreach(db, NULL, probe_version, &pr) != META_OK ||
+        (!pr.found && meta_upload_foreach(db, probe_upload, &pr) != META_OK))
+        return GW_EIO;
+    if (pr.found && cur != 0) {
         cf_log(CF_LOG_ERR, "sse: the master key (id %016llx) is not this "
                "catalog's master key (id %016llx); after `coffer key "
                "rotate`, only the new key opens it",
                (unsigned long long)id, (unsigned long long)cur);
         return GW_EINVAL;
     }
+    if (pr.found) {
+        /* a catalog from before key ids: the key must open its records */
+        if (record_id(&pr.sse) != 0 ? record_id(&pr.sse) != id
+                                    : gw_sse_unwrap(key, pr.sse.wkey,
+                                                    pr.sse.wkey_len,
+                                                    GW_SSE_AAD_S3, dek) != 0) {
+            cf_log(CF_LOG_ERR, "sse: the master key (id %016llx) does not "
+                   "open this catalog's SSE-S3 data keys",
+                   (unsigned long long)id);
+            return GW_EINVAL;
+        }
+        OPENSSL_cleanse(dek, sizeof(dek));
+    }
+    if (meta_counter_set(db, CTR_MASTER, id) != META_OK) return GW_EIO;
+    if (cur != 0)
+        cf_log(CF_LOG_NOTICE, "sse: no SSE-S3 object or upload depends on "
+               "master key %016llx: the catalog now records key %016llx",
+               (unsigned long long)cur, (unsigned long long)id);
+    else
+        cf_log(CF_LOG_INFO, "sse: master key %016llx recorded in the catalog",
+               (unsigned long long)id);
     return GW_OK;
 }
 

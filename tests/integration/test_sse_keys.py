@@ -15,10 +15,10 @@
   LD_PRELOAD shim) right after its Nth synced catalog write, for every N
   until it runs through; each time the server refuses to start half-way,
   the same command resumes and finishes, and everything reads back
-  byte-exact under the new key."""
+  byte-exact under the new key;
+- a key file lost before anything was encrypted is replaced; after that,
+  a replaced key refuses the start."""
 
-import base64
-import hashlib
 import os
 import shutil
 import signal
@@ -116,7 +116,6 @@ def rotate(srv, new_key_file, env=None):
 
 
 def test_kms_command_and_precedence(start_server_fn):
-    kms = None
     srv = start_server_fn("sse-kms", QUIET)   # a first start to get srv.root
     srv.stop()
     shutil.rmtree(srv.data_dir)
@@ -331,3 +330,24 @@ def test_key_rotate_crash_anywhere(start_server_fn):
     print(f"rotation ran through at n={n}, resumed {resumed} times")
     # killed before, inside (several points) and after the re-wrapping
     assert n > 3 and resumed >= 3, (n, resumed)
+
+
+def test_key_replaced_before_any_encryption(start_server_fn):
+    """The catalog insists on its key only once something depends on it:
+    a key file lost before any SSE-S3 write is simply replaced; after one,
+    a replaced key file refuses the start."""
+    srv = start_server_fn("sse-replace", QUIET)
+    s3 = srv.client()
+    s3.create_bucket(Bucket="rep")
+    s3.put_object(Bucket="rep", Key="plain", Body=b"plain")
+    srv.stop()
+    kf = os.path.join(srv.data_dir, "master.key")
+    os.unlink(kf)            # a new key is created at the next start
+    srv.start()
+    s3 = srv.client()
+    assert s3.get_object(Bucket="rep", Key="plain")["Body"].read() == b"plain"
+    s3.put_object(Bucket="rep", Key="enc", Body=b"secret", **AES)
+    srv.stop()
+    os.unlink(kf)
+    out = serve_refused(srv, QUIET)
+    assert "is not this catalog's master key" in out

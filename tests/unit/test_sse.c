@@ -462,6 +462,36 @@ static void expect_upload(const char *key, const char *uid,
     meta_upload_cleanup(&u);
 }
 
+static void test_start_check(void **state)
+{
+    struct meta_sse s;
+    uint64_t cur = 0;
+
+    (void)state;
+    /* nothing depends on the key yet: any key is taken and recorded */
+    put_v("plain", "p1", NULL);
+    assert_int_equal(gw_master_key_check(db, k_old), GW_OK);
+    assert_int_equal(gw_master_key_check(db, k_new), GW_OK);
+    assert_int_equal(meta_counter_get(db, "sse-master", &cur), META_OK);
+    assert_true(cur == gw_master_key_id(k_new));
+    /* an upload in progress under k_new: now only k_new */
+    s3_sse(30, k_new, 1, &s);
+    put_upload("pending", "u9", &s);
+    assert_int_equal(gw_master_key_check(db, k_old), GW_EINVAL);
+    assert_int_equal(gw_master_key_check(db, k_new), GW_OK);
+    /* a catalog from before key ids (nothing recorded, a record without
+     * an id): the key must open its records */
+    assert_int_equal(meta_counter_set(db, "sse-master", 0), META_OK);
+    s3_sse(31, k_new, 0, &s);
+    put_v("legacy", "l1", &s);
+    assert_int_equal(gw_master_key_check(db, k_other), GW_EINVAL);
+    assert_int_equal(meta_counter_get(db, "sse-master", &cur), META_OK);
+    assert_true(cur == 0);
+    assert_int_equal(gw_master_key_check(db, k_new), GW_OK);
+    assert_int_equal(meta_counter_get(db, "sse-master", &cur), META_OK);
+    assert_true(cur == gw_master_key_id(k_new));
+}
+
 static void test_rotate(void **state)
 {
     struct meta_sse s, c;
@@ -604,7 +634,11 @@ int main(void)
         cmocka_unit_test(test_rotate),
         cmocka_unit_test(test_rotate_resume_and_stop),
     };
+    const struct CMUnitTest start[] = {
+        cmocka_unit_test(test_start_check),
+    };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rc += cmocka_run_group_tests_name("start", start, db_setup, db_teardown);
     return rc + cmocka_run_group_tests_name("rotation", rot, db_setup,
                                             db_teardown);
 }
