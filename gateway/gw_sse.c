@@ -23,6 +23,7 @@
 
 #define WRAP_AAD_C "coffer-dek-sse-c-1"
 #define SSE_HDR "x-amz-server-side-encryption"
+#define SSE_DEFAULT_BK "AES256;bucket-key" /* bucket attribute, see PUT */
 #define SSEC "x-amz-server-side-encryption-customer-"
 #define SSEC_SRC "x-amz-copy-source-server-side-encryption-customer-"
 
@@ -199,7 +200,8 @@ int gw_sse_for_write(struct gw_req *req, struct meta_version *v,
                           NULL);
             return -1;
         }
-        want = doc != NULL && strcmp(doc, "AES256") == 0;
+        want = doc != NULL && (strcmp(doc, "AES256") == 0 ||
+                               strcmp(doc, SSE_DEFAULT_BK) == 0);
         free(doc);
     }
     if (!want) return 0;
@@ -345,12 +347,12 @@ static void put_enc_work(struct gw_req *req)
 {
     struct meta_bucket b;
     char algo[32];
-    int kms = 0;
+    int kms = 0, bk = 0;
     enum meta_status st;
 
     if (gw_bucket_check(req, &b) != 0) return;
     if (gw_xml_parse_encryption(req->xml.p ? req->xml.p : "", req->xml.len,
-                                algo, &kms) != GW_XML_OK) {
+                                algo, &kms, &bk) != GW_XML_OK) {
         gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
         return;
     }
@@ -365,8 +367,11 @@ static void put_enc_work(struct gw_req *req)
                       "validate against our published schema");
         return;
     }
+    /* the attribute: "AES256", or "AES256;bucket-key" to give back the
+     * BucketKeyEnabled that was set (it changes nothing without KMS) */
     st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_SSE,
-                              "AES256", 6);
+                              bk ? SSE_DEFAULT_BK : "AES256",
+                              bk ? sizeof(SSE_DEFAULT_BK) - 1 : 6);
     if (st != META_OK)
         gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
                                                        : gw_err_from_meta(st),
@@ -398,14 +403,17 @@ static void get_enc_work(struct gw_req *req)
         gw_resp_error(&req->resp, GW_E_NO_SSE_CONFIG, NULL);
         return;
     }
-    free(doc);
     gw_xbuf_str(&req->resp.body,
                 GW_XML_DECL "<ServerSideEncryptionConfiguration xmlns=\""
                 "http://s3.amazonaws.com/doc/2006-03-01/\"><Rule>"
                 "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
                 "</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
-                "<BucketKeyEnabled>false</BucketKeyEnabled></Rule>"
+                "<BucketKeyEnabled>");
+    gw_xbuf_str(&req->resp.body,
+                strcmp(doc, SSE_DEFAULT_BK) == 0 ? "true" : "false");
+    gw_xbuf_str(&req->resp.body, "</BucketKeyEnabled></Rule>"
                 "</ServerSideEncryptionConfiguration>");
+    free(doc);
     if (req->resp.body.oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
 }
 

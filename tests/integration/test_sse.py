@@ -201,6 +201,17 @@ def test_bucket_default_encryption(c, bkt):
     cfg = c.get_bucket_encryption(Bucket=bkt)["ServerSideEncryptionConfiguration"]
     assert cfg["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] \
         == "AES256"
+    assert cfg["Rules"][0]["BucketKeyEnabled"] is False
+    # BucketKeyEnabled reads back as set (it changes nothing without KMS)
+    for bk in (True, False):
+        c.put_bucket_encryption(
+            Bucket=bkt, ServerSideEncryptionConfiguration={"Rules": [{
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                "BucketKeyEnabled": bk}]})
+        cfg = c.get_bucket_encryption(Bucket=bkt)["ServerSideEncryptionConfiguration"]
+        assert cfg["Rules"][0]["BucketKeyEnabled"] is bk
+        r = c.put_object(Bucket=bkt, Key="bk", Body=b"bk")
+        assert r["ServerSideEncryption"] == "AES256"
     r = c.put_object(Bucket=bkt, Key="after", Body=b"after")
     assert r["ServerSideEncryption"] == "AES256"
     assert c.head_object(Bucket=bkt, Key="after")["ServerSideEncryption"] == "AES256"
