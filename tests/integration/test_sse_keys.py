@@ -17,7 +17,9 @@
   the same command resumes and finishes, and everything reads back
   byte-exact under the new key;
 - a key file lost before anything was encrypted is replaced; after that,
-  a replaced key refuses the start."""
+  a replaced key refuses the start;
+- rotation to a key from --new-key-command; a failing command changes
+  nothing."""
 
 import os
 import shutil
@@ -351,3 +353,34 @@ def test_key_replaced_before_any_encryption(start_server_fn):
     os.unlink(kf)
     out = serve_refused(srv, QUIET)
     assert "is not this catalog's master key" in out
+
+
+def test_key_rotate_to_kms_command(start_server_fn):
+    """The new key may come from a KMS command (same rules as
+    kms_command); one that fails changes nothing."""
+    srv = start_server_fn("sse-rotkms", QUIET)
+    s3 = srv.client()
+    s3.create_bucket(Bucket="rotkms")
+    s3.put_object(Bucket="rotkms", Key="o", Body=b"rotate me" * 999, **AES)
+    srv.stop()
+    base = [srv.binary, "key", "rotate", "--data", srv.data_dir,
+            "--config", srv.config_path, "--new-key-command"]
+    p = subprocess.run(base + ["/bin/false"], capture_output=True, text=True,
+                       timeout=60, env=env_of(srv))
+    assert p.returncode == 1 and "exit status 1" in p.stderr
+    # both sources for the new key, or none: usage
+    p = subprocess.run(base[:-1], capture_output=True, text=True, timeout=60,
+                       env=env_of(srv))
+    assert p.returncode == 2
+    srv.start()              # still the old key
+    assert srv.client().get_object(Bucket="rotkms", Key="o")["Body"].read() == b"rotate me" * 999
+    srv.stop()
+    kms = script(srv, "new-kms.sh", f"echo {HEX1}\n")
+    p = subprocess.run(base + [kms], capture_output=True, text=True,
+                       timeout=60, env=env_of(srv))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "1 versions re-wrapped" in p.stdout
+    with open(srv.config_path, "a") as f:
+        f.write(f"encryption:\n  kms_command: {kms}\n")
+    srv.start()
+    assert srv.client().get_object(Bucket="rotkms", Key="o")["Body"].read() == b"rotate me" * 999
