@@ -3,6 +3,8 @@
  * checkpoints the catalog so a later `coffer meta rebuild` starts from
  * records under the new key. The data is never read or rewritten. */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,26 @@ static int key_usage(void)
     fprintf(stderr, "usage: coffer key rotate (--new-key-file F | "
             "--new-key-command CMD) [--data DIR] [--config FILE]\n");
     return 2;
+}
+
+/* 1 if path (which may not exist yet) lies inside one of the disk
+ * directories: whoever walks off with the disks must not find the key. */
+static int inside_disk(const struct conf *c, const char *path)
+{
+    char copy[PATH_MAX], dir[PATH_MAX], disk[PATH_MAX];
+    size_t dl;
+    int i;
+
+    if (strlen(path) >= sizeof(copy)) return 0;
+    memcpy(copy, path, strlen(path) + 1);
+    if (realpath(dirname(copy), dir) == NULL) return 0;
+    for (i = 0; i < c->ndisks; i++) {
+        if (realpath(c->disks[i], disk) == NULL) continue;
+        dl = strlen(disk);
+        if (strncmp(dir, disk, dl) == 0 && (dir[dl] == '/' || dir[dl] == 0))
+            return 1;
+    }
+    return 0;
 }
 
 int cmd_key(int argc, char **argv)
@@ -58,6 +80,11 @@ int cmd_key(int argc, char **argv)
     }
     memset(&c, 0, sizeof(c));
     if (cmd_load_conf(&c, config, data) != 0) return 1;
+    if (nfile && inside_disk(&c, nfile)) {
+        fprintf(stderr, "coffer key rotate: %s is inside a disk directory; "
+                "keep the master key apart from the disks\n", nfile);
+        goto out;
+    }
     if (stat(c.meta_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "coffer key rotate: no catalog in %s\n", c.meta_dir);
         goto out;

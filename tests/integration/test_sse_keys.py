@@ -250,6 +250,11 @@ def test_key_rotate(start_server_fn):
     assert "is `coffer serve` running on it? stop it first" in p.stderr
     srv.stop()
 
+    # the new key may not be kept with the disks
+    inside = os.path.join(srv.data_dir, "disk2", "new.key")
+    p = rotate(srv, inside)
+    assert p.returncode == 1 and "is inside a disk directory" in p.stderr
+    assert not os.path.exists(inside)
     p = rotate(srv, newkf)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "6 versions re-wrapped, 0 already under the new key" in p.stdout
