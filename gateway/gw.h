@@ -72,7 +72,8 @@ int gw_master_key_load(const struct conf *conf, int create,
 int gw_master_key_from_file(const char *path, int create,
                             unsigned char out[32]);
 /* Runs cmd, split at spaces and tabs (no shell; the first word is an
- * absolute path), stdin /dev/null, stderr inherited; killed after
+ * absolute path), stdin /dev/null, stderr inherited, coffer's environment
+ * less COFFER_ROOT_SECRET_KEY and COFFER_MASTER_KEY; killed after
  * timeout_ms. It must exit 0 having printed the key as 64 hex digits and
  * at most one newline. */
 int gw_master_key_from_command(const char *cmd, int timeout_ms,

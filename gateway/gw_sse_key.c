@@ -165,6 +165,28 @@ static ssize_t read_until(int fd, char *out, size_t cap, int64_t deadline)
     }
 }
 
+/* coffer's environment for the command, less coffer's own secrets (the
+ * command needs its own credentials, not the S3 root's). The strings are
+ * borrowed from environ; free() the array. */
+static char **child_env(void)
+{
+    static const char *const drop[] = { "COFFER_ROOT_SECRET_KEY=",
+                                        "COFFER_MASTER_KEY=" };
+    size_t n = 0, i, j, k = 0;
+    char **env;
+
+    while (environ[n]) n++;
+    env = calloc(n + 1, sizeof(*env));
+    if (env == NULL) return NULL;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < sizeof(drop) / sizeof(drop[0]); j++)
+            if (strncmp(environ[i], drop[j], strlen(drop[j])) == 0) break;
+        if (j == sizeof(drop) / sizeof(drop[0])) env[k++] = environ[i];
+    }
+    env[k] = NULL;
+    return env;
+}
+
 int gw_master_key_from_command(const char *cmd, int timeout_ms,
                                unsigned char out[GW_SSE_KEY])
 {
@@ -174,6 +196,7 @@ int gw_master_key_from_command(const char *cmd, int timeout_ms,
     int pfd[2] = { -1, -1 }, status = 0, rc = -1, words;
     int64_t deadline;
     pid_t pid = -1, w = -1;
+    char **env;
     ssize_t n = -1;
     size_t len;
 
@@ -198,7 +221,9 @@ int gw_master_key_from_command(const char *cmd, int timeout_ms,
         posix_spawn_file_actions_destroy(&fa);
         goto out_close;
     }
-    errno = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    env = child_env();
+    errno = env ? posix_spawn(&pid, argv[0], &fa, NULL, argv, env) : ENOMEM;
+    free(env);
     posix_spawn_file_actions_destroy(&fa);
     if (errno != 0) {
         cf_log(CF_LOG_ERR, "sse: kms command %s: cannot run it: %s", argv[0],

@@ -239,6 +239,26 @@ static void test_kms_command(void **state)
             fail();
         }
     }
+    /* coffer's own secrets stay out of the command's environment */
+    setenv("COFFER_ROOT_SECRET_KEY", "root-secret", 1);
+    {
+        char script[] = "/tmp/coffer-test-kms-XXXXXX";
+        FILE *f;
+        int fd = mkstemp(script);
+        assert_true(fd >= 0);
+        f = fdopen(fd, "w");
+        assert_non_null(f);
+        fprintf(f, "#!/bin/sh\n[ -z \"$COFFER_ROOT_SECRET_KEY\" ] || exit 9\n"
+                "[ \"$KMS_TOKEN\" = t0k ] || exit 8\necho %s\n", HEX);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(script, 0700), 0);
+        setenv("KMS_TOKEN", "t0k", 1);
+        assert_int_equal(gw_master_key_from_command(script, 5000, k), 0);
+        assert_memory_equal(k, want, GW_SSE_KEY);
+        unlink(script);
+        unsetenv("KMS_TOKEN");
+    }
+    unsetenv("COFFER_ROOT_SECRET_KEY");
     /* a command that does not answer is killed at the deadline */
     t0 = cf_monotonic_ms();
     assert_int_equal(gw_master_key_from_command("/bin/sleep 30", 200, k), -1);
