@@ -89,25 +89,26 @@ int cmd_key(int argc, char **argv)
         fprintf(stderr, "coffer key rotate: no catalog in %s\n", c.meta_dir);
         goto out;
     }
+    /* First the catalog (RocksDB admits one writer: a running server holds
+     * it), so a refusal leaves nothing behind, not even a new key file. */
+    if (meta_open(c.meta_dir, &db) != META_OK) {
+        fprintf(stderr, "coffer key rotate: cannot open the catalog in %s: "
+                "is `coffer serve` running on it? stop it first (the "
+                "rotation needs the catalog to itself)\n", c.meta_dir);
+        goto out;
+    }
     /* the current key, from the sources the server uses, never created */
     if (gw_master_key_load(&c, 0, old_key) != 0) {
         fprintf(stderr, "coffer key rotate: cannot load the current master "
                 "key (see above)\n");
-        goto out;
+        goto out_close;
     }
     if ((nfile && gw_master_key_from_file(nfile, 1, new_key) != 0) ||
         (ncmd && gw_master_key_from_command(ncmd, GW_KMS_TIMEOUT_MS,
                                             new_key) != 0)) {
         fprintf(stderr, "coffer key rotate: cannot load the new master key "
                 "(see above)\n");
-        goto out_wipe;
-    }
-    /* RocksDB admits one writer: a running server holds the catalog */
-    if (meta_open(c.meta_dir, &db) != META_OK) {
-        fprintf(stderr, "coffer key rotate: cannot open the catalog in %s: "
-                "is `coffer serve` running on it? stop it first (the "
-                "rotation needs the catalog to itself)\n", c.meta_dir);
-        goto out_wipe;
+        goto out_close;
     }
     gs = gw_master_key_rotate(db, old_key, new_key, &rs);
     printf("%s from master key %016llx to %016llx:\n"
@@ -141,10 +142,9 @@ int cmd_key(int argc, char **argv)
            "secret, or destroy it.\n", (unsigned long long)rs.new_id);
     rc = 0;
 out_close:
-    meta_close(db);
-out_wipe:
     OPENSSL_cleanse(old_key, sizeof(old_key));
     OPENSSL_cleanse(new_key, sizeof(new_key));
+    meta_close(db);
 out:
     conf_cleanup(&c);
     return rc;

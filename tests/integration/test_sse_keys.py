@@ -248,6 +248,7 @@ def test_key_rotate(start_server_fn):
     p = rotate(srv, newkf)
     assert p.returncode == 1
     assert "is `coffer serve` running on it? stop it first" in p.stderr
+    assert not os.path.exists(newkf)     # a refusal leaves nothing behind
     srv.stop()
 
     # the new key may not be kept with the disks
