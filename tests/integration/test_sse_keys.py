@@ -264,6 +264,14 @@ def test_key_rotate(start_server_fn):
     assert st.st_mode & 0o777 == 0o600 and st.st_size == 32
     new_hex = open(newkf, "rb").read().hex()
 
+    # the rotation is in the audit log, whose chain still verifies
+    a = subprocess.run([srv.binary, "audit", "log", "--data", srv.data_dir],
+                       capture_output=True, text=True, timeout=60)
+    assert a.returncode == 0 and '"event":"sse-key-rotated"' in a.stdout, a.stdout[-500:]
+    a = subprocess.run([srv.binary, "audit", "verify", "--data", srv.data_dir],
+                       capture_output=True, text=True, timeout=60)
+    assert a.returncode == 0, a.stdout + a.stderr
+
     # the old key alone is refused at start
     out = serve_refused(srv, QUIET)
     assert "is not this catalog's master key" in out

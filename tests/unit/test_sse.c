@@ -512,6 +512,20 @@ static void test_start_check(void **state)
     assert_true(cur == gw_master_key_id(k_new));
 }
 
+static int find_rotated(const struct meta_audit_entry *e, void *arg)
+{
+    int *found = arg;
+    char want[128];
+    snprintf(want, sizeof(want), "master key %016llx replaced by %016llx: 2 "
+             "versions and 1 uploads",
+             (unsigned long long)gw_master_key_id(k_old),
+             (unsigned long long)gw_master_key_id(k_new));
+    if (strstr(e->event, "\"event\":\"sse-key-rotated\"") &&
+        strstr(e->event, want))
+        (*found)++;
+    return 0;
+}
+
 static void test_rotate(void **state)
 {
     struct meta_sse s, c;
@@ -560,6 +574,13 @@ static void test_rotate(void **state)
     assert_memory_equal(v.sse.wkey, c.wkey, GW_SSE_WRAPPED);
     assert_memory_equal(v.sse.kid, c.kid, 48);
     meta_version_cleanup(&v);
+    /* the audit log says so */
+    {
+        int found = 0;
+        assert_int_equal(meta_audit_foreach(db, find_rotated, &found),
+                         META_OK);
+        assert_int_equal(found, 1);
+    }
     /* the old key is retired */
     assert_int_equal(gw_master_key_check(db, k_old), GW_EINVAL);
     assert_int_equal(gw_master_key_check(db, k_new), GW_OK);
