@@ -14,12 +14,16 @@ with a short configuration:
       body_timeout: 2s
 """
 
+import os
+import signal
 import socket
+import subprocess
 import time
 
 import pytest
 
 import s3util
+from conftest import CofferServer
 from s3util import UNSIGNED_PAYLOAD, md5_b64, obj_path
 
 pytestmark = pytest.mark.limits
@@ -484,3 +488,57 @@ def test_connections_per_address(lserver):
     finally:
         for s in held:
             s.close()
+
+
+@pytest.mark.local
+def test_connections_per_address_ipv6(lserver):
+    """The same limit over IPv6 (counted per /64): a server listening on
+    [::1] refuses a fifth connection from ::1 and serves again once one of
+    the four closes."""
+    srv6 = CofferServer(lserver.binary, "limits-v6", LIMITS_CONFIG)
+    port = s3util.free_port()
+    srv6.port = port
+    srv6.extra_args = ()
+    env = dict(os.environ, COFFER_ROOT_ACCESS_KEY=srv6.access_key,
+               COFFER_ROOT_SECRET_KEY=srv6.secret_key)
+    proc = subprocess.Popen([srv6.binary, "serve", "--data", srv6.data_dir,
+                             "--listen", f"[::1]:{port}", "--config", srv6.config_path],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    held = []
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("::1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.05)   # polling a connect(), bounded by the deadline
+        time.sleep(0.2)            # the probe connection is released
+        held = [socket.create_connection(("::1", port), timeout=5) for _ in range(4)]
+        fifth = socket.create_connection(("::1", port), timeout=5)
+        assert _refused(fifth)
+        fifth.close()
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:
+            again = socket.create_connection(("::1", port), timeout=5)
+            again.settimeout(0.3)
+            try:
+                ok = again.recv(1)
+            except socket.timeout:
+                ok = None          # kept open: accepted
+            except ConnectionResetError:
+                ok = b""
+            again.close()
+            if ok is None:
+                break
+            assert time.monotonic() < deadline, "no slot came back"
+            time.sleep(0.05)       # polling, bounded by the deadline
+    finally:
+        for s in held:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        srv6.cleanup()
