@@ -96,7 +96,7 @@ test_ol_export_OBJS := common meta erasure objlock
 test_xml_OBJS   := common gateway/gw_xml.c
 test_crc_OBJS   := common
 test_csum_OBJS  := common gateway/gw_csum.c
-test_sse_OBJS   := common meta gateway/gw_sse_crypto.c
+test_sse_OBJS   := common meta gateway/gw_sse_crypto.c gateway/gw_sse_key.c
 objs_of = $(foreach x,$(1),$(if $(filter %.c,$(x)),$(x:%.c=$(BUILD)/%.o),\
             $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(x)/*.c))))
 define unit_rule

@@ -56,6 +56,10 @@ static int usage(FILE *out)
             "        compliance report of every locked version\n"
             "  audit clock [--data DIR]\n"
             "        the compliance clock, the system clock and their drift\n"
+            "  key rotate --new-key-file F | --new-key-command CMD\n"
+            "        [--data DIR] [--config FILE]\n"
+            "        re-wrap every SSE-S3 data key under a new master key\n"
+            "        (stopped server; resumable)\n"
             "  version\n");
     return out == stdout ? 0 : 2;
 }
@@ -487,6 +491,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "serve") == 0) return cmd_serve(argc, argv);
     if (strcmp(argv[1], "heal") == 0) return cmd_heal(argc, argv);
     if (strcmp(argv[1], "meta") == 0) return cmd_meta(argc, argv);
+    if (strcmp(argv[1], "key") == 0) return cmd_key(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);
         return 0;

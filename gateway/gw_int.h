@@ -26,6 +26,7 @@
 #include "cf.h"
 #include "gw.h"
 #include "gw_sigv4.h"
+#include "gw_sse.h"
 #include "gw_xml.h"
 
 #define GW_MAX_HEADERS 128          /* header lines per request */
@@ -358,7 +359,21 @@ struct gw_conn {
     int in_read;                  /* guard against re-entrant reads */
     int tls;                      /* bev is an OpenSSL bufferevent */
     int handshaken;               /* tls: the handshake has completed */
+    unsigned char addr[16];       /* peer address key (gw_addr_acquire) */
+    int addr_held;                /* 1: counted in srv's address table */
+    struct event *rate_timer;     /* body_min_rate check, or NULL */
+    uint64_t rate_bytes;          /* body bytes parsed in this window */
+    int rate_held;                /* the server held input this window */
 };
+
+/* Open connections of one peer address (or IPv6 /64), in the server's
+ * table (guarded by gw_server.addr_lock). */
+struct gw_addr_count {
+    unsigned char a[16];
+    int n;
+    struct gw_addr_count *next;
+};
+#define GW_ADDR_BUCKETS 1024
 
 struct gw_loop {
     struct gw_server *srv;
@@ -395,6 +410,10 @@ struct gw_server {
     void *on_degraded_arg;
     struct gw_tls *tls;           /* NULL: plain HTTP */
     unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
+    uint64_t sse_master_id;       /* its id, kept in each SSE-S3 record */
+    pthread_mutex_t addr_lock;    /* guards addr_tab */
+    struct gw_addr_count *addr_tab[GW_ADDR_BUCKETS]; /* per-address counts */
+    atomic_llong addr_log_ms;     /* last "per-address limit" log line */
 };
 
 /* gw_server.c */
@@ -579,10 +598,6 @@ char *gw_audit_event(const struct gw_req *req, const char *what,
                      const struct meta_version *v, const char *detail);
 /* gw_sse.c: server-side encryption (SSE-S3). See gw_sse.h for the
  * cryptography and docs/architecture.md for the layout. */
-/* Loads (env COFFER_MASTER_KEY, else conf's master_key_file, created with
- * 32 random bytes and mode 0600 when missing) the master key. 0 or -1
- * (logged). */
-int gw_sse_master_load(const struct conf *conf, unsigned char out[32]);
 /* Refuses what is not implemented (aws:kms) with 501, malformed values
  * (SSE-C headers included) and encryption headers on operations that do
  * not take them with 400; 0 to go on, -1 with the error set. Loop. */
@@ -608,9 +623,6 @@ int gw_sse_put_start(struct gw_req *req, const unsigned char dek[32],
 int gw_sse_put_block(struct gw_req *req, unsigned char *buf, size_t len);
 /* x-amz-server-side-encryption on a response for an encrypted version. */
 void gw_sse_resp_headers(struct gw_req *req, const struct meta_sse *s);
-/* A multipart upload's encryption rides in its stored headers as this
- * internal entry (hex) until completion moves it into the version. */
-#define GW_UPLOAD_SSE_HEADER "x-coffer-mpu-sse" /* removed at completion */
 int gw_sse_to_upload(const struct meta_sse *s, struct meta_version *hv);
 /* Reads the entry from an upload's headers into *s; 1 found, 0 none. */
 int gw_sse_from_headers(const struct meta_kv *h, size_t n,

@@ -595,7 +595,8 @@ enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
 static int text_into(xmlNodePtr n, char *out, size_t cap);
 
 enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
-                                           char algo[32], int *kms_key)
+                                           char algo[32], int *kms_key,
+                                           int *bucket_key)
 {
     xmlDocPtr doc = parse(body, len);
     xmlNodePtr root, rule, c, d;
@@ -603,6 +604,7 @@ enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
 
     algo[0] = '\0';
     *kms_key = 0;
+    *bucket_key = 0;
     if (doc == NULL) return GW_XML_MALFORMED;
     root = xmlDocGetRootElement(doc);
     if (root == NULL || !is_elem(root, "ServerSideEncryptionConfiguration") ||
@@ -622,6 +624,7 @@ enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
                 if (text_into(c, tmp, sizeof(tmp)) != 0 ||
                     (strcmp(tmp, "true") != 0 && strcmp(tmp, "false") != 0))
                     bad = 1;
+                *bucket_key = strcmp(tmp, "true") == 0;
                 continue;
             }
             if (!is_elem(c, "ApplyServerSideEncryptionByDefault") ||

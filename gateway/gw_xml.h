@@ -105,9 +105,11 @@ enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
  * [<BucketKeyEnabled>true|false</BucketKeyEnabled>]</Rule>
  * </ServerSideEncryptionConfiguration>: exactly one Rule with a default.
  * algo receives SSEAlgorithm as sent (the caller judges it); *kms_key is
- * set when a KMSMasterKeyID was given. */
+ * set when a KMSMasterKeyID was given, *bucket_key when BucketKeyEnabled
+ * is true. */
 enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
-                                           char algo[32], int *kms_key);
+                                           char algo[32], int *kms_key,
+                                           int *bucket_key);
 
 /* Object Lock documents. Modes are "GOVERNANCE" / "COMPLIANCE" (as sent;
  * the caller validates). Missing elements stay zero / empty. */
