@@ -186,6 +186,7 @@ struct bench {
     const char *access_key, *secret_key, *region, *bucket, *prefix;
     uint64_t size_min, size_max, part_size;
     int concurrency;
+    int prep_concurrency;      /* prepare PUTs in flight; 0 = concurrency */
     int64_t duration_us;       /* 0 = until --ops */
     uint64_t ops_limit;        /* 0 = until --duration */
     uint32_t objects;
@@ -1233,6 +1234,7 @@ static void live_remove(struct bench *b, uint32_t id)
 static int prep_next(struct bench *b, struct slot *s)
 {
     if (g_stop || b->prep_next >= b->objects) return -1;
+    if (b->prep_concurrency && b->inflight >= b->prep_concurrency) return 0;
     if (req_put(b, s, b->prep_next) != 0) return -1;
     b->prep_next++;
     return 1;
@@ -1809,6 +1811,8 @@ static void usage(FILE *f)
 "  --duration D         run time, e.g. 10s, 500ms, 2m; default 10s\n"
 "  --ops N              stop after N operations (objects for multipart)\n"
 "  --objects N          objects prepared for get/mixed/list, default 1000\n"
+"  --prepare-concurrency N\n"
+"                       prepare PUTs in flight, default --concurrency\n"
 "  --max-keys N         list page size, default 1000\n"
 "  --get/--put/--delete/--head PCT\n"
 "                       mixed ratios, default 45/15/10/30\n"
@@ -1925,6 +1929,10 @@ static int parse_args(struct bench *b, int argc, char **argv)
             if (parse_uint(val, CB_MAX_CONCURRENCY, &v) != 0 || v == 0)
                 goto bad;
             b->concurrency = (int)v;
+        } else if (strcmp(name, "--prepare-concurrency") == 0) {
+            if (parse_uint(val, CB_MAX_CONCURRENCY, &v) != 0 || v == 0)
+                goto bad;
+            b->prep_concurrency = (int)v;
         } else if (strcmp(name, "--duration") == 0) {
             if (parse_duration(val, &b->duration_us) != 0) goto bad;
             dur_set = 1;

@@ -3,7 +3,10 @@
 # script starts and against other S3 endpoints on 127.0.0.1, interleaved
 # (round 1: A B C, round 2: A B C, ...), then a side-by-side table of the
 # medians over rounds with each peer's ratio to coffer. Machine ceilings
-# (openssl speed md5 / sha256) are measured in the same run.
+# are measured in the same run: openssl speed md5 / sha256 / aes-256-gcm,
+# sequential write with fdatasync and 4 KiB O_DSYNC writes (dd), and, when
+# nginx and wrk are installed, nginx serving the same 4 KiB and 64 MiB
+# files from disk to wrk.
 #
 #   bench/compare.sh [options]
 #     --peer NAME=URL,AK,SK   another endpoint (repeatable; 127.0.0.1 only)
@@ -12,7 +15,12 @@
 #     --duration D            per run, default 5s
 #     --concurrency N         default 8
 #     --workloads "W ..."     subset of: put-4k get-4k put-1m get-1m mixed
-#                             list multipart (default: all)
+#                             list multipart (default), and the issue 7
+#                             set: put-4k-c32 get-4k-c32 (concurrency 32),
+#                             put-64m-s1 put-64m-s4 get-64m-s1 get-64m-s4
+#                             (1 or 4 streams; PUTs stop after 6 or 12
+#                             objects), or "issue7" for all six
+#     --no-ceilings           skip the dd / nginx ceilings (openssl stays)
 #     --build DIR             where coffer and coffer-bench are (default
 #                             build/)
 #     --keep                  keep the raw JSON results (prints the dir)
@@ -33,6 +41,9 @@ BUILD="$ROOT/build"
 WORKLOADS="put-4k get-4k put-1m get-1m mixed list multipart"
 MOTO=0
 KEEP=0
+CEIL=1
+NGINX_PID=
+ISSUE7="put-4k-c32 get-4k-c32 put-64m-s1 put-64m-s4 get-64m-s1 get-64m-s4"
 NAMES=()
 URLS=()
 AKS=()
@@ -60,7 +71,8 @@ while [ $# -gt 0 ]; do
         --workloads) WORKLOADS="${2:-}"; shift ;;
         --build) BUILD="${2:-}"; shift ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --no-ceilings) CEIL=0 ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
     shift
@@ -68,6 +80,7 @@ done
 case "$ROUNDS" in ''|*[!0-9]*) die "bad --rounds" ;; esac
 [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 20 ] || die "--rounds must be 1..20"
 case "$CONC" in ''|*[!0-9]*) die "bad --concurrency" ;; esac
+WORKLOADS="${WORKLOADS//issue7/$ISSUE7}"
 
 BIN="$BUILD/coffer"
 BENCH="$BUILD/coffer-bench"
@@ -80,6 +93,7 @@ MOTO_PID=
 cleanup() {
     pid_stop "$COFFER_PID"
     pid_stop "$MOTO_PID"
+    pid_stop "$NGINX_PID"
     if [ "$KEEP" -eq 1 ]; then
         rm -rf "$TMP/data"
         echo "compare: raw results kept in $TMP/results"
@@ -97,9 +111,91 @@ ceiling() { # alg -> "N MB/s" for 16 KiB blocks, 1 s
         awk -v a="$1" 'tolower($1) == a { v = $NF; sub(/k$/, "", v);
             printf "%.0f MB/s", v / 1000 }'
 }
+# dd's summary line -> "N MB/s" (dd prints its own unit: kB/s, MB/s, GB/s)
+dd_rate() {
+    awk '/copied/ { v = $(NF-1); u = $NF;
+        if (u == "GB/s") v *= 1000; else if (u == "kB/s") v /= 1000;
+        printf "%.0f MB/s", v }'
+}
 echo "compare: machine: $(nproc) cores, $(uname -r)"
 echo "compare: openssl speed (16 KiB blocks, one core): md5 $(ceiling md5)," \
-     "sha256 $(ceiling sha256)"
+     "sha256 $(ceiling sha256), aes-256-gcm $(ceiling aes-256-gcm)"
+
+if [ "$CEIL" -eq 1 ]; then
+    # The disk under the data directory: one sequential 256 MiB write made
+    # durable with one fdatasync, and 4 KiB writes each made durable
+    # (O_DSYNC), which bound small PUTs (each writes N shards).
+    seq_w="$(dd if=/dev/zero of="$TMP/dd.seq" bs=1M count=256 \
+        conv=fdatasync 2>&1 | dd_rate)"
+    sync_out="$(dd if=/dev/zero of="$TMP/dd.sync" bs=4k count=500 \
+        oflag=dsync 2>&1)"
+    sync_s="$(echo "$sync_out" | awk '/copied/ { print $(NF-3) }')"
+    rm -f "$TMP/dd.seq" "$TMP/dd.sync"
+    echo "compare: disk ($TMP): sequential write + fdatasync $seq_w;" \
+         "4 KiB O_DSYNC writes $(awk -v s="$sync_s" \
+         'BEGIN { if (s > 0) printf "%.0f/s", 500 / s; else print "?" }')"
+
+    # nginx serving the same object sizes from disk, measured with wrk
+    # (4 KiB at the 4 KiB workloads' concurrency, 64 MiB with 1 and 4
+    # connections): the HTTP serving ceiling of this box.
+    if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+        nport="$(free_port)"
+        mkdir -p "$TMP/nginx/www" "$TMP/nginx/tmp"
+        head -c 4096 /dev/urandom >"$TMP/nginx/www/4k"
+        head -c $((64 << 20)) /dev/urandom >"$TMP/nginx/www/64m"
+        cat >"$TMP/nginx/nginx.conf" <<NGX
+user root;
+worker_processes $(nproc);
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path $TMP/nginx/tmp;
+    proxy_temp_path $TMP/nginx/tmp;
+    fastcgi_temp_path $TMP/nginx/tmp;
+    uwsgi_temp_path $TMP/nginx/tmp;
+    scgi_temp_path $TMP/nginx/tmp;
+    server {
+        listen 127.0.0.1:$nport;
+        root $TMP/nginx/www;
+    }
+}
+NGX
+        nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" \
+            >"$TMP/nginx/out.log" 2>&1 &
+        NGINX_PID=$!
+        if wait_http "http://127.0.0.1:$nport/4k"; then
+            wrk_rate() { # conns path -> "R req/s, T MiB/s"
+                wrk -t1 -c"$1" -d"$DURATION" "http://127.0.0.1:$nport/$2" \
+                    2>/dev/null | awk '
+                    /^Requests\/sec/ { r = $2 }
+                    /^Transfer\/sec/ { t = $2; u = t; sub(/[0-9.]+/, "", u);
+                        sub(/[A-Za-z]+$/, "", t);
+                        if (u == "GB") t *= 1024; else if (u == "KB") t /= 1024;
+                        else if (u == "B") t /= 1048576 }
+                    END { printf "%.0f req/s, %.0f MiB/s", r, t }'
+            }
+            c4k=32
+            echo "compare: nginx+wrk: 4 KiB c$c4k $(wrk_rate $c4k 4k);" \
+                 "4 KiB c$CONC $(wrk_rate "$CONC" 4k);" \
+                 "64 MiB c1 $(DURATION=10s wrk_rate 1 64m);" \
+                 "64 MiB c4 $(DURATION=10s wrk_rate 4 64m) (10 s)"
+        else
+            echo "compare: nginx did not start; no HTTP ceiling" >&2
+        fi
+        pid_stop "$NGINX_PID"
+        NGINX_PID=
+        rm -rf "$TMP/nginx"
+    else
+        echo "compare: nginx or wrk not installed: no HTTP ceiling" \
+             "(make deps installs them)" >&2
+    fi
+fi
 
 # ---- targets -----------------------------------------------------------
 AK=comparebenchak
@@ -147,7 +243,21 @@ wl_args() { # workload -> coffer-bench arguments
         mixed)     echo "mixed --size 4KiB --objects 200" ;;
         list)      echo "list --size 1KiB --objects 1000" ;;
         multipart) echo "multipart --size 64MiB --part-size 8MiB" ;;
+        put-4k-c32) echo "put --size 4KiB" ;;
+        get-4k-c32) echo "get --size 4KiB --objects 200" ;;
+        put-64m-s1) echo "put --size 64MiB --ops 6" ;;
+        put-64m-s4) echo "put --size 64MiB --ops 12" ;;
+        get-64m-s1|get-64m-s4)
+                   echo "get --size 64MiB --objects 4 --prepare-concurrency 1" ;;
         *) return 1 ;;
+    esac
+}
+wl_conc() { # workload -> concurrency
+    case "$1" in
+        *-c32) echo 32 ;;
+        *-s1) echo 1 ;;
+        *-s4) echo 4 ;;
+        *) echo "$CONC" ;;
     esac
 }
 for w in $WORKLOADS; do
@@ -163,9 +273,9 @@ for r in $(seq 1 "$ROUNDS"); do
             "$BENCH" $(wl_args "$w") --endpoint "${URLS[$i]}" \
                 --access-key "${AKS[$i]}" --secret-key "${SKS[$i]}" \
                 --bucket "cbench-compare" --duration "$DURATION" \
-                --concurrency "$CONC" --json >"$out" 2>"$out.err"
+                --concurrency "$(wl_conc "$w")" --json >"$out" 2>"$out.err"
             rc=$?
-            printf 'compare: round %d %-9s %-8s rc=%d\n' "$r" "$w" \
+            printf 'compare: round %d %-10s %-8s rc=%d\n' "$r" "$w" \
                 "${NAMES[$i]}" "$rc"
             if [ "$rc" -ne 0 ]; then
                 fail=1
@@ -184,7 +294,9 @@ import json, os, statistics, sys
 resdir, workloads, names = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 main_op = {"put-4k": "PUT", "get-4k": "GET", "put-1m": "PUT",
            "get-1m": "GET", "mixed": "GET", "list": "LIST",
-           "multipart": "MPOBJECT"}
+           "multipart": "MPOBJECT", "put-4k-c32": "PUT", "get-4k-c32": "GET",
+           "put-64m-s1": "PUT", "put-64m-s4": "PUT", "get-64m-s1": "GET",
+           "get-64m-s4": "GET"}
 
 def load(w, n):
     runs = []
@@ -218,7 +330,7 @@ def metrics(runs, op):
 
 w_name = max(len(n) for n in names)
 col = max(12, w_name + 2)
-hdr = f"{'workload':<10} {'metric':<20}" + "".join(f"{n:>{col}}" for n in names)
+hdr = f"{'workload':<11}{'metric':<20}" + "".join(f"{n:>{col}}" for n in names)
 hdr += "".join(f"{n + '/coffer':>{col + 2}}" for n in names[1:])
 print()
 print(f"medians over {{}} round(s)".format(
@@ -231,7 +343,7 @@ for w in workloads:
     for n in names:
         keys += [k for k in per[n] if k not in keys]
     for i, k in enumerate(keys):
-        line = f"{w if i == 0 else '':<10} {k:<20}"
+        line = f"{w if i == 0 else '':<11}{k:<20}"
         for n in names:
             v = per[n].get(k)
             if v is None:

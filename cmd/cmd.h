@@ -9,5 +9,11 @@ int cmd_meta(int argc, char **argv);   /* cmd_heal.c */
 int cmd_audit_report(int argc, char **argv); /* cmd_audit.c */
 int cmd_audit_clock(int argc, char **argv);  /* cmd_audit.c */
 int cmd_user(int argc, char **argv);   /* cmd_user.c */
+int cmd_key(int argc, char **argv);    /* cmd_key.c */
+
+struct conf;
+/* Loads --config (may be NULL) and --data (may be NULL) over the defaults
+ * and finalizes c; 0, or 1 with the error printed (cmd_heal.c). */
+int cmd_load_conf(struct conf *c, const char *config, const char *data);
 
 #endif /* CMD_H */

@@ -16,8 +16,7 @@
 #include "heal.h"
 #include "meta.h"
 
-/* Loads --config / --data into c; 0, or 2 (usage) / 1 (bad config). */
-static int load_conf(struct conf *c, const char *config, const char *data)
+int cmd_load_conf(struct conf *c, const char *config, const char *data)
 {
     char err[CONF_ERR_MAX];
     if (conf_init_defaults(c) != CONF_OK) return 1;
@@ -148,7 +147,7 @@ int cmd_heal(int argc, char **argv)
         }
         *slot = argv[++i];
     }
-    if (load_conf(&c, config, data) != 0) return 1;
+    if (cmd_load_conf(&c, config, data) != 0) return 1;
     if (status) {
         rc = print_status(c.data_dir);
         conf_cleanup(&c);
@@ -224,7 +223,7 @@ int cmd_meta(int argc, char **argv)
         fprintf(stderr, "coffer meta: %s needs a value\n", argv[i]);
         return 2;
     }
-    if (load_conf(&c, config, data) != 0) return 1;
+    if (cmd_load_conf(&c, config, data) != 0) return 1;
     if (!rebuild) {
         /* an offline checkpoint (the server takes its own) */
         struct meta_db *db = NULL;

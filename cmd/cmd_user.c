@@ -16,6 +16,7 @@
 #include "cf.h"
 #include "cmd.h"
 #include "conf.h"
+#include "gw.h"
 #include "iam.h"
 #include "meta.h"
 
@@ -319,7 +320,7 @@ static int user_run(const struct uargs *a)
     }
     if (!ro) {
         /* the key SSE uses; created 0600 on a new data directory */
-        if (cf_master_key_load(c.master_key_file, 1, master) != 0) goto out;
+        if (gw_master_key_load(&c, 1, master) != 0) goto out;
         have_master = 1;
     }
     st = iam_open(db, have_master ? master : NULL, &iam);

@@ -62,6 +62,10 @@ static int usage(FILE *out)
             "  user list [--json] | user rm NAME | user key rotate NAME\n"
             "        catalog users: access keys, secrets (shown once),\n"
             "        admin flag\n"
+            "  key rotate --new-key-file F | --new-key-command CMD\n"
+            "        [--data DIR] [--config FILE]\n"
+            "        re-wrap every SSE-S3 data key under a new master key\n"
+            "        (stopped server; resumable)\n"
             "  version\n");
     return out == stdout ? 0 : 2;
 }
@@ -287,7 +291,7 @@ static int cmd_serve(int argc, char **argv)
 
     /* Users: root and the configuration file's (built-in), then the
      * catalog's, whose secrets are wrapped under the master key. */
-    if (cf_master_key_load(c.master_key_file, 1, master) != 0) goto out;
+    if (gw_master_key_load(&c, 1, master) != 0) goto out;
     ist = iam_open(db, master, &iam);
     OPENSSL_cleanse(master, sizeof(master));
     if (ist != IAM_OK) {
@@ -503,6 +507,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "heal") == 0) return cmd_heal(argc, argv);
     if (strcmp(argv[1], "meta") == 0) return cmd_meta(argc, argv);
     if (strcmp(argv[1], "user") == 0) return cmd_user(argc, argv);
+    if (strcmp(argv[1], "key") == 0) return cmd_key(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);
         return 0;

@@ -77,21 +77,15 @@ size_t cf_base64_encode(const void *in, size_t len, char *out);
  * malformed input or if it would exceed outcap. */
 long cf_base64_decode(const char *in, size_t len, void *out, size_t outcap);
 
-/* ---- keys: the master key and AES-256-GCM key wrapping ----------------
- * Moved here from gateway/gw_sse*.c so that iam/ (user secrets) and cmd/
- * share the SSE master key without depending on the gateway. Keys are
+/* ---- keys: AES-256-GCM key wrapping ---------------------------------
+ * Moved here from gateway/gw_sse_crypto.c so that iam/ wraps user secrets
+ * under the SSE master key without depending on the gateway. Keys are
  * borrowed for the call; callers wipe their copies (OPENSSL_cleanse). */
 
 #define CF_KEY_LEN 32        /* AES-256 */
 #define CF_KEY_TAG 16        /* GCM tag */
 #define CF_KEY_WRAPPED 60    /* a wrapped key: iv 12 | ct 32 | tag 16 */
 
-/* The master key: env COFFER_MASTER_KEY (64 hex digits) if set, else the
- * 32 raw bytes of file, which is created (random, mode 0600) when missing
- * and create is 1, and refused when group or others may read it. 0, or -1
- * (logged, never with key material). */
-int cf_master_key_load(const char *file, int create,
-                       unsigned char out[CF_KEY_LEN]);
 /* One AES-256-GCM operation in place over len bytes of buf: enc 1 seals
  * (writes tag), 0 opens (checks tag). 0, or -1 (bad tag, OpenSSL error;
  * the error queue is drained). */

@@ -1,8 +1,9 @@
-/* cf_key.c: the master key and AES-256-GCM key wrapping, shared by the
- * gateway's server-side encryption (data keys) and iam/ (user secrets).
- * Moved from gateway/gw_sse.c (master key) and gateway/gw_sse_crypto.c
- * (gcm, wrap, unwrap) unchanged in behaviour, so that modules below the
- * gateway can use them.
+/* cf_key.c: AES-256-GCM and key wrapping, shared by the gateway's
+ * server-side encryption (data keys under the master key) and iam/ (user
+ * secrets under the same key). Moved from gateway/gw_sse_crypto.c (gcm,
+ * wrap, unwrap) unchanged in behaviour, so that modules below the gateway
+ * can use them; loading the master key stays in gateway/gw_sse_key.c
+ * (cmd/ hands the bytes to iam).
  *
  * Invariants: no key byte is ever logged; every temporary copy of a key is
  * wiped (OPENSSL_cleanse); every OpenSSL failure drains the error queue
@@ -19,99 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int master_create(const char *path, unsigned char out[CF_KEY_LEN])
-{
-    char e[128];
-    unsigned char k[CF_KEY_LEN];
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-    if (fd < 0) {
-        cf_log(CF_LOG_ERR, "key: cannot create the master key %s: %s", path,
-               cf_strerror(errno, e, sizeof(e)));
-        return -1;
-    }
-    cf_random_bytes(k, sizeof(k));
-    if (write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) || fsync(fd) != 0) {
-        cf_log(CF_LOG_ERR, "key: cannot write the master key %s: %s", path,
-               cf_strerror(errno, e, sizeof(e)));
-        OPENSSL_cleanse(k, sizeof(k));
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    if (close(fd) != 0) {
-        cf_log(CF_LOG_ERR, "key: cannot write the master key %s: %s", path,
-               cf_strerror(errno, e, sizeof(e)));
-        OPENSSL_cleanse(k, sizeof(k));
-        unlink(path);
-        return -1;
-    }
-    memcpy(out, k, CF_KEY_LEN);
-    OPENSSL_cleanse(k, sizeof(k));
-    cf_log(CF_LOG_NOTICE, "key: created the master key %s (keep a copy "
-           "apart from the disks: encrypted objects and user secrets are "
-           "unreadable without it)", path);
-    return 0;
-}
-
-static int master_from_file(const char *path, int create,
-                            unsigned char out[CF_KEY_LEN])
-{
-    char e[128];
-    struct stat st;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-    if (fd < 0 && errno == ENOENT && create)
-        return master_create(path, out); /* first start */
-    if (fd < 0) {
-        cf_log(CF_LOG_ERR, "key: cannot open the master key %s: %s", path,
-               cf_strerror(errno, e, sizeof(e)));
-        return -1;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        cf_log(CF_LOG_ERR, "key: master key %s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    if (st.st_mode & 077) {
-        cf_log(CF_LOG_ERR, "key: master key %s: mode %03o lets others read "
-               "it; chmod 600 it", path, (unsigned)(st.st_mode & 0777));
-        close(fd);
-        return -1;
-    }
-    n = read(fd, out, CF_KEY_LEN);
-    if (n != CF_KEY_LEN || st.st_size != CF_KEY_LEN) {
-        cf_log(CF_LOG_ERR, "key: master key %s: must hold exactly 32 bytes",
-               path);
-        OPENSSL_cleanse(out, CF_KEY_LEN);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
-int cf_master_key_load(const char *file, int create,
-                       unsigned char out[CF_KEY_LEN])
-{
-    const char *env = getenv("COFFER_MASTER_KEY");
-    if (env && *env) {
-        if (strlen(env) != 2 * CF_KEY_LEN ||
-            cf_hex_decode(env, 2 * CF_KEY_LEN, out, CF_KEY_LEN) != 0) {
-            cf_log(CF_LOG_ERR, "key: COFFER_MASTER_KEY: must be 64 hex "
-                   "digits (32 bytes)");
-            return -1;
-        }
-        return 0;
-    }
-    if (file == NULL) {
-        cf_log(CF_LOG_ERR, "key: no master key file configured");
-        return -1;
-    }
-    return master_from_file(file, create, out);
-}
 
 /* Lengths above INT_MAX are cut into updates. */
 int cf_gcm(int enc, const unsigned char key[CF_KEY_LEN],

@@ -76,6 +76,8 @@ enum ck_mark {
     MK_TLS_ON,
     MK_TLS_CERT,
     MK_TLS_KEY,
+    MK_KEY_FILE,
+    MK_KMS,
     MK_N
 };
 
@@ -100,6 +102,7 @@ static const char *check_level(const char *s);
 static const char *check_access_key(const char *s);
 static const char *check_bucket(const char *s);
 static const char *check_secret_key(const char *s);
+static const char *check_kms(const char *s);
 
 #define OFF(f) offsetof(struct conf, f)
 #define UOFF(f) offsetof(struct conf_user, f)
@@ -135,12 +138,18 @@ static const struct ck limits_keys[] = {
      NULL, MK_NONE},
     {"max_connections", CK_INT, OFF(max_connections), 1, 1048576, NULL, NULL,
      MK_NONE},
+    {"max_connections_per_address", CK_INT, OFF(max_conns_per_addr), 0,
+     1048576, NULL, NULL, MK_NONE},
+    {"body_min_rate", CK_SIZE, OFF(body_min_rate), 0, GIB, NULL, NULL,
+     MK_NONE},
     {"idle_timeout", CK_DURATION, OFF(idle_timeout_s), 1, 86400, NULL, NULL,
      MK_NONE},
     {"header_timeout", CK_DURATION, OFF(header_timeout_s), 1, 3600, NULL, NULL,
      MK_NONE},
     {"body_timeout", CK_DURATION, OFF(body_timeout_s), 1, 3600, NULL, NULL,
      MK_NONE},
+    {"read_ahead_total", CK_SIZE, OFF(read_ahead_total), MIB, 16 * GIB, NULL,
+     NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
@@ -155,6 +164,12 @@ static const struct ck heal_keys[] = {
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
+static const struct ck lifecycle_keys[] = {
+    {"interval", CK_DURATION, OFF(lifecycle_interval_s), 0, 7 * 86400, NULL,
+     NULL, MK_NONE},
+    {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
+};
+
 static const struct ck tls_keys[] = {
     {"enabled", CK_BOOL, OFF(tls_enabled), 0, 0, NULL, NULL, MK_TLS_ON},
     {"cert", CK_STR_OPT, OFF(tls_cert), 0, 0, NULL, check_path, MK_TLS_CERT},
@@ -164,7 +179,9 @@ static const struct ck tls_keys[] = {
 
 static const struct ck encryption_keys[] = {
     {"master_key_file", CK_STR_OPT, OFF(master_key_file), 0, 0, NULL,
-     check_path, MK_NONE},
+     check_path, MK_KEY_FILE},
+    {"kms_command", CK_STR_OPT, OFF(kms_command), 0, 0, NULL, check_kms,
+     MK_KMS},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
@@ -198,6 +215,7 @@ static const struct ck top_keys[] = {
     {"tls", CK_MAP, 0, 0, 0, tls_keys, NULL, MK_NONE},
     {"audit", CK_MAP, 0, 0, 0, audit_keys, NULL, MK_NONE},
     {"encryption", CK_MAP, 0, 0, 0, encryption_keys, NULL, MK_NONE},
+    {"lifecycle", CK_MAP, 0, 0, 0, lifecycle_keys, NULL, MK_NONE},
     {"users", CK_USERS, 0, 0, 0, NULL, NULL, MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
@@ -389,6 +407,22 @@ static const char *check_path(const char *s)
                                      : "path must be shorter than 4000 bytes";
 }
 
+/* The program is run without a shell (see gw_master_key_from_command):
+ * words split at spaces and tabs, the first an absolute path. */
+static const char *check_kms(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (strlen(s) >= CONF_PATH_MAX)
+        return "must be shorter than 4000 bytes";
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p != '/')
+        return "must start with the absolute path of a program (it is run "
+               "without a shell: words split at spaces)";
+    for (; *p; p++)
+        if (*p < 0x20 && *p != '\t') return "must not hold control characters";
+    return NULL;
+}
+
 static const char *check_region(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
@@ -510,14 +544,18 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->max_xml_bytes = (size_t)MIB;
     c->max_object_bytes = 5 * GIB;
     c->max_connections = 1024;
+    c->max_conns_per_addr = 256;
+    c->body_min_rate = KIB;
     c->idle_timeout_s = 60;
     c->header_timeout_s = 30;
     c->body_timeout_s = 60;
+    c->read_ahead_total = (size_t)(32 * MIB);
     c->scrub_rate = (size_t)(16 * MIB);
     c->scrub_interval_s = 7 * 86400;
     c->checkpoint_interval_s = 3600;
     c->checkpoint_keep = 3;
     c->audit_export_interval_s = 3600;
+    c->lifecycle_interval_s = 3600;
     c->audit_export_retain_years = 7;
     return CONF_OK;
 }
@@ -561,6 +599,7 @@ void conf_cleanup(struct conf *c)
     free(c->tls_key);
     free(c->audit_export_bucket);
     free(c->master_key_file);
+    free(c->kms_command);
     free_disks(c);
     free_users(c);
     memset(c, 0, sizeof(*c));
@@ -1021,6 +1060,12 @@ static int joint_checks(struct loader *L, struct conf *c)
         return bad(L, ln[MK_TLS_CERT] ? ln[MK_TLS_CERT] : ln[MK_TLS_KEY],
                    ln[MK_TLS_CERT] ? "tls.cert" : "tls.key",
                    "tls.cert and tls.key must be given together");
+    if (ln[MK_KMS] && ln[MK_KEY_FILE] && c->kms_command != NULL &&
+        c->master_key_file != NULL)
+        return bad(L, ln[MK_KMS], "encryption.kms_command",
+                   "give either it or encryption.master_key_file (line "
+                   "%zu), not both",
+                   ln[MK_KEY_FILE]);
     if (ln[MK_TLS_ON] && !c->tls_enabled && c->tls_cert != NULL)
         return bad(L, ln[MK_TLS_ON], "tls.enabled",
                    "is false, but tls.cert is set (a certificate turns TLS "
@@ -1501,13 +1546,14 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
     if (c->meta_dir == NULL &&
         (c->meta_dir = path_join(c->data_dir, "meta", 0)) == NULL)
         goto out_nomem;
-    if (c->master_key_file == NULL &&
+    if (c->master_key_file == NULL && c->kms_command == NULL &&
         (c->master_key_file = path_join(c->data_dir, "master.key", 0)) ==
             NULL)
         goto out_nomem;
     for (j = 0; j < c->ndisks; j++) {
         /* whoever walks off with the disks must not find the key there */
         size_t dl = strlen(c->disks[j]);
+        if (c->master_key_file == NULL) break; /* kms_command */
         while (dl > 1 && c->disks[j][dl - 1] == '/') dl--;
         if (strncmp(c->master_key_file, c->disks[j], dl) != 0 ||
             c->master_key_file[dl] != '/')

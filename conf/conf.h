@@ -55,14 +55,24 @@ struct conf {
     size_t max_xml_bytes;      /* 1 MiB */
     uint64_t max_object_bytes; /* single PUT, 5 GiB */
     int max_connections;       /* 1024 */
+    int max_conns_per_addr;    /* max_connections_per_address: open
+                                  connections from one IPv4 address or
+                                  IPv6 /64, 256; 0 = no limit */
+    size_t body_min_rate;      /* bytes/s a body must average over each
+                                  body_timeout window (unless the server
+                                  held it back), 1 KiB; 0 = no minimum */
     int idle_timeout_s;        /* keep-alive idle, 60 */
     int header_timeout_s;      /* whole request head must arrive, 30 */
     int body_timeout_s;        /* no body byte for this long, 60 */
+    size_t read_ahead_total;   /* GET data read from disk and not yet sent,
+                                  all connections together, 32 MiB */
     /* heal: background scrubbing and catalog checkpoints */
     size_t scrub_rate;         /* bytes/s the scrubber reads, 16 MiB; 0 off */
     int scrub_interval_s;      /* pause between scrub passes, 7 days */
     int checkpoint_interval_s; /* catalog checkpoints, 1 h; 0 off */
     int checkpoint_keep;       /* newest checkpoints kept per disk, 3 */
+    /* lifecycle: the scanner applying buckets' lifecycle rules */
+    int lifecycle_interval_s;  /* pause between passes, 1 h; 0 off */
     /* audit log export (audit:) */
     int audit_export_interval_s;   /* export_interval: 1h; 0 disables */
     char *audit_export_bucket;     /* export_bucket: "coffer-audit" */
@@ -81,7 +91,13 @@ struct conf {
                               mode 0600, created on first start; default
                               data_dir/master.key; never inside a disk
                               directory. COFFER_MASTER_KEY (64 hex digits)
-                              in the environment overrides it. */
+                              in the environment overrides it. NULL
+                              when kms_command is set. */
+    char *kms_command;     /* encryption.kms_command: a program printing
+                              the master key as 64 hex digits, run without
+                              a shell at start; NULL: none. Overrides
+                              master_key_file (both in one file is an
+                              error); COFFER_MASTER_KEY overrides it. */
 };
 
 /* Fills every field with the built-in default (data_dir "./coffer-data";

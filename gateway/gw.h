@@ -51,4 +51,56 @@ int gw_server_tls_info(struct gw_server *srv, char *cert, size_t certcap,
                        int *self_signed, char *fp, size_t fpcap);
 void gw_server_free(struct gw_server *srv);
 
+/* ---- the SSE-S3 master key (gw_sse_key.c) ----
+ * 32 bytes that wrap every SSE-S3 data key. Sources, first that is set:
+ * COFFER_MASTER_KEY (64 hex digits), encryption.kms_command (a program
+ * whose stdout is 64 hex digits and at most one newline), the key file
+ * encryption.master_key_file (32 raw bytes, mode 0600, created on first
+ * start). The catalog records the key's id (K/sse-master) and refuses
+ * any other key. Every loader logs its error and returns -1. */
+#define GW_KMS_TIMEOUT_MS 30000
+/* create: make a missing key file (the server's first start). */
+int gw_master_key_load(const struct conf *conf, int create,
+                       unsigned char out[32]);
+/* A key file; create: make it (32 random bytes, mode 0600) when missing.
+ * Refused when group or others may read it or it is not 32 bytes. */
+int gw_master_key_from_file(const char *path, int create,
+                            unsigned char out[32]);
+/* Runs cmd, split at spaces and tabs (no shell; the first word is an
+ * absolute path), stdin /dev/null, stderr inherited, coffer's environment
+ * less COFFER_ROOT_SECRET_KEY and COFFER_MASTER_KEY; killed after
+ * timeout_ms. It must exit 0 having printed the key as 64 hex digits and
+ * at most one newline. */
+int gw_master_key_from_command(const char *cmd, int timeout_ms,
+                               unsigned char out[32]);
+/* The key's public id: the first 8 bytes of HMAC-SHA256(key,
+ * "coffer-master-key-id-1"), never 0. */
+uint64_t gw_master_key_id(const unsigned char key[32]);
+/* At start: GW_OK if the catalog's key is this one, or no SSE-S3 record
+ * depends on its key (the key is then recorded; a catalog from before key
+ * ids must have its records open with this key); GW_EINVAL, logged, when
+ * it is another key or a rotation is unfinished; GW_EIO. */
+enum gw_status gw_master_key_check(struct meta_db *db,
+                                   const unsigned char key[32]);
+struct gw_rotate_stats {
+    uint64_t old_id, new_id;
+    int resumed;                 /* an unfinished rotation was resumed */
+    uint64_t versions_rewrapped; /* SSE-S3 versions re-wrapped now */
+    uint64_t versions_current;   /* already under the new key */
+    uint64_t uploads_rewrapped;  /* uploads in progress, likewise */
+    uint64_t uploads_current;
+    uint64_t failed;             /* records neither key unwraps */
+};
+/* Re-wraps the data key of every SSE-S3 version and upload in progress
+ * from old_key to new_key, one synced write per record, then records
+ * new_key as the catalog's key. Needs the catalog to itself (a stopped
+ * server). Resumable: after a crash or an error, the same call finishes
+ * the work (records already under new_key are skipped); until then the
+ * server refuses to start. GW_EINVAL (logged) for keys that do not fit
+ * the catalog or records neither key opens, GW_EIO. */
+enum gw_status gw_master_key_rotate(struct meta_db *db,
+                                    const unsigned char old_key[32],
+                                    const unsigned char new_key[32],
+                                    struct gw_rotate_stats *st);
+
 #endif /* GW_H */

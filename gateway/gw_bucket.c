@@ -264,3 +264,46 @@ void gw_h_get_versioning(struct gw_req *req)
 {
     gw_req_post(req, get_versioning_work, gw_done_respond);
 }
+
+/* ---- bucket documents stored as they are served (CORS, lifecycle) ---- */
+
+void gw_bucket_doc_get(struct gw_req *req, enum meta_battr id,
+                       enum gw_err missing)
+{
+    struct meta_bucket b;
+    char *doc = NULL;
+    size_t n = 0;
+    enum meta_status st;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = meta_bucket_attr_get(req->srv->db, req->bucket, id, &doc, &n);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        return;
+    }
+    if (doc == NULL) {
+        gw_resp_error(&req->resp, missing, NULL);
+        return;
+    }
+    gw_xbuf_raw(&req->resp.body, doc, n);
+    free(doc);
+    if (req->resp.body.oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+}
+
+void gw_bucket_doc_delete(struct gw_req *req, enum meta_battr id)
+{
+    struct meta_bucket b;
+    enum meta_status st;
+
+    if (gw_bucket_check(req, &b) != 0) return;
+    st = meta_bucket_attr_set(req->srv->db, req->bucket, id, NULL, 0);
+    if (st != META_OK) {
+        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
+                                                       : gw_err_from_meta(st),
+                      NULL);
+        return;
+    }
+    req->resp.status = 204;
+}

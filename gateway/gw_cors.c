@@ -422,27 +422,7 @@ void gw_h_put_cors(struct gw_req *req)
 
 static void get_cors_work(struct gw_req *req)
 {
-    struct meta_bucket b;
-    char *doc = NULL;
-    size_t n = 0;
-    enum meta_status st;
-
-    if (gw_bucket_check(req, &b) != 0) return;
-    st = meta_bucket_attr_get(req->srv->db, req->bucket, META_BATTR_CORS,
-                              &doc, &n);
-    if (st != META_OK) {
-        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
-                                                       : gw_err_from_meta(st),
-                      NULL);
-        return;
-    }
-    if (doc == NULL) {
-        gw_resp_error(&req->resp, GW_E_NO_SUCH_CORS, NULL);
-        return;
-    }
-    gw_xbuf_raw(&req->resp.body, doc, n);
-    free(doc);
-    if (req->resp.body.oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+    gw_bucket_doc_get(req, META_BATTR_CORS, GW_E_NO_SUCH_CORS);
 }
 
 void gw_h_get_cors(struct gw_req *req)
@@ -452,19 +432,7 @@ void gw_h_get_cors(struct gw_req *req)
 
 static void delete_cors_work(struct gw_req *req)
 {
-    struct meta_bucket b;
-    enum meta_status st;
-
-    if (gw_bucket_check(req, &b) != 0) return;
-    st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_CORS,
-                              NULL, 0);
-    if (st != META_OK) {
-        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
-                                                       : gw_err_from_meta(st),
-                      NULL);
-        return;
-    }
-    req->resp.status = 204;
+    gw_bucket_doc_delete(req, META_BATTR_CORS);
 }
 
 void gw_h_delete_cors(struct gw_req *req)

@@ -26,6 +26,7 @@
 #include "cf.h"
 #include "gw.h"
 #include "gw_sigv4.h"
+#include "gw_sse.h"
 #include "gw_xml.h"
 
 #define GW_MAX_HEADERS 128          /* header lines per request */
@@ -98,6 +99,7 @@ enum gw_err {
     GW_E_NO_SUCH_BUCKET_POLICY,
     GW_E_NO_SUCH_PAB,
     GW_E_MALFORMED_ACL,
+    GW_E_NO_SUCH_LIFECYCLE,
     GW_E__COUNT
 };
 int gw_err_status(enum gw_err e);
@@ -191,6 +193,9 @@ enum gw_op {
     GW_OP_GET_PAB,
     GW_OP_DELETE_PAB,
     GW_OP_ADMIN,                  /* /coffer/admin/v1/... (gw_admin.c) */
+    GW_OP_PUT_LIFECYCLE,
+    GW_OP_GET_LIFECYCLE,
+    GW_OP_DELETE_LIFECYCLE,
     GW_OP_NOT_IMPLEMENTED,
 };
 
@@ -288,6 +293,7 @@ struct gw_get {
     uint64_t part_start;          /* object offset where that part starts */
     char *buf;                    /* block read by the running job */
     size_t buf_len;
+    size_t buf_charge;            /* its share of srv->ra_bytes */
     int eof;                      /* all bytes handed to the socket */
     int degraded;                 /* a stripe was rebuilt from parity */
     int sse;                      /* 1: stored encrypted (ver.sse) */
@@ -383,7 +389,21 @@ struct gw_conn {
     int tls;                      /* bev is an OpenSSL bufferevent */
     int handshaken;               /* tls: the handshake has completed */
     int admin;                    /* accepted on the admin socket */
+    unsigned char addr[16];       /* peer address key (gw_addr_acquire) */
+    int addr_held;                /* 1: counted in srv's address table */
+    struct event *rate_timer;     /* body_min_rate check, or NULL */
+    uint64_t rate_bytes;          /* body bytes parsed in this window */
+    int rate_held;                /* the server held input this window */
 };
+
+/* Open connections of one peer address (or IPv6 /64), in the server's
+ * table (guarded by gw_server.addr_lock). */
+struct gw_addr_count {
+    unsigned char a[16];
+    int n;
+    struct gw_addr_count *next;
+};
+#define GW_ADDR_BUCKETS 1024
 
 struct gw_loop {
     struct gw_server *srv;
@@ -407,6 +427,11 @@ struct gw_server {
     int nloops;
     struct cf_workq *workq;
     struct cf_pool *pool;         /* stripe-size blocks */
+    atomic_size_t ra_bytes;       /* GET read-ahead held by all loops:
+                                     blocks taken for reads and not yet
+                                     sent, in ra_charge() units (gw_object.c); kept
+                                     <= conf->read_ahead_total except
+                                     that one block may always be held */
     atomic_int nconns;
     atomic_ulong next_conn_id;
     atomic_int stopping;
@@ -417,9 +442,17 @@ struct gw_server {
     unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
     struct evconnlistener *admin_listener; /* <data>/admin.sock, loop 0 */
     char admin_path[4096];        /* its path, "" when not listening */
+    uint64_t sse_master_id;       /* its id, kept in each SSE-S3 record */
+    pthread_mutex_t addr_lock;    /* guards addr_tab */
+    struct gw_addr_count *addr_tab[GW_ADDR_BUCKETS]; /* per-address counts */
+    atomic_llong addr_log_ms;     /* last "per-address limit" log line */
 };
 
 /* gw_server.c */
+/* The http_parser callbacks that copy a request head into p->data's
+ * (a struct gw_conn) current request and pause at its end; exposed so the
+ * fuzz target (tests/fuzz/fuzz_head.c) drives them without a socket. */
+const http_parser_settings *gw_parser_settings(void);
 void gw_req_post(struct gw_req *req, gw_job_fn work, gw_job_fn done);
 void gw_done_respond(struct gw_req *req);      /* done: just respond */
 /* gw_policy.c: authorization (see the file comment). 1 allowed, 0 not.
@@ -561,6 +594,11 @@ void gw_h_list_parts(struct gw_req *req);
 void gw_h_list_uploads(struct gw_req *req);
 /* Removes the stored data of a version (every part of a multipart one). */
 void gw_remove_data(struct gw_server *srv, const struct meta_version *v);
+/* A version's tags, decoded into malloc'd strings (free each key and
+ * value); 0, or -1 when they do not decode or exceed max. */
+struct ol_lc_tag;
+int gw_version_tags(const struct meta_version *v, struct ol_lc_tag *out,
+                    size_t max, size_t *n);
 /* Collects the headers a PUT or CreateMultipartUpload stores with the
  * object into v (content-type etc., x-amz-meta-*); 0 or sets an error. */
 int gw_collect_stored_headers(struct gw_req *req, struct meta_version *v);
@@ -630,15 +668,16 @@ const char *gw_lock_md5_message(void);
  * extension and legal holds (which only strengthen) pass. Returns 0 to go
  * on, -1 with the error set. */
 int gw_lock_system_bucket(struct gw_req *req);
+/* The same for work done by the server itself (by: "lifecycle", ...). */
+char *gw_audit_event_for(const char *bucket, const char *by,
+                         const char *request, const char *what,
+                         const char *key, size_t key_len,
+                         const struct meta_version *v, const char *detail);
 char *gw_audit_event(const struct gw_req *req, const char *what,
                      const char *key, size_t key_len,
                      const struct meta_version *v, const char *detail);
 /* gw_sse.c: server-side encryption (SSE-S3). See gw_sse.h for the
  * cryptography and docs/architecture.md for the layout. */
-/* Loads (env COFFER_MASTER_KEY, else conf's master_key_file, created with
- * 32 random bytes and mode 0600 when missing) the master key. 0 or -1
- * (logged). */
-int gw_sse_master_load(const struct conf *conf, unsigned char out[32]);
 /* Refuses what is not implemented (aws:kms) with 501, malformed values
  * (SSE-C headers included) and encryption headers on operations that do
  * not take them with 400; 0 to go on, -1 with the error set. Loop. */
@@ -664,9 +703,6 @@ int gw_sse_put_start(struct gw_req *req, const unsigned char dek[32],
 int gw_sse_put_block(struct gw_req *req, unsigned char *buf, size_t len);
 /* x-amz-server-side-encryption on a response for an encrypted version. */
 void gw_sse_resp_headers(struct gw_req *req, const struct meta_sse *s);
-/* A multipart upload's encryption rides in its stored headers as this
- * internal entry (hex) until completion moves it into the version. */
-#define GW_UPLOAD_SSE_HEADER "x-coffer-mpu-sse" /* removed at completion */
 int gw_sse_to_upload(const struct meta_sse *s, struct meta_version *hv);
 /* Reads the entry from an upload's headers into *s; 1 found, 0 none. */
 int gw_sse_from_headers(const struct meta_kv *h, size_t n,
@@ -677,6 +713,25 @@ size_t gw_put_block_cap(const struct gw_req *req);
 void gw_h_put_bucket_encryption(struct gw_req *req); /* after XML body */
 void gw_h_get_bucket_encryption(struct gw_req *req);
 void gw_h_delete_bucket_encryption(struct gw_req *req);
+/* gw_bucket.c: GET of a bucket document kept as it is served (the body,
+ * or error `missing` when the bucket has none) and its DELETE (204). Run
+ * on a worker. */
+void gw_bucket_doc_get(struct gw_req *req, enum meta_battr id,
+                       enum gw_err missing);
+void gw_bucket_doc_delete(struct gw_req *req, enum meta_battr id);
+
+/* gw_lifecycle.c: lifecycle configuration and its scanner thread (started
+ * by gw_server_run, stopped when it returns; lifecycle.interval 0: none). */
+struct gw_lc;
+void gw_h_put_lifecycle(struct gw_req *req);    /* after XML body */
+void gw_h_get_lifecycle(struct gw_req *req);
+void gw_h_delete_lifecycle(struct gw_req *req);
+enum gw_status gw_lc_start(struct gw_server *srv, struct gw_lc **out);
+void gw_lc_stop(struct gw_lc *lc);              /* NULL: no-op */
+/* gw_object.c: Content-MD5 or an x-amz-checksum-* header, required and
+ * verified on an XML body; non-zero with the error set. */
+int gw_xml_body_integrity(struct gw_req *req);
+
 /* gw_cors.c */
 void gw_h_put_cors(struct gw_req *req);         /* after XML body */
 void gw_h_get_cors(struct gw_req *req);

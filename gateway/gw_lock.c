@@ -18,9 +18,10 @@ static const char lock_missing_content_md5[] =
 /* An audit event as JSON (malloc'ed, caller frees): what happened, to
  * which version, by whom, with which lock state. Keys that are not valid
  * UTF-8 are recorded in hex. NULL on allocation failure. */
-char *gw_audit_event(const struct gw_req *req, const char *what,
-                     const char *key, size_t key_len,
-                     const struct meta_version *v, const char *detail)
+char *gw_audit_event_for(const char *bucket, const char *by,
+                         const char *request, const char *what,
+                         const char *key, size_t key_len,
+                         const struct meta_version *v, const char *detail)
 {
     json_t *o = json_object();
     json_t *k = json_stringn(key ? key : "", key ? key_len : 0);
@@ -28,7 +29,7 @@ char *gw_audit_event(const struct gw_req *req, const char *what,
 
     if (o == NULL) return NULL;
     json_object_set_new(o, "event", json_string(what));
-    json_object_set_new(o, "bucket", json_string(req->bucket));
+    json_object_set_new(o, "bucket", json_string(bucket));
     if (k) {
         json_object_set_new(o, "key", k);
     } else {
@@ -56,12 +57,19 @@ char *gw_audit_event(const struct gw_req *req, const char *what,
             json_object_set_new(o, "size", json_integer((json_int_t)v->size));
     }
     if (detail) json_object_set_new(o, "detail", json_string(detail));
-    json_object_set_new(o, "by", json_string(req->principal ? req->principal
-                                                            : ""));
-    json_object_set_new(o, "request", json_string(req->id));
+    json_object_set_new(o, "by", json_string(by ? by : ""));
+    json_object_set_new(o, "request", json_string(request ? request : ""));
     out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return out;
+}
+
+char *gw_audit_event(const struct gw_req *req, const char *what,
+                     const char *key, size_t key_len,
+                     const struct meta_version *v, const char *detail)
+{
+    return gw_audit_event_for(req->bucket, req->principal, req->id, what, key,
+                              key_len, v, detail);
 }
 
 int gw_bypass_header(const struct gw_req *req)

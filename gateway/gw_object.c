@@ -11,7 +11,10 @@
  * GET: a prepare job resolves the version, preconditions and range and opens
  * the reader; then one read job per stripe fills a pool block which is handed
  * to the socket by reference and returned to the pool once sent. Reading
- * pauses while the socket's output holds more than buffer_size bytes. */
+ * pauses while the socket's output holds more than buffer_size bytes, and
+ * while all GETs together hold read_ahead_total bytes (srv->ra_bytes: taken
+ * with the block, given back by block_release or when the block returns
+ * to the pool unsent). */
 #include "gw_int.h"
 #include "gw_sse.h"
 #include "ol.h"
@@ -75,9 +78,49 @@ void gw_new_version_id(const struct gw_req *req, char *out, size_t cap)
     snprintf(out, cap, "%s", hex);
 }
 
+/* GET read-ahead accounting: a read of n bytes pins n bytes of its block,
+ * rounded up to whole pages (what it adds to RSS). */
+static size_t ra_charge(size_t n)
+{
+    return (n + 4095) & ~(size_t)4095;
+}
+
+/* Takes `charge` bytes of the server-wide read-ahead budget; 0 if that
+ * would pass read_ahead_total. With nothing held anything is let through,
+ * so a budget smaller than a stripe still makes progress. Any thread. */
+static int ra_take(struct gw_server *srv, size_t charge)
+{
+    size_t cur = atomic_load(&srv->ra_bytes);
+    do {
+        if (cur > 0 && cur + charge > srv->conf->read_ahead_total) return 0;
+    } while (!atomic_compare_exchange_weak(&srv->ra_bytes, &cur,
+                                           cur + charge));
+    return 1;
+}
+
+static void ra_give(struct gw_server *srv, size_t charge)
+{
+    size_t was = atomic_fetch_sub(&srv->ra_bytes, charge);
+    cf_check(was >= charge);
+}
+
+/* evbuffer release callback of a GET block: the socket is done with it. */
 static void block_release(const void *data, size_t len, void *arg)
 {
-    cf_pool_put(arg, (void *)data);
+    struct gw_server *srv = arg;
+    ra_give(srv, ra_charge(len));
+    cf_pool_put(srv->pool, (void *)data);
+}
+
+/* A GET block going back to the pool without being sent. */
+static void get_buf_drop(struct gw_req *req)
+{
+    struct gw_get *g = &req->get;
+    if (g->buf == NULL) return;
+    ra_give(req->srv, g->buf_charge);
+    cf_pool_put(req->srv->pool, g->buf);
+    g->buf = NULL;
+    g->buf_charge = 0;
 }
 
 void gw_req_handler_cleanup(struct gw_req *req)
@@ -110,8 +153,7 @@ void gw_req_handler_cleanup(struct gw_req *req)
     OPENSSL_cleanse(g->sse_dek, sizeof(g->sse_dek));
     ec_reader_free(g->reader);
     g->reader = NULL;
-    if (g->buf) cf_pool_put(req->srv->pool, g->buf);
-    g->buf = NULL;
+    get_buf_drop(req);
     meta_version_cleanup(&g->ver);
 }
 
@@ -1351,16 +1393,17 @@ static void get_read_done(struct gw_req *req)
     if (g->buf_len == 0 || bev == NULL) {
         /* Headers are gone already: all we can do is cut the connection so
          * the client sees a short body, never wrong bytes. */
-        cf_pool_put(req->srv->pool, g->buf);
-        g->buf = NULL;
+        get_buf_drop(req);
         req->close_after = 1;
         if (bev) bufferevent_disable(bev, EV_READ);
         gw_req_stream_end(req);
         return;
     }
+    /* block_release gives back ra_charge(buf_len) == buf_charge */
     evbuffer_add_reference(bufferevent_get_output(bev), g->buf, g->buf_len,
-                           block_release, req->srv->pool);
+                           block_release, req->srv);
     g->buf = NULL;
+    g->buf_charge = 0;
     g->off += g->buf_len;
     req->bytes_out += g->buf_len;
     gw_get_next(req);
@@ -1393,11 +1436,6 @@ void gw_get_next(struct gw_req *req)
     if (evbuffer_get_length(bufferevent_get_output(bev)) >
         req->srv->conf->buffer_size)
         return;
-    g->buf = cf_pool_get(req->srv->pool);
-    if (g->buf == NULL) {
-        gw_conn_timer(req->conn, get_retry_cb, 5); /* pool exhausted */
-        return;
-    }
     /* Stripe-aligned reads within one part: the reader's fast path. */
     {
         uint64_t in_part = g->off, part_end = g->end;
@@ -1415,6 +1453,19 @@ void gw_get_next(struct gw_req *req)
         n = bs - in_part % bs;
         if (n > part_end - g->off) n = part_end - g->off;
     }
+    /* Server-wide bound, then a block: when either is out, wait for blocks
+     * to come back (from any loop, hence the timer). */
+    if (!ra_take(req->srv, ra_charge((size_t)n))) {
+        gw_conn_timer(req->conn, get_retry_cb, 5);
+        return;
+    }
+    g->buf = cf_pool_get(req->srv->pool);
+    if (g->buf == NULL) {
+        ra_give(req->srv, ra_charge((size_t)n));
+        gw_conn_timer(req->conn, get_retry_cb, 5); /* pool exhausted */
+        return;
+    }
+    g->buf_charge = ra_charge((size_t)n);
     g->buf_len = (size_t)n;
     gw_req_post(req, get_read_work, get_read_done);
 }
@@ -1529,30 +1580,28 @@ void gw_h_delete_object(struct gw_req *req)
 
 /* ---- DeleteObjects ---- */
 
-static void delete_objects_work(struct gw_req *req)
+/* The integrity header an XML body must carry where AWS requires one
+ * (DeleteObjects, PutBucketLifecycleConfiguration): Content-MD5, or any
+ * x-amz-checksum-* header, verified against the body. Non-zero with the
+ * error set: InvalidDigest, BadDigest, or InvalidRequest when none. */
+int gw_xml_body_integrity(struct gw_req *req)
 {
-    struct meta_bucket b;
-    struct gw_xml_delete d;
-    struct gw_xbuf *x = &req->resp.body;
     const char *h;
-    size_t hl, i;
+    size_t hl;
 
-    memset(&d, 0, sizeof(d));
-    if (gw_bucket_check(req, &b) != 0) return;
-    /* AWS requires an integrity header on DeleteObjects. */
     h = gw_req_header(req, "content-md5", &hl);
     if (h) {
         unsigned char want[16], got[16];
         unsigned int n;
         if (cf_base64_decode(h, hl, want, sizeof(want)) != 16) {
             gw_resp_error(&req->resp, GW_E_INVALID_DIGEST, NULL);
-            return;
+            return -1;
         }
         EVP_Digest(req->xml.p ? req->xml.p : "", req->xml.len, got, &n,
                    EVP_md5(), NULL);
         if (CRYPTO_memcmp(want, got, 16) != 0) {
             gw_resp_error(&req->resp, GW_E_BAD_DIGEST, NULL);
-            return;
+            return -1;
         }
     } else {
         int k, found = 0;
@@ -1565,23 +1614,37 @@ static void delete_objects_work(struct gw_req *req)
             found = 1;
             if (gw_csum_init(&cs, (enum gw_csum_algo)k) != 0) {
                 gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
-                return;
+                return -1;
             }
             gw_csum_update(&cs, req->xml.p ? req->xml.p : "", req->xml.len);
             gw_csum_final(&cs, got);
             gw_csum_cleanup(&cs);
             if (hl != strlen(got) || memcmp(h, got, hl) != 0) {
                 gw_resp_error(&req->resp, GW_E_BAD_DIGEST, NULL);
-                return;
+                return -1;
             }
         }
         if (!found) {
             gw_resp_error(&req->resp, GW_E_INVALID_REQUEST,
                           "Missing required header for this request: "
                           "Content-MD5");
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+static void delete_objects_work(struct gw_req *req)
+{
+    struct meta_bucket b;
+    struct gw_xml_delete d;
+    struct gw_xbuf *x = &req->resp.body;
+    size_t i;
+
+    memset(&d, 0, sizeof(d));
+    if (gw_bucket_check(req, &b) != 0) return;
+    /* AWS requires an integrity header on DeleteObjects. */
+    if (gw_xml_body_integrity(req) != 0) return;
     if (gw_xml_parse_delete(req->xml.p ? req->xml.p : "", req->xml.len, &d) !=
         GW_XML_OK) {
         gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);

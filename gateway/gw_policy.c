@@ -92,6 +92,9 @@ static const char *op_action(const struct gw_req *req)
         return v ? "s3:PutObjectVersionAcl" : "s3:PutObjectAcl";
     case GW_OP_GET_OBJECT_ACL:
         return v ? "s3:GetObjectVersionAcl" : "s3:GetObjectAcl";
+    case GW_OP_PUT_LIFECYCLE:
+    case GW_OP_DELETE_LIFECYCLE: return "s3:PutLifecycleConfiguration";
+    case GW_OP_GET_LIFECYCLE: return "s3:GetLifecycleConfiguration";
     case GW_OP_PUT_PAB:
     case GW_OP_DELETE_PAB: return "s3:PutBucketPublicAccessBlock";
     case GW_OP_GET_PAB: return "s3:GetBucketPublicAccessBlock";

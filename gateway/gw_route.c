@@ -239,6 +239,13 @@ static void pick_op(struct gw_req *req)
                       : GW_OP_NOT_IMPLEMENTED;
         return;
     }
+    if (req->key == NULL && req->bucket[0] && has(req, "lifecycle")) {
+        req->op = req->method == HTTP_PUT      ? GW_OP_PUT_LIFECYCLE
+                  : req->method == HTTP_GET    ? GW_OP_GET_LIFECYCLE
+                  : req->method == HTTP_DELETE ? GW_OP_DELETE_LIFECYCLE
+                                               : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
     if (req->key == NULL && req->bucket[0] && has(req, "cors")) {
         req->op = req->method == HTTP_PUT      ? GW_OP_PUT_CORS
                   : req->method == HTTP_GET    ? GW_OP_GET_CORS

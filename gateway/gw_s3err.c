@@ -114,6 +114,8 @@ static const struct {
         "The retention period must be a positive integer." },
     [GW_E_INVALID_PART_NUMBER] = { 416, "InvalidPartNumber",
         "The requested partnumber is not satisfiable" },
+    [GW_E_NO_SUCH_LIFECYCLE] = { 404, "NoSuchLifecycleConfiguration",
+        "The lifecycle configuration does not exist" },
     [GW_E_NO_SUCH_CORS] = { 404, "NoSuchCORSConfiguration",
         "The CORS configuration does not exist" },
     [GW_E_CORS_FORBIDDEN] = { 403, "AccessForbidden",

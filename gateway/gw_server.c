@@ -15,7 +15,8 @@
  * - Memory per connection is bounded: the input evbuffer by the read high
  *   watermark (buffer_size), the head by max_header_bytes, an upload by
  *   GW_PUT_BUFS pool blocks, a download by one block plus the output high
- *   watermark. Nothing grows with object size. */
+ *   watermark. Nothing grows with object size. All downloads together hold
+ *   at most read_ahead_total bytes of blocks (gw_object.c). */
 #include "gw_int.h"
 
 #include <errno.h>
@@ -36,6 +37,7 @@
 
 static void conn_process(struct gw_conn *conn);
 static void conn_close(struct gw_conn *conn);
+static void addr_release(struct gw_conn *conn);
 static void conn_linger(struct gw_conn *conn);
 static void req_finish(struct gw_req *req);
 static void req_free(struct gw_req *req);
@@ -465,6 +467,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
     struct gw_conn *conn = p->data;
     struct gw_req *req = conn->req;
 
+    conn->rate_bytes += len;
     switch (req->body_kind) {
     case GW_BODY_STREAM:
         return gw_put_body(req, at, len) == 0 ? 0 : -1;
@@ -502,6 +505,11 @@ static const http_parser_settings parser_settings = {
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
+
+const http_parser_settings *gw_parser_settings(void)
+{
+    return &parser_settings;
+}
 
 /* ---- lookup helpers ---- */
 
@@ -715,6 +723,7 @@ route_body:
     case GW_OP_PUT_BUCKET_ACL:
     case GW_OP_PUT_OBJECT_ACL:
     case GW_OP_ADMIN: /* JSON bodies, bounded the same way */
+    case GW_OP_PUT_LIFECYCLE:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
             req->content_length > req->srv->conf->max_xml_bytes) {
@@ -785,6 +794,9 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_HEAD_OBJECT: gw_h_get_object(req); break;
     case GW_OP_DELETE_OBJECT: gw_h_delete_object(req); break;
     case GW_OP_PUT_CORS: gw_h_put_cors(req); break;
+    case GW_OP_PUT_LIFECYCLE: gw_h_put_lifecycle(req); break;
+    case GW_OP_GET_LIFECYCLE: gw_h_get_lifecycle(req); break;
+    case GW_OP_DELETE_LIFECYCLE: gw_h_delete_lifecycle(req); break;
     case GW_OP_GET_CORS: gw_h_get_cors(req); break;
     case GW_OP_DELETE_CORS: gw_h_delete_cors(req); break;
     case GW_OP_CORS_PREFLIGHT: gw_h_cors_preflight(req); break;
@@ -815,6 +827,54 @@ static void req_body_complete(struct gw_req *req)
     }
 }
 
+/* ---- trickled bodies (limits.body_min_rate) ----
+ * Every body_timeout seconds of a body, the client must have delivered
+ * body_min_rate * body_timeout bytes in that window; the idle timeout
+ * alone lets a client keep a request (and its stripe buffers) forever by
+ * sending a byte now and then. A window in which the server itself held
+ * input back (stripe buffers busy, a job running) is not judged. */
+
+static void rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *conn = arg;
+    const struct conf *cf = conn->loop->srv->conf;
+    struct timeval tv = { cf->body_timeout_s, 0 };
+    uint64_t want = (uint64_t)cf->body_min_rate * (uint64_t)cf->body_timeout_s;
+
+    if (conn->bev == NULL || conn->req == NULL ||
+        conn->req->state != GW_RS_BODY)
+        return; /* the body is over: nothing to judge */
+    /* unconsumed input now: the server is behind, not the client */
+    if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+        conn->rate_held = 1;
+    if (!conn->rate_held && conn->rate_bytes < want &&
+        !conn->req->message_complete) {
+        cf_log(CF_LOG_INFO, "conn=%llu body slower than %zu bytes/s over "
+               "%ds (%llu bytes): closing",
+               (unsigned long long)conn->id, cf->body_min_rate,
+               cf->body_timeout_s, (unsigned long long)conn->rate_bytes);
+        conn_close(conn);
+        return;
+    }
+    conn->rate_bytes = 0;
+    conn->rate_held = 0;
+    evtimer_add(conn->rate_timer, &tv);
+}
+
+static void rate_start(struct gw_conn *conn)
+{
+    const struct conf *cf = conn->loop->srv->conf;
+    struct timeval tv = { cf->body_timeout_s, 0 };
+
+    if (cf->body_min_rate == 0) return;
+    if (conn->rate_timer == NULL)
+        conn->rate_timer = evtimer_new(conn->loop->base, rate_cb, conn);
+    if (conn->rate_timer == NULL) return; /* no minimum for this one */
+    conn->rate_bytes = 0;
+    conn->rate_held = 0;
+    evtimer_add(conn->rate_timer, &tv);
+}
+
 /* The request may consume its body now: 100-continue, then read. Called
  * from req_start or from a prepare job's done callback. */
 void gw_req_continue_body(struct gw_req *req)
@@ -828,6 +888,7 @@ void gw_req_continue_body(struct gw_req *req)
         evbuffer_add_printf(bufferevent_get_output(conn->bev),
                             "HTTP/1.1 100 Continue\r\n\r\n");
     bufferevent_set_timeouts(conn->bev, &tv, NULL);
+    rate_start(conn);
     http_parser_pause(&conn->parser, 0);
     conn->paused = 0;
     if (!conn->in_read) conn_process(conn);
@@ -914,9 +975,12 @@ static void conn_process(struct gw_conn *conn)
             (req->job_busy && req->state != GW_RS_BODY))
             break;
         if (avail == 0) break;
+        if (req->state == GW_RS_BODY && (conn->paused || req->job_busy))
+            conn->rate_held = 1; /* input waits for the server */
         if (conn->paused) break;
         room = req->state == GW_RS_BODY ? body_room(req) : GW_FEED_MAX;
         if (room == 0) {
+            conn->rate_held = 1;
             /* Pool exhausted: retry shortly (a block may come back from any
              * loop). Per-upload caps resume from the job's done. */
             if (req->put.held < GW_PUT_BUFS)
@@ -1088,6 +1152,11 @@ static void conn_maybe_free(struct gw_conn *conn)
         event_free(conn->timer);
         conn->timer = NULL;
     }
+    if (conn->rate_timer) {
+        event_free(conn->rate_timer);
+        conn->rate_timer = NULL;
+    }
+    addr_release(conn);
     atomic_fetch_sub(&conn->loop->srv->nconns, 1);
     free(conn);
 }
@@ -1099,6 +1168,7 @@ static void conn_close(struct gw_conn *conn)
         conn->bev = NULL;
     }
     if (conn->timer) evtimer_del(conn->timer);
+    if (conn->rate_timer) evtimer_del(conn->rate_timer);
     if (conn->req && !conn->req->job_busy) {
         gw_req_handler_cleanup(conn->req);
         if (conn->req->job_busy) return; /* an abort job was posted */
@@ -1108,9 +1178,95 @@ static void conn_close(struct gw_conn *conn)
     if (!conn->in_read) conn_maybe_free(conn);
 }
 
+/* ---- connections per address (limits.max_connections_per_address) ----
+ * IPv4 addresses (and IPv4-mapped IPv6) count one by one, IPv6 by /64: a
+ * single host usually holds a whole /64. */
+
+static int addr_key(const struct sockaddr *sa, unsigned char key[16])
+{
+    memset(key, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &in->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            memcpy(key, &in6->sin6_addr, 16);
+        else
+            memcpy(key, &in6->sin6_addr, 8);
+        return 0;
+    }
+    return -1;
+}
+
+static size_t addr_bucket(const unsigned char key[16])
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    int i;
+    for (i = 0; i < 16; i++) h = (h ^ key[i]) * 1099511628211ull;
+    return (size_t)(h % GW_ADDR_BUCKETS);
+}
+
+/* Counts conn against its address: 0, or -1 when the address is at its
+ * limit (or out of memory); conn->addr_held says whether to release. */
+static int addr_acquire(struct gw_server *srv, struct gw_conn *conn,
+                        const struct sockaddr *sa)
+{
+    struct gw_addr_count **pp, *e;
+    int max = srv->conf->max_conns_per_addr, rc = 0;
+
+    if (max == 0 || sa == NULL || addr_key(sa, conn->addr) != 0) return 0;
+    pthread_mutex_lock(&srv->addr_lock);
+    pp = &srv->addr_tab[addr_bucket(conn->addr)];
+    for (e = *pp; e && memcmp(e->a, conn->addr, 16) != 0; e = e->next) {}
+    if (e == NULL) {
+        e = calloc(1, sizeof(*e));
+        if (e == NULL) {
+            rc = -1;
+            goto out;
+        }
+        memcpy(e->a, conn->addr, 16);
+        e->next = *pp;
+        *pp = e;
+    }
+    if (e->n >= max) {
+        rc = -1;
+        goto out;
+    }
+    e->n++;
+    conn->addr_held = 1;
+out:
+    pthread_mutex_unlock(&srv->addr_lock);
+    return rc;
+}
+
+static void addr_release(struct gw_conn *conn)
+{
+    struct gw_server *srv = conn->loop->srv;
+    struct gw_addr_count **pp, *e;
+
+    if (!conn->addr_held) return;
+    conn->addr_held = 0;
+    pthread_mutex_lock(&srv->addr_lock);
+    pp = &srv->addr_tab[addr_bucket(conn->addr)];
+    for (; (e = *pp) != NULL; pp = &e->next) {
+        if (memcmp(e->a, conn->addr, 16) != 0) continue;
+        if (--e->n == 0) {
+            *pp = e->next;
+            free(e);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&srv->addr_lock);
+}
+
 /* A new connection on loop: admin 1 for the admin socket (plain HTTP,
- * admin API only, see gw_admin.c). */
-static void conn_accept(struct gw_loop *loop, evutil_socket_t fd, int admin)
+ * admin API only, see gw_admin.c; sa NULL: no per-address count). */
+static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
+                        const struct sockaddr *sa, int admin)
 {
     struct gw_server *srv = loop->srv;
     struct gw_conn *conn;
@@ -1127,6 +1283,17 @@ static void conn_accept(struct gw_loop *loop, evutil_socket_t fd, int admin)
     conn = calloc(1, sizeof(*conn));
     if (conn == NULL) goto out_close;
     conn->loop = loop;
+    if (addr_acquire(srv, conn, sa) != 0) {
+        /* one log line per 10 s at most: a flood must not flood the log */
+        long long now = cf_monotonic_ms(), last = atomic_load(&srv->addr_log_ms);
+        if (now - last >= 10000 &&
+            atomic_compare_exchange_strong(&srv->addr_log_ms, &last, now))
+            cf_log(CF_LOG_WARN, "max_connections_per_address (%d) reached "
+                   "by a client: refusing its new connections",
+                   srv->conf->max_conns_per_addr);
+        free(conn);
+        goto out_close;
+    }
     conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
     conn->admin = admin;
     if (srv->tls != NULL && !admin) {
@@ -1167,6 +1334,7 @@ out_free:
     if (conn->bev) bufferevent_free(conn->bev);
     else evutil_closesocket(fd);
     if (conn->timer) event_free(conn->timer);
+    addr_release(conn);
     free(conn);
     atomic_fetch_sub(&srv->nconns, 1);
     return;
@@ -1178,7 +1346,7 @@ out_close:
 static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
-    conn_accept(arg, fd, 0);
+    conn_accept(arg, fd, sa, 0);
 }
 
 /* The admin socket: only this process's user (or root) may talk to it;
@@ -1195,7 +1363,7 @@ static void admin_accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
         evutil_closesocket(fd);
         return;
     }
-    conn_accept(arg, fd, 1);
+    conn_accept(arg, fd, NULL, 1);
 }
 
 /* <data>/admin.sock, mode 0600, on loop 0. The catalog's lock makes this
@@ -1303,10 +1471,14 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
     srv->conf = conf;
     srv->db = db;
     srv->set = set;
-    if (gw_sse_master_load(conf, srv->sse_master) != 0) {
+    pthread_mutex_init(&srv->addr_lock, NULL);
+    atomic_init(&srv->addr_log_ms, -100000);
+    if (gw_master_key_load(conf, 1, srv->sse_master) != 0 ||
+        gw_master_key_check(db, srv->sse_master) != GW_OK) {
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;
     }
+    srv->sse_master_id = gw_master_key_id(srv->sse_master);
     if (conf->tls_enabled && gw_tls_new(conf, &srv->tls) != GW_OK) {
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;
@@ -1359,12 +1531,17 @@ out_free:
 
 enum gw_status gw_server_run(struct gw_server *srv)
 {
+    struct gw_lc *lc = NULL;
     int i;
+    if (gw_lc_start(srv, &lc) != GW_OK)
+        cf_log(CF_LOG_ERR, "lifecycle: the scanner could not start; no "
+               "lifecycle rule will be applied");
     for (i = 1; i < srv->nloops; i++)
         pthread_create(&srv->loops[i].thread, NULL, loop_main,
                        &srv->loops[i]);
     loop_main(&srv->loops[0]);
     for (i = 1; i < srv->nloops; i++) pthread_join(srv->loops[i].thread, NULL);
+    gw_lc_stop(lc);
     return GW_OK;
 }
 
@@ -1418,6 +1595,14 @@ void gw_server_free(struct gw_server *srv)
     }
     free(srv->loops);
     if (srv->admin_path[0]) unlink(srv->admin_path);
+    for (i = 0; i < GW_ADDR_BUCKETS; i++) {
+        while (srv->addr_tab[i]) {
+            struct gw_addr_count *e = srv->addr_tab[i];
+            srv->addr_tab[i] = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_destroy(&srv->addr_lock);
     gw_tls_free(srv->tls);
     if (srv->stop_pipe[0]) {
         close(srv->stop_pipe[0]);

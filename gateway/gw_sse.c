@@ -21,20 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WRAP_AAD_S3 "coffer-dek-sse-s3-1"
 #define WRAP_AAD_C "coffer-dek-sse-c-1"
 #define SSE_HDR "x-amz-server-side-encryption"
+#define SSE_DEFAULT_BK "AES256;bucket-key" /* bucket attribute, see PUT */
 #define SSEC "x-amz-server-side-encryption-customer-"
 #define SSEC_SRC "x-amz-copy-source-server-side-encryption-customer-"
-
-/* ---- the master key ---- */
-
-/* Loading (and creating on first start) is in common/cf_key.c, shared with
- * iam/, which wraps user secrets under the same key. */
-int gw_sse_master_load(const struct conf *conf, unsigned char out[32])
-{
-    return cf_master_key_load(conf->master_key_file, 1, out);
-}
 
 /* ---- requests ---- */
 
@@ -209,20 +200,24 @@ int gw_sse_for_write(struct gw_req *req, struct meta_version *v,
                           NULL);
             return -1;
         }
-        want = doc != NULL && strcmp(doc, "AES256") == 0;
+        want = doc != NULL && (strcmp(doc, "AES256") == 0 ||
+                               strcmp(doc, SSE_DEFAULT_BK) == 0);
         free(doc);
     }
     if (!want) return 0;
     cf_random_bytes(dek, 32);
     cf_random_bytes(v->sse.salt, GW_SSE_SALT);
     v->sse.salt_len = GW_SSE_SALT;
-    if (gw_sse_wrap(req->srv->sse_master, dek, WRAP_AAD_S3, v->sse.wkey) !=
+    if (gw_sse_wrap(req->srv->sse_master, dek, GW_SSE_AAD_S3, v->sse.wkey) !=
         0) {
         OPENSSL_cleanse(dek, 32);
         gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
         return -1;
     }
     v->sse.wkey_len = GW_SSE_WRAPPED;
+    /* the record names its master key, so a rotation knows what it did */
+    gw_master_key_id_bytes(req->srv->sse_master_id, v->sse.kid);
+    v->sse.kid_len = 8;
     v->sse.alg = META_SSE_S3;
     return 1;
 }
@@ -274,7 +269,7 @@ int gw_sse_data_key(struct gw_req *req, const struct meta_sse *s,
     }
     if (s->alg != META_SSE_S3 || s->salt_len != GW_SSE_SALT ||
         gw_sse_unwrap(req->srv->sse_master, s->wkey, s->wkey_len,
-                      WRAP_AAD_S3, dek) != 0) {
+                      GW_SSE_AAD_S3, dek) != 0) {
         cf_log(CF_LOG_ERR, "sse: %s/%.*s: the data key does not unwrap "
                "with this master key", req->bucket, (int)req->key_len,
                req->key ? req->key : "");
@@ -326,49 +321,22 @@ void gw_sse_resp_headers(struct gw_req *req, const struct meta_sse *s)
                                      (int)ml, m);
 }
 
-/* The upload entry: hex of alg u8 | salt | wrapped key | kid (SSE-C). */
-#define UP_BASE (1 + GW_SSE_SALT + GW_SSE_WRAPPED)
-#define UP_MAX (UP_BASE + GW_SSE_KID_SALT + 32)
-
 int gw_sse_to_upload(const struct meta_sse *s, struct meta_version *hv)
 {
-    unsigned char raw[UP_MAX];
-    char hex[2 * UP_MAX + 1];
-    size_t n = UP_BASE + s->kid_len;
-
-    if (s->salt_len != GW_SSE_SALT || s->wkey_len != GW_SSE_WRAPPED ||
-        n > UP_MAX)
-        return -1;
-    raw[0] = (unsigned char)s->alg;
-    memcpy(raw + 1, s->salt, GW_SSE_SALT);
-    memcpy(raw + 1 + GW_SSE_SALT, s->wkey, GW_SSE_WRAPPED);
-    memcpy(raw + UP_BASE, s->kid, s->kid_len);
-    cf_hex_encode(raw, n, hex);
+    char hex[2 * GW_SSE_UPLOAD_MAX + 1];
+    if (gw_sse_upload_encode(s, hex) != 0) return -1;
     return gw_add_stored_header(hv, GW_UPLOAD_SSE_HEADER, hex, strlen(hex));
 }
 
 int gw_sse_from_headers(const struct meta_kv *h, size_t n,
                         struct meta_sse *s)
 {
-    unsigned char raw[UP_MAX];
-    size_t i, hl, rl;
+    size_t i;
 
     memset(s, 0, sizeof(*s));
     for (i = 0; i < n; i++) {
         if (strcmp(h[i].name, GW_UPLOAD_SSE_HEADER) != 0) continue;
-        hl = strlen(h[i].value);
-        rl = hl / 2;
-        if ((rl != UP_BASE && rl != UP_MAX) || hl % 2 ||
-            cf_hex_decode(h[i].value, hl, raw, rl) != 0)
-            return 0;
-        s->alg = raw[0];
-        memcpy(s->salt, raw + 1, GW_SSE_SALT);
-        s->salt_len = GW_SSE_SALT;
-        memcpy(s->wkey, raw + 1 + GW_SSE_SALT, GW_SSE_WRAPPED);
-        s->wkey_len = GW_SSE_WRAPPED;
-        memcpy(s->kid, raw + UP_BASE, rl - UP_BASE);
-        s->kid_len = rl - UP_BASE;
-        return 1;
+        return gw_sse_upload_decode(h[i].value, s) == 0;
     }
     return 0;
 }
@@ -379,12 +347,12 @@ static void put_enc_work(struct gw_req *req)
 {
     struct meta_bucket b;
     char algo[32];
-    int kms = 0;
+    int kms = 0, bk = 0;
     enum meta_status st;
 
     if (gw_bucket_check(req, &b) != 0) return;
     if (gw_xml_parse_encryption(req->xml.p ? req->xml.p : "", req->xml.len,
-                                algo, &kms) != GW_XML_OK) {
+                                algo, &kms, &bk) != GW_XML_OK) {
         gw_resp_error(&req->resp, GW_E_MALFORMED_XML, NULL);
         return;
     }
@@ -399,8 +367,11 @@ static void put_enc_work(struct gw_req *req)
                       "validate against our published schema");
         return;
     }
+    /* the attribute: "AES256", or "AES256;bucket-key" to give back the
+     * BucketKeyEnabled that was set (it changes nothing without KMS) */
     st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_SSE,
-                              "AES256", 6);
+                              bk ? SSE_DEFAULT_BK : "AES256",
+                              bk ? sizeof(SSE_DEFAULT_BK) - 1 : 6);
     if (st != META_OK)
         gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
                                                        : gw_err_from_meta(st),
@@ -432,14 +403,17 @@ static void get_enc_work(struct gw_req *req)
         gw_resp_error(&req->resp, GW_E_NO_SSE_CONFIG, NULL);
         return;
     }
-    free(doc);
     gw_xbuf_str(&req->resp.body,
                 GW_XML_DECL "<ServerSideEncryptionConfiguration xmlns=\""
                 "http://s3.amazonaws.com/doc/2006-03-01/\"><Rule>"
                 "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
                 "</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
-                "<BucketKeyEnabled>false</BucketKeyEnabled></Rule>"
+                "<BucketKeyEnabled>");
+    gw_xbuf_str(&req->resp.body,
+                strcmp(doc, SSE_DEFAULT_BK) == 0 ? "true" : "false");
+    gw_xbuf_str(&req->resp.body, "</BucketKeyEnabled></Rule>"
                 "</ServerSideEncryptionConfiguration>");
+    free(doc);
     if (req->resp.body.oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
 }
 

@@ -22,10 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "meta.h"
+
 #define GW_SSE_KEY 32        /* AES-256 */
 #define GW_SSE_TAG 16        /* GCM tag per block (== META_SSE_TAG) */
 #define GW_SSE_SALT 4        /* nonce salt bytes */
 #define GW_SSE_WRAPPED 60    /* wrapped data key: iv 12 | ct 32 | tag 16 */
+/* Associated data binding a wrapped data key to SSE-S3 (master key). */
+#define GW_SSE_AAD_S3 "coffer-dek-sse-s3-1"
 
 /* The key of the blocks of one data object. 0, or -1 (OpenSSL error). */
 int gw_sse_block_key(const unsigned char dek[GW_SSE_KEY], const char *data_id,
@@ -56,5 +60,24 @@ int gw_sse_unwrap(const unsigned char kek[GW_SSE_KEY],
 int gw_sse_key_check(const unsigned char key[GW_SSE_KEY],
                      const unsigned char salt[GW_SSE_KID_SALT],
                      unsigned char out[32]);
+
+/* A multipart upload's encryption rides in its stored headers as this
+ * internal entry until completion moves it into the version: hex of
+ *   alg u8 | salt 4 | wrapped key 60 | kid
+ * where kid is, for SSE-S3, the 8-byte id of the master key that wraps
+ * the data key (absent in uploads created before ids) and, for SSE-C, the
+ * key check value (16-byte salt | HMAC, 48 bytes). */
+#define GW_UPLOAD_SSE_HEADER "x-coffer-mpu-sse" /* removed at completion */
+#define GW_SSE_UPLOAD_BASE (1 + GW_SSE_SALT + GW_SSE_WRAPPED)
+#define GW_SSE_UPLOAD_MAX (GW_SSE_UPLOAD_BASE + GW_SSE_KID_SALT + 32)
+/* 0, or -1 when s does not fit the entry. */
+int gw_sse_upload_encode(const struct meta_sse *s,
+                         char hex[2 * GW_SSE_UPLOAD_MAX + 1]);
+/* 0, or -1 (s zeroed) when hex is not such an entry. */
+int gw_sse_upload_decode(const char *hex, struct meta_sse *s);
+
+/* The 8 big-endian bytes of a master key id, as SSE-S3 records keep it
+ * in their kid field (gw_sse_key.c). */
+void gw_master_key_id_bytes(uint64_t id, unsigned char out[8]);
 
 #endif /* GW_SSE_H */

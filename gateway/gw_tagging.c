@@ -9,6 +9,7 @@
  * and values 0..256 characters, unique keys, no "aws:" prefix →
  * InvalidTag. */
 #include "gw_int.h"
+#include "ol.h"
 #include "gw_sigv4.h"
 
 #include <openssl/crypto.h>
@@ -151,6 +152,30 @@ static const char *stored_tags(const struct meta_version *v)
         if (strcmp(v->headers[i].name, GW_TAGS_HEADER) == 0)
             return v->headers[i].value;
     return NULL;
+}
+
+int gw_version_tags(const struct meta_version *v, struct ol_lc_tag *out,
+                    size_t max, size_t *n)
+{
+    const char *s = stored_tags(v);
+    struct tagset t;
+    size_t i;
+
+    *n = 0;
+    if (s == NULL || *s == '\0') return 0;
+    if (parse_query_form(s, strlen(s), &t) != 0 || t.n > max) {
+        for (i = 0; i < t.n; i++) {
+            free(t.k[i]);
+            free(t.v[i]);
+        }
+        return -1;
+    }
+    for (i = 0; i < t.n; i++) {
+        out[i].key = t.k[i];
+        out[i].value = t.v[i];
+    }
+    *n = t.n;
+    return 0;
 }
 
 size_t gw_tag_count(const struct meta_version *v)

@@ -22,6 +22,8 @@
  * kept exactly as the parser delivers it (no trimming): XML itself turns a
  * literal CR LF into LF, so a key with CR must arrive as "&#xD;". */
 #include "gw_xml.h"
+#include "cf.h"
+#include "ol.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -593,7 +595,8 @@ enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
 static int text_into(xmlNodePtr n, char *out, size_t cap);
 
 enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
-                                           char algo[32], int *kms_key)
+                                           char algo[32], int *kms_key,
+                                           int *bucket_key)
 {
     xmlDocPtr doc = parse(body, len);
     xmlNodePtr root, rule, c, d;
@@ -601,6 +604,7 @@ enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
 
     algo[0] = '\0';
     *kms_key = 0;
+    *bucket_key = 0;
     if (doc == NULL) return GW_XML_MALFORMED;
     root = xmlDocGetRootElement(doc);
     if (root == NULL || !is_elem(root, "ServerSideEncryptionConfiguration") ||
@@ -620,6 +624,7 @@ enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
                 if (text_into(c, tmp, sizeof(tmp)) != 0 ||
                     (strcmp(tmp, "true") != 0 && strcmp(tmp, "false") != 0))
                     bad = 1;
+                *bucket_key = strcmp(tmp, "true") == 0;
                 continue;
             }
             if (!is_elem(c, "ApplyServerSideEncryptionByDefault") ||
@@ -1007,4 +1012,244 @@ enum gw_xml_status gw_xml_parse_pab(const char *body, size_t len,
     }
     xmlFreeDoc(doc);
     return bad ? GW_XML_MALFORMED : GW_XML_OK;
+}
+
+/* ---- lifecycle ---- */
+
+void gw_xml_lifecycle_cleanup(struct gw_xml_lifecycle *l)
+{
+    size_t i, j;
+    for (i = 0; i < l->n; i++) {
+        struct ol_lc_rule *r = &l->rules[i];
+        free(r->id);
+        free(r->prefix);
+        for (j = 0; j < r->ntags; j++) {
+            free(r->tags[j].key);
+            free(r->tags[j].value);
+        }
+    }
+    free(l->rules);
+    l->rules = NULL;
+    l->n = 0;
+}
+
+/* A positive day count, or -1 when present but not positive (refused by
+ * ol_lc_check as out of range); *bad when not a number. */
+static int64_t lc_days(xmlNodePtr n, int *bad)
+{
+    long v = number_of(n, bad);
+    return v > 0 ? (int64_t)v : -1;
+}
+
+static int lc_prefix(xmlNodePtr n, struct ol_lc_rule *r)
+{
+    int bad = 0;
+    size_t len;
+    if (r->prefix) return -1;
+    r->prefix = text_of(n, &len, &bad);
+    r->prefix_len = len;
+    return bad || r->prefix == NULL ? -1 : 0;
+}
+
+static int lc_tag(xmlNodePtr n, struct ol_lc_rule *r)
+{
+    xmlNodePtr c;
+    char *k = NULL, *v = NULL;
+    size_t len;
+    int bad = !only_elements(n);
+
+    for (c = n->children; c && !bad; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, "Key") && k == NULL) k = text_of(c, &len, &bad);
+        else if (is_elem(c, "Value") && v == NULL) v = text_of(c, &len, &bad);
+        else bad = 1;
+    }
+    if (bad || k == NULL || k[0] == '\0' || r->ntags == OL_LC_TAGS_MAX) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    if (v == NULL) v = calloc(1, 1);
+    if (v == NULL) {
+        free(k);
+        return -1;
+    }
+    r->tags[r->ntags].key = k;
+    r->tags[r->ntags].value = v;
+    r->ntags++;
+    return 0;
+}
+
+static int lc_size(xmlNodePtr n, int64_t *out)
+{
+    int bad = 0;
+    long v;
+    if (*out != -1) return -1;
+    v = number_of(n, &bad);
+    if (bad) return -1;
+    *out = v < 0 ? -2 : (int64_t)v;   /* -2: out of range (check refuses) */
+    return 0;
+}
+
+/* One filter condition; and: inside <And> (several allowed). */
+static int lc_condition(xmlNodePtr c, struct ol_lc_rule *r, int and)
+{
+    if (is_elem(c, "Prefix")) return lc_prefix(c, r);
+    if (is_elem(c, "Tag")) return lc_tag(c, r);
+    if (is_elem(c, "ObjectSizeGreaterThan")) return lc_size(c, &r->size_gt);
+    if (is_elem(c, "ObjectSizeLessThan")) return lc_size(c, &r->size_lt);
+    (void)and;
+    return -1;
+}
+
+static int lc_filter(xmlNodePtr f, struct ol_lc_rule *r)
+{
+    xmlNodePtr c, a;
+    int n = 0;
+
+    if (!only_elements(f)) return -1;
+    for (c = f->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (++n > 1) return -1;        /* two conditions need <And> */
+        if (is_elem(c, "And")) {
+            if (!only_elements(c)) return -1;
+            for (a = c->children; a; a = a->next) {
+                if (a->type != XML_ELEMENT_NODE) continue;
+                if (lc_condition(a, r, 1) != 0) return -1;
+            }
+        } else if (lc_condition(c, r, 0) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int lc_expiration(xmlNodePtr e, struct ol_lc_rule *r)
+{
+    xmlNodePtr c;
+    int bad = !only_elements(e), days = 0, date = 0, marker = 0;
+
+    for (c = e->children; c && !bad; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, "Days") && !days++) {
+            r->exp_days = lc_days(c, &bad);
+        } else if (is_elem(c, "Date") && !date++) {
+            char v[64];
+            int64_t ms;
+            if (text_into(c, v, sizeof(v)) != 0) {
+                bad = 1;
+            } else {
+                struct cf_str t = { v, strlen(v) };
+                r->exp_date_ms = cf_parse_iso8601_ms(t, &ms) == 0 && ms > 0
+                                     ? ms : -1;
+            }
+        } else if (is_elem(c, "ExpiredObjectDeleteMarker") && !marker++) {
+            char v[8];
+            if (text_into(c, v, sizeof(v)) != 0) bad = 1;
+            else if (strcmp(v, "true") == 0) r->exp_marker = 1;
+            else if (strcmp(v, "false") != 0) bad = 1;
+        } else {
+            bad = 1;
+        }
+    }
+    /* an empty Expiration is no action at all: malformed, as AWS */
+    if (!days && !date && !marker) bad = 1;
+    return bad ? -1 : 0;
+}
+
+static int lc_one_number(xmlNodePtr e, const char *name, int64_t *out,
+                         const char *opt_name, int64_t *opt_out)
+{
+    xmlNodePtr c;
+    int bad = !only_elements(e), seen = 0, seen_opt = 0;
+
+    for (c = e->children; c && !bad; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, name) && !seen++) *out = lc_days(c, &bad);
+        else if (opt_name && is_elem(c, opt_name) && !seen_opt++)
+            *opt_out = lc_days(c, &bad);
+        else bad = 1;
+    }
+    return bad || !seen ? -1 : 0;
+}
+
+static int lc_rule(xmlNodePtr rn, struct ol_lc_rule *r, int *transition)
+{
+    xmlNodePtr c;
+    int bad = !only_elements(rn), status = 0, filter = 0, exp = 0, nc = 0,
+        ab = 0;
+    size_t len;
+
+    r->size_gt = r->size_lt = -1;
+    for (c = rn->children; c && !bad; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (is_elem(c, "ID") && r->id == NULL) {
+            r->id = text_of(c, &len, &bad);
+        } else if (is_elem(c, "Status") && !status++) {
+            char v[16];
+            if (text_into(c, v, sizeof(v)) != 0) bad = 1;
+            else if (strcmp(v, "Enabled") == 0) r->enabled = 1;
+            else if (strcmp(v, "Disabled") != 0) bad = 1;
+        } else if (is_elem(c, "Filter") && !filter++) {
+            if (lc_filter(c, r) != 0) bad = 1;
+        } else if (is_elem(c, "Prefix") && !filter++) {
+            if (lc_prefix(c, r) != 0) bad = 1;
+        } else if (is_elem(c, "Expiration") && !exp++) {
+            if (lc_expiration(c, r) != 0) bad = 1;
+        } else if (is_elem(c, "NoncurrentVersionExpiration") && !nc++) {
+            if (lc_one_number(c, "NoncurrentDays", &r->nc_days,
+                              "NewerNoncurrentVersions", &r->nc_newer) != 0)
+                bad = 1;
+        } else if (is_elem(c, "AbortIncompleteMultipartUpload") && !ab++) {
+            if (lc_one_number(c, "DaysAfterInitiation", &r->abort_days,
+                              NULL, NULL) != 0)
+                bad = 1;
+        } else if (is_elem(c, "Transition") ||
+                   is_elem(c, "NoncurrentVersionTransition")) {
+            *transition = 1;
+        } else {
+            bad = 1;
+        }
+    }
+    if (!status || filter != 1) bad = 1;
+    return bad ? -1 : 0;
+}
+
+enum gw_xml_status gw_xml_parse_lifecycle(const char *body, size_t len,
+                                          struct gw_xml_lifecycle *out)
+{
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, rn;
+    int bad = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "LifecycleConfiguration") ||
+        !only_elements(root))
+        bad = 1;
+    for (rn = root ? root->children : NULL; rn && !bad; rn = rn->next) {
+        struct ol_lc_rule *nr;
+        if (rn->type != XML_ELEMENT_NODE) continue;
+        if (!is_elem(rn, "Rule") || out->n == OL_LC_RULES_MAX) {
+            bad = 1;
+            break;
+        }
+        nr = realloc(out->rules, (out->n + 1) * sizeof(*nr));
+        if (nr == NULL) {
+            bad = 1;
+            break;
+        }
+        out->rules = nr;
+        memset(&nr[out->n], 0, sizeof(nr[0]));
+        out->n++;
+        if (lc_rule(rn, &nr[out->n - 1], &out->transition) != 0) bad = 1;
+    }
+    if (out->n == 0) bad = 1;
+    xmlFreeDoc(doc);
+    if (bad) {
+        gw_xml_lifecycle_cleanup(out);
+        return GW_XML_MALFORMED;
+    }
+    return GW_XML_OK;
 }

@@ -105,9 +105,11 @@ enum gw_xml_status gw_xml_parse_versioning(const char *body, size_t len,
  * [<BucketKeyEnabled>true|false</BucketKeyEnabled>]</Rule>
  * </ServerSideEncryptionConfiguration>: exactly one Rule with a default.
  * algo receives SSEAlgorithm as sent (the caller judges it); *kms_key is
- * set when a KMSMasterKeyID was given. */
+ * set when a KMSMasterKeyID was given, *bucket_key when BucketKeyEnabled
+ * is true. */
 enum gw_xml_status gw_xml_parse_encryption(const char *body, size_t len,
-                                           char algo[32], int *kms_key);
+                                           char algo[32], int *kms_key,
+                                           int *bucket_key);
 
 /* Object Lock documents. Modes are "GOVERNANCE" / "COMPLIANCE" (as sent;
  * the caller validates). Missing elements stay zero / empty. */
@@ -182,5 +184,31 @@ void gw_xml_cors_cleanup(struct gw_xml_cors *c);
  * false). Unknown elements or values other than true/false: MALFORMED. */
 enum gw_xml_status gw_xml_parse_pab(const char *body, size_t len,
                                     int flags[4]);
+/* PutBucketLifecycleConfiguration: <LifecycleConfiguration><Rule>+
+ * </LifecycleConfiguration>, each Rule with [ID], Filter (Prefix | Tag |
+ * ObjectSizeGreaterThan | ObjectSizeLessThan | And of them) or the legacy
+ * top-level Prefix, Status Enabled|Disabled, and the actions Expiration
+ * (Days | Date | ExpiredObjectDeleteMarker), NoncurrentVersionExpiration
+ * (NoncurrentDays [NewerNoncurrentVersions]) and
+ * AbortIncompleteMultipartUpload (DaysAfterInitiation). Into objlock's
+ * rule structs (strings owned by the result). Values that are present
+ * but out of range are stored as -1 (Days, NoncurrentDays,
+ * NewerNoncurrentVersions, DaysAfterInitiation, a Date that does not
+ * parse) for ol_lc_check() to refuse with InvalidArgument. MALFORMED:
+ * not a lifecycle document, no rule, unknown elements, a rule without
+ * Status or with both or neither of Filter and Prefix, a Filter with two
+ * conditions outside And, a second occurrence of a single element, a
+ * non-numeric number, more than OL_LC_TAGS_MAX tags or OL_LC_RULES_MAX
+ * rules. Transition and NoncurrentVersionTransition set *transition
+ * (coffer has one storage class: the caller answers 501). */
+struct ol_lc_rule;
+struct gw_xml_lifecycle {
+    struct ol_lc_rule *rules;  /* owned */
+    size_t n;
+    int transition;
+};
+enum gw_xml_status gw_xml_parse_lifecycle(const char *body, size_t len,
+                                          struct gw_xml_lifecycle *out);
+void gw_xml_lifecycle_cleanup(struct gw_xml_lifecycle *l);
 
 #endif /* GW_XML_H */

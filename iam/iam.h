@@ -94,6 +94,16 @@ int iam_lookup(struct iam *iam, const char *access_key,
 /* The user named name (a principal name), secret left "": 1 found, 0 not. */
 int iam_lookup_name(struct iam *iam, const char *name, struct iam_user *out);
 
+/* A master key rotation: re-wraps every catalog user's secret from
+ * old_key to new_key, one synced write per user; users already under
+ * new_key are counted in *current and left alone, so an interrupted run is
+ * finished by running it again. IAM_EKEY (logged) when a record opens
+ * with neither key. Blocks on disk; needs the catalog to itself. */
+enum iam_status iam_rewrap(struct meta_db *db,
+                           const unsigned char old_key[32],
+                           const unsigned char new_key[32],
+                           size_t *rewrapped, size_t *current);
+
 /* ---- bucket policies (iam_policy.c) ----
  *
  * AWS's policy language for S3 bucket policies, evaluated as AWS does:

@@ -153,10 +153,13 @@ static char *record_encode(const struct iam_user *u,
     return s;
 }
 
-/* Decodes one N rec; the secret is filled only when master is set. */
-static enum iam_status record_decode(const char *name, const char *v,
-                                     size_t vl, const unsigned char *master,
-                                     struct iam_user *u)
+/* Decodes one N rec; the secret is filled only when master is set (and
+ * the seed into seed_out, when not NULL). */
+static enum iam_status record_decode_seed(const char *name, const char *v,
+                                          size_t vl,
+                                          const unsigned char *master,
+                                          struct iam_user *u,
+                                          unsigned char *seed_out, int quiet)
 {
     json_error_t je;
     json_t *o = json_loadb(v, vl, 0, &je);
@@ -187,13 +190,22 @@ static enum iam_status record_decode(const char *name, const char *v,
     if (master == NULL) return IAM_OK;
     aad_of(u->name, u->access_key, aad, sizeof(aad));
     if (cf_key_unwrap(master, wrapped, CF_KEY_WRAPPED, aad, seed) != 0) {
-        cf_log(CF_LOG_ERR, "iam: the secret of user %s does not unwrap "
-               "with this master key", name);
+        if (!quiet)
+            cf_log(CF_LOG_ERR, "iam: the secret of user %s does not unwrap "
+                   "with this master key", name);
         return IAM_EKEY;
     }
     secret_from_seed(seed, u->secret_key);
+    if (seed_out) memcpy(seed_out, seed, CF_KEY_LEN);
     OPENSSL_cleanse(seed, sizeof(seed));
     return IAM_OK;
+}
+
+static enum iam_status record_decode(const char *name, const char *v,
+                                     size_t vl, const unsigned char *master,
+                                     struct iam_user *u)
+{
+    return record_decode_seed(name, v, vl, master, u, NULL, 0);
 }
 
 struct load_ctx {
@@ -542,4 +554,78 @@ int iam_lookup_name(struct iam *iam, const char *name, struct iam_user *out)
     }
     pthread_rwlock_unlock(&iam->rw);
     return found;
+}
+
+/* ---- master key rotation ---- */
+
+struct names_ctx {
+    char (*v)[IAM_NAME_MAX + 1];
+    size_t n, cap;
+    int oom;
+};
+
+static int collect_name(const char *name, const char *v, size_t vl,
+                        void *arg)
+{
+    struct names_ctx *c = arg;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        void *p = realloc(c->v, cap * sizeof(*c->v));
+        if (p == NULL) {
+            c->oom = 1;
+            return 1;
+        }
+        c->v = p;
+        c->cap = cap;
+    }
+    snprintf(c->v[c->n++], sizeof(c->v[0]), "%s", name);
+    return 0;
+}
+
+enum iam_status iam_rewrap(struct meta_db *db,
+                           const unsigned char old_key[32],
+                           const unsigned char new_key[32],
+                           size_t *rewrapped, size_t *current)
+{
+    struct names_ctx names = { NULL, 0, 0, 0 };
+    enum iam_status st = IAM_OK;
+    size_t i;
+
+    *rewrapped = *current = 0;
+    if (meta_user_foreach(db, collect_name, &names) != META_OK) st = IAM_EIO;
+    if (names.oom) st = IAM_ENOMEM;
+    for (i = 0; st == IAM_OK && i < names.n; i++) {
+        const char *name = names.v[i];
+        char *v = NULL, *rec = NULL;
+        size_t vl = 0;
+        struct iam_user u;
+        unsigned char seed[CF_KEY_LEN], wrapped[CF_KEY_WRAPPED];
+        char aad[sizeof(AAD_PREFIX) + IAM_NAME_MAX + IAM_KEY_MAX + 2];
+
+        if (meta_user_get(db, name, &v, &vl) != META_OK) {
+            st = IAM_EIO;
+            break;
+        }
+        if (record_decode_seed(name, v, vl, new_key, &u, seed, 1) == IAM_OK) {
+            (*current)++; /* done by an earlier, interrupted run */
+        } else if ((st = record_decode_seed(name, v, vl, old_key, &u, seed,
+                                            0)) == IAM_OK) {
+            aad_of(u.name, u.access_key, aad, sizeof(aad));
+            if (cf_key_wrap(new_key, seed, aad, wrapped) != 0) st = IAM_EIO;
+            else if ((rec = record_encode(&u, wrapped)) == NULL)
+                st = IAM_ENOMEM;
+            else if (meta_user_put(db, name, rec, strlen(rec), 0, NULL) !=
+                     META_OK)
+                st = IAM_EIO;
+            else
+                (*rewrapped)++;
+        }
+        OPENSSL_cleanse(seed, sizeof(seed));
+        OPENSSL_cleanse(&u, sizeof(u));
+        if (rec) OPENSSL_cleanse(rec, strlen(rec));
+        free(rec);
+        free(v);
+    }
+    free(names.v);
+    return st;
 }

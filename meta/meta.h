@@ -80,6 +80,9 @@ enum meta_battr {
                              (BlockPublicAcls, IgnorePublicAcls,
                              BlockPublicPolicy, RestrictPublicBuckets);
                              absent: all on, the default of new buckets */
+    /* ids are stored: never reuse or renumber one */
+    META_BATTR_LIFECYCLE = 8, /* lifecycle rules (canonical
+                                 LifecycleConfiguration XML) */
 };
 #define META_BATTR_MAX_BYTES (256 * 1024)
 /* *value: a malloc'ed NUL-terminated copy (free it), or NULL when the
@@ -393,6 +396,20 @@ enum meta_status meta_upload_list(struct meta_db *db, const char *bucket,
                                   const char *id_marker, size_t max,
                                   struct meta_upload_list *out);
 void meta_upload_list_cleanup(struct meta_upload_list *l);
+/* Read-modify-write of one upload's record under the key's lock: fn may
+ * change u's stored headers in place (nothing else) and returns 0 to
+ * store it (one synced write), non-zero to leave it (META_EDENIED). */
+typedef int (*meta_upload_fn)(struct meta_upload *u, void *arg);
+enum meta_status meta_upload_update(struct meta_db *db, const char *bucket,
+                                    const char *key, size_t key_len,
+                                    const char *upload_id,
+                                    meta_upload_fn fn, void *arg);
+/* Every upload in progress, of every bucket, in catalog order; fn returns
+ * non-zero to stop. u is valid only during the call. */
+typedef int (*meta_upload_each_fn)(const char *bucket,
+                                   const struct meta_upload *u, void *arg);
+enum meta_status meta_upload_foreach(struct meta_db *db,
+                                     meta_upload_each_fn fn, void *arg);
 
 /* ---- listings (ListObjects v1 / v2 semantics, current versions only) ---- */
 

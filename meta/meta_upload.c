@@ -78,6 +78,20 @@ bad:
     return META_ECORRUPT;
 }
 
+static void upload_encode(struct meta_buf *v, const struct meta_upload *u)
+{
+    size_t i;
+    meta_buf_u8(v, 1);
+    meta_buf_u64(v, (uint64_t)u->initiated_ms);
+    meta_buf_str(v, u->owner, strlen(u->owner));
+    meta_buf_str(v, u->key, u->key_len);
+    meta_buf_u32(v, (uint32_t)u->nheaders);
+    for (i = 0; i < u->nheaders; i++) {
+        meta_buf_str(v, u->headers[i].name, strlen(u->headers[i].name));
+        meta_buf_str(v, u->headers[i].value, strlen(u->headers[i].value));
+    }
+}
+
 enum meta_status meta_upload_create(struct meta_db *m, const char *bucket,
                                     const struct meta_upload *u)
 {
@@ -86,7 +100,6 @@ enum meta_status meta_upload_create(struct meta_db *m, const char *bucket,
     pthread_rwlock_t *bl;
     enum meta_status st;
     char *err = NULL;
-    size_t i;
 
     if (u->key_len == 0 || u->key_len > META_KEY_MAX ||
         memchr(u->key, '\0', u->key_len) || u->upload_id[0] == '\0')
@@ -97,15 +110,7 @@ enum meta_status meta_upload_create(struct meta_db *m, const char *bucket,
     st = meta_bucket_get(m, bucket, &b);
     if (st != META_OK) goto out;
     ukey(&k, bucket, u->key, u->key_len, u->upload_id);
-    meta_buf_u8(&v, 1);
-    meta_buf_u64(&v, (uint64_t)u->initiated_ms);
-    meta_buf_str(&v, u->owner, strlen(u->owner));
-    meta_buf_str(&v, u->key, u->key_len);
-    meta_buf_u32(&v, (uint32_t)u->nheaders);
-    for (i = 0; i < u->nheaders; i++) {
-        meta_buf_str(&v, u->headers[i].name, strlen(u->headers[i].name));
-        meta_buf_str(&v, u->headers[i].value, strlen(u->headers[i].value));
-    }
+    upload_encode(&v, u);
     if (k.oom || v.oom) {
         st = META_ENOMEM;
         goto out;
@@ -526,5 +531,105 @@ out:
     meta_buf_free(&base);
     meta_buf_free(&seek);
     if (st != META_OK) meta_upload_list_cleanup(out);
+    return st;
+}
+
+enum meta_status meta_upload_update(struct meta_db *m, const char *bucket,
+                                    const char *key, size_t key_len,
+                                    const char *upload_id,
+                                    meta_upload_fn fn, void *arg)
+{
+    struct meta_buf k = { 0 }, v = { 0 };
+    struct meta_upload u;
+    pthread_rwlock_t *bl;
+    pthread_mutex_t *lk;
+    enum meta_status st;
+    char *err = NULL;
+    size_t i;
+
+    memset(&u, 0, sizeof(u));
+    if (!meta_key_ok(key, key_len) || !meta_bucket_name_ok(bucket))
+        return META_ENOTFOUND;
+    bl = meta_bucket_lock(m, bucket);
+    pthread_rwlock_rdlock(bl);
+    lk = meta_stripe(m, bucket, key, key_len);
+    pthread_mutex_lock(lk);
+    st = meta_upload_get(m, bucket, key, key_len, upload_id, &u);
+    if (st != META_OK) goto out;
+    if (fn(&u, arg) != 0) {
+        st = META_EDENIED;
+        goto out;
+    }
+    /* its identity stays: only the stored headers may change */
+    if (u.key_len != key_len || memcmp(u.key, key, key_len) != 0 ||
+        strcmp(u.upload_id, upload_id) != 0 ||
+        u.nheaders > META_MAX_HEADERS) {
+        st = META_EINVAL;
+        goto out;
+    }
+    for (i = 0; i < u.nheaders; i++) {
+        if (u.headers[i].name == NULL || u.headers[i].value == NULL) {
+            st = META_EINVAL;
+            goto out;
+        }
+    }
+    ukey(&k, bucket, key, key_len, upload_id);
+    upload_encode(&v, &u);
+    if (k.oom || v.oom) {
+        st = META_ENOMEM;
+        goto out;
+    }
+    rocksdb_put(m->db, m->wsync, k.p, k.len, v.p, v.len, &err);
+    st = meta_err(err, "update upload");
+out:
+    pthread_mutex_unlock(lk);
+    pthread_rwlock_unlock(bl);
+    meta_upload_cleanup(&u);
+    meta_buf_free(&k);
+    meta_buf_free(&v);
+    return st;
+}
+
+enum meta_status meta_upload_foreach(struct meta_db *m,
+                                     meta_upload_each_fn fn, void *arg)
+{
+    struct meta_iter mi = { 0 };
+    enum meta_status st;
+    rocksdb_iterator_t *it;
+
+    st = meta_iter_open(m, &mi, NULL, "U/", 2);
+    if (st != META_OK) return st;
+    it = mi.it;
+    for (rocksdb_iter_seek(it, "U/", 2); rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+        size_t kl, vl, bl, keyl, idl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        const char *val = rocksdb_iter_value(it, &vl);
+        const char *nul = memchr(k + 2, '\0', kl - 2), *nul2;
+        char b[META_BUCKET_NAME_MAX + 1], id[META_UPLOAD_ID_MAX + 1];
+        struct meta_upload u;
+        int stop;
+        nul2 = nul ? memchr(nul + 1, '\0', kl - (size_t)(nul + 1 - k)) : NULL;
+        bl = nul ? (size_t)(nul - k - 2) : 0;
+        keyl = nul2 ? (size_t)(nul2 - nul - 1) : 0;
+        idl = nul2 ? kl - (size_t)(nul2 + 1 - k) : 0;
+        if (nul2 == NULL || bl > META_BUCKET_NAME_MAX || keyl == 0 ||
+            idl == 0 || idl > META_UPLOAD_ID_MAX) {
+            cf_log(CF_LOG_ERR, "meta: malformed upload key");
+            st = META_ECORRUPT;
+            break;
+        }
+        memcpy(b, k + 2, bl);
+        b[bl] = '\0';
+        memcpy(id, nul2 + 1, idl);
+        id[idl] = '\0';
+        st = upload_decode(id, val, vl, &u);
+        if (st != META_OK) break;
+        stop = fn(b, &u, arg);
+        meta_upload_cleanup(&u);
+        if (stop) break;
+    }
+    if (st == META_OK) st = meta_iter_err(it, "iterating uploads");
+    meta_iter_close(&mi);
     return st;
 }

@@ -91,6 +91,107 @@ int ol_mode_parse(const char *s, enum ol_mode *out);
 int64_t ol_add_days(int64_t now_ms, int64_t days);
 int64_t ol_add_years(int64_t now_ms, int64_t years);
 
+/* ---- S3 lifecycle rules (ol_lc.c) ----
+ * Pure functions deciding which versions and uploads a bucket's lifecycle
+ * configuration expires at compliance time now. The gateway parses the XML
+ * into these structs and acts on the decisions; permanent removals still
+ * pass ol_decide_delete() (with no bypass), so lifecycle never removes a
+ * locked version. Due times follow AWS: the number of days is added to
+ * the reference time (creation, becoming noncurrent, initiation) and the
+ * result rounded up to the next midnight UTC. */
+#define OL_LC_RULES_MAX 1000
+#define OL_LC_TAGS_MAX 10
+#define OL_LC_ID_MAX 255
+#define OL_LC_NEWER_MAX 100
+
+struct ol_lc_tag {
+    char *key, *value;        /* owned by whoever filled the rule */
+};
+
+struct ol_lc_rule {
+    char *id;                 /* 1..OL_LC_ID_MAX bytes */
+    int enabled;              /* Status Enabled */
+    /* Filter: all given conditions must hold */
+    char *prefix;             /* NULL or "" matches every key */
+    size_t prefix_len;
+    struct ol_lc_tag tags[OL_LC_TAGS_MAX];
+    size_t ntags;
+    int64_t size_gt, size_lt; /* -1 when not given */
+    /* Actions; 0 when not given */
+    int64_t exp_days;         /* current version: days after creation */
+    int64_t exp_date_ms;      /* current version: from this midnight UTC */
+    int exp_marker;           /* ExpiredObjectDeleteMarker true */
+    int64_t nc_days;          /* noncurrent: days after becoming so */
+    int64_t nc_newer;         /* ...but keep this many newer noncurrent */
+    int64_t abort_days;       /* uploads: days after initiation */
+};
+
+/* What a rule may look at in a version. Delete markers have no size and
+ * no tags: a rule with a tag or size condition never matches one. */
+struct ol_lc_obj {
+    const char *key;
+    size_t key_len;
+    uint64_t size;
+    int delete_marker;
+    const struct ol_lc_tag *tags;
+    size_t ntags;
+};
+
+enum ol_lc_error {
+    OL_LC_OK = 0,
+    OL_LC_NO_ACTION,      /* a rule without any action (InvalidRequest) */
+    OL_LC_BAD_VALUE,      /* days/newer out of range, date not midnight,
+                             size bounds crossed (InvalidArgument) */
+    OL_LC_MARKER_WITH_DAYS, /* ExpiredObjectDeleteMarker with Days or Date
+                             (InvalidArgument) */
+    OL_LC_TAG_FILTER,     /* a tag or size filter with
+                             ExpiredObjectDeleteMarker or
+                             AbortIncompleteMultipartUpload (InvalidRequest):
+                             markers and uploads have neither */
+    OL_LC_DUP_ID,         /* two rules with one ID (InvalidArgument) */
+    OL_LC_TOO_MANY,       /* more than OL_LC_RULES_MAX rules */
+};
+/* Checks a whole configuration as PutBucketLifecycleConfiguration must;
+ * *bad_rule receives the index of the first offending rule. */
+enum ol_lc_error ol_lc_check(const struct ol_lc_rule *r, size_t n,
+                             size_t *bad_rule);
+const char *ol_lc_error_str(enum ol_lc_error e);
+
+/* since + days, rounded up to the next midnight UTC (a time exactly at
+ * midnight stays). */
+int64_t ol_lc_due(int64_t since_ms, int64_t days);
+/* 1 if the rule is enabled and its filter matches the object. */
+int ol_lc_match(const struct ol_lc_rule *r, const struct ol_lc_obj *o);
+
+/* The current version o (not a delete marker), created at created_ms,
+ * expires at now: returns the rule deciding it, or NULL. */
+const struct ol_lc_rule *ol_lc_expire_current(const struct ol_lc_rule *r,
+                                              size_t n,
+                                              const struct ol_lc_obj *o,
+                                              int64_t created_ms,
+                                              int64_t now_ms);
+/* A noncurrent version (or delete marker) o that became noncurrent at
+ * since_ms (its successor's creation) and has newer noncurrent versions
+ * newer than it is removed at now: the rule, or NULL. */
+const struct ol_lc_rule *ol_lc_expire_noncurrent(const struct ol_lc_rule *r,
+                                                 size_t n,
+                                                 const struct ol_lc_obj *o,
+                                                 int64_t since_ms,
+                                                 size_t newer,
+                                                 int64_t now_ms);
+/* A current delete marker o with no other version of its key is an
+ * expired object delete marker: the rule removing it, or NULL. */
+const struct ol_lc_rule *ol_lc_expire_marker(const struct ol_lc_rule *r,
+                                             size_t n,
+                                             const struct ol_lc_obj *o);
+/* An upload of key initiated at initiated_ms is aborted at now: the rule,
+ * or NULL. */
+const struct ol_lc_rule *ol_lc_abort_upload(const struct ol_lc_rule *r,
+                                            size_t n, const char *key,
+                                            size_t key_len,
+                                            int64_t initiated_ms,
+                                            int64_t now_ms);
+
 /* ---- compliance clock (ol_clock.c) ---- */
 
 /* Persistence is the caller's: load returns the last persisted value (0 if

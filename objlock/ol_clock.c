@@ -14,6 +14,7 @@
 #include "cf.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <time.h>
 
 static pthread_mutex_t clock_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -52,6 +53,14 @@ int ol_clock_start(ol_clock_load_fn load, ol_clock_save_fn save, void *arg)
     last_ms = start;
     save_fn = save;
     save_arg = arg;
+#ifdef COFFER_TEST_CLOCK
+    {
+        /* Test builds only: start this many seconds ahead (lifecycle
+         * tests need days to pass). */
+        const char *adv = getenv("COFFER_TEST_CLOCK_ADVANCE_S");
+        if (adv) test_offset_ms += strtoll(adv, NULL, 10) * 1000;
+    }
+#endif
     pthread_mutex_unlock(&clock_lock);
     return ol_clock_persist();
 }

@@ -8,6 +8,11 @@
  *   COFFER_FAULT_OPS    write (default): creating such a file fails, and
  *                       so does writing or syncing one opened earlier;
  *                       read: reading such a file fails
+ *   COFFER_FAULT_KILL_AFTER_SYNCS=N
+ *                       instead of failing anything: the process kills
+ *                       itself (SIGKILL) right after the Nth successful
+ *                       fsync/fdatasync of such a file, a crash at a
+ *                       durable point (e.g. path ".log": RocksDB's WAL)
  *
  * A full disk behaves like "write" with ENOSPC; a dying one like "read"
  * with EIO. The shim remembers which descriptors it opened on a failing
@@ -16,6 +21,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +33,8 @@
 
 static unsigned char bad_fd[MAXFD];
 static const char *fpath;
-static int ferr = ENOSPC, fread_ops;
+static int ferr = ENOSPC, fread_ops, fkill_mode;
+static long fkill_after, nsyncs;
 
 __attribute__((constructor)) static void init(void)
 {
@@ -36,7 +43,22 @@ __attribute__((constructor)) static void init(void)
     fpath = getenv("COFFER_FAULT_PATH");
     if (fpath && !*fpath) fpath = NULL;
     if (e && strcmp(e, "EIO") == 0) ferr = EIO;
+    const char *k = getenv("COFFER_FAULT_KILL_AFTER_SYNCS");
     fread_ops = o && strcmp(o, "read") == 0;
+    if (k && *k) {
+        fkill_after = strtol(k, NULL, 10);
+        fkill_mode = fkill_after > 0;
+    }
+}
+
+static int bad(int fd);
+
+/* After a successful sync of a marked file in kill mode. */
+static void count_sync(int fd, int rc)
+{
+    if (fkill_mode && rc == 0 && bad(fd) &&
+        __atomic_add_fetch(&nsyncs, 1, __ATOMIC_SEQ_CST) == fkill_after)
+        raise(SIGKILL);
 }
 
 static int hit(const char *path)
@@ -79,7 +101,7 @@ static int do_open(const char *name, int dirfd, const char *path, int flags,
     static int (*r_open)(const char *, int, ...);
     static int (*r_openat)(int, const char *, int, ...);
     int fd;
-    if (!fread_ops && hit(path) && (flags & O_CREAT)) {
+    if (!fread_ops && !fkill_mode && hit(path) && (flags & O_CREAT)) {
         errno = ferr;
         return -1;
     }
@@ -124,7 +146,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 }
 
 #define FAIL_W(fd)                                                         \
-    if (!fread_ops && bad(fd)) {                                           \
+    if (!fread_ops && !fkill_mode && bad(fd)) {                                           \
         errno = ferr;                                                      \
         return -1;                                                         \
     }
@@ -161,14 +183,20 @@ ssize_t pwrite64(int fd, const void *b, size_t n, off_t o)
 int fdatasync(int fd)
 {
     REAL(fdatasync, int, int);
+    int rc;
     FAIL_W(fd);
-    return real_fdatasync(fd);
+    rc = real_fdatasync(fd);
+    count_sync(fd, rc);
+    return rc;
 }
 int fsync(int fd)
 {
     REAL(fsync, int, int);
+    int rc;
     FAIL_W(fd);
-    return real_fsync(fd);
+    rc = real_fsync(fd);
+    count_sync(fd, rc);
+    return rc;
 }
 ssize_t read(int fd, void *b, size_t n)
 {

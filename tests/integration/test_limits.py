@@ -1,5 +1,6 @@
-"""Limits, both sides of each: request head size, XML body size, object
-size announced by Content-Length, slow and idle clients.
+"""Limits, both sides of each: request head size, header count, URL
+length, XML body size, object size announced by Content-Length, slow and
+idle clients, trickled bodies, connections per address.
 
 coffer's documented limits (README, conf/coffer.example.yaml): request head
 64 KiB -> 400 RequestHeaderSectionTooLarge; XML bodies 1 MiB -> 400
@@ -13,12 +14,16 @@ with a short configuration:
       body_timeout: 2s
 """
 
+import os
+import signal
 import socket
+import subprocess
 import time
 
 import pytest
 
 import s3util
+from conftest import CofferServer
 from s3util import UNSIGNED_PAYLOAD, md5_b64, obj_path
 
 pytestmark = pytest.mark.limits
@@ -64,6 +69,43 @@ def test_request_head_over_64k_rejected(server):
     assert status == 400, raw[:300]
     if body.strip():
         assert s3util.parse_error(body[body.find(b"<"):])["Code"] == "RequestHeaderSectionTooLarge"
+    still_serving(server)
+
+
+def _raw_get_with_headers(server, n, path="/"):
+    hdrs, _ = server.signer().sign_headers("GET", path, None, {"host": server.hostport})
+    extra = "".join(f"x-h{i}: v\r\n" for i in range(n))
+    req = ("GET " + path + " HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+           + extra + "Connection: close\r\n\r\n")
+    return s3util.raw_exchange(server.endpoint, req.encode(), timeout=15)
+
+
+def test_header_count_limit(server):
+    """128 header lines per request (a small head, far below 64 KiB): 110
+    extra headers pass, 130 are refused with 400 and the server goes on."""
+    assert s3util.parse_raw_response(_raw_get_with_headers(server, 110))[0] == 200
+    raw = _raw_get_with_headers(server, 130)
+    assert len(raw) < 64 * 1024 and raw, "server closed without an answer"
+    status, _, body = s3util.parse_raw_response(raw)
+    assert status == 400, raw[:300]
+    assert b"<Code>RequestHeaderSectionTooLarge</Code>" in body
+    assert b"Too many request headers" in body
+    still_serving(server)
+
+
+def test_url_length_limit(server):
+    """The URL counts in the request head (64 KiB): a 60 KiB URL is parsed
+    (and its 60 KiB key refused as AWS does, KeyTooLongError), a 70 KiB one
+    is refused before any routing; the server goes on."""
+    hdrs, _ = server.signer().sign_headers("GET", "/", None, {"host": server.hostport})
+    head = "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+    for n, want in ((60 * 1024, b"KeyTooLongError"),
+                    (70 * 1024, b"RequestHeaderSectionTooLarge")):
+        req = f"GET /some-bucket/{'k' * n} HTTP/1.1\r\n{head}Connection: close\r\n\r\n"
+        raw = s3util.raw_exchange(server.endpoint, req.encode(), timeout=15)
+        assert raw, "server closed without an answer"
+        status, _, body = s3util.parse_raw_response(raw)
+        assert status == 400 and want in body, (n, raw[:400])
     still_serving(server)
 
 
@@ -209,13 +251,16 @@ def test_slow_header_client_disconnected(tserver):
 @pytest.mark.local
 def test_slow_header_trickle_still_times_out(tserver):
     """A client that trickles one header byte every 0.5 s does not reset the
-    header timeout: the whole head must arrive within 2 s."""
+    header timeout: the whole head must arrive within 2 s; other clients
+    are served meanwhile."""
     h, p = s3util.host_port(tserver.endpoint)
     s = socket.create_connection((h, p), timeout=10)
     try:
         s.sendall(b"GET / HTTP/1.1\r\nHost: " + tserver.hostport.encode() + b"\r\nX-Slow: ")
         t0 = time.monotonic()
         closed = False
+        still_serving(tserver)
+        assert tserver.client().list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
         while time.monotonic() - t0 < 8:
             try:
                 s.sendall(b"a")
@@ -290,3 +335,210 @@ def test_stalled_body_times_out_and_stores_nothing(tserver):
         s.close()
     assert tserver.request("HEAD", path).status == 404
     still_serving(tserver)
+
+
+# ------------------------------------------- trickled bodies, connections per address
+
+LIMITS_CONFIG = """\
+limits:
+  header_timeout: 2s
+  body_timeout: 2s
+  body_min_rate: 16KiB
+  max_connections_per_address: 4
+"""
+
+
+@pytest.fixture(scope="module")
+def lserver(start_server):
+    return start_server("limits", LIMITS_CONFIG)
+
+
+@pytest.mark.slow
+@pytest.mark.local
+def test_trickled_body_dropped_others_served(lserver):
+    """A PUT body trickled at 100 bytes every 0.3 s never trips the idle
+    body timeout (2 s) but stays under body_min_rate (16 KiB/s over each
+    2 s window): the connection is cut within a few windows and nothing is
+    stored, while a normal client uploads meanwhile."""
+    s3 = lserver.client()
+    s3.create_bucket(Bucket="trickle")
+    path = obj_path("trickle", "slow")
+    h, p = s3util.host_port(lserver.endpoint)
+    s = socket.create_connection((h, p), timeout=10)
+    try:
+        s.sendall(_put_head(lserver, path, 100_000))
+        t0 = time.monotonic()
+        closed = False
+        while time.monotonic() - t0 < 12:
+            try:
+                s.sendall(b"t" * 100)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            s.settimeout(0.3)
+            try:
+                if s.recv(65536) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed = True
+                break
+            if time.monotonic() - t0 < 1.0:
+                # meanwhile a normal client is served
+                body = b"n" * (1 << 20)
+                s3.put_object(Bucket="trickle", Key="normal", Body=body)
+        took = time.monotonic() - t0
+        assert closed, "trickling body kept its connection for 12 s"
+        assert 1.5 <= took <= 8, f"cut after {took:.1f}s"
+    finally:
+        s.close()
+    assert lserver.request("HEAD", path).status == 404
+    assert s3.get_object(Bucket="trickle", Key="normal")["Body"].read() == b"n" * (1 << 20)
+    still_serving(lserver)
+
+
+@pytest.mark.slow
+@pytest.mark.local
+def test_slow_but_steady_body_accepted(lserver):
+    """The other side: a body sent in 24 KiB pieces every 0.5 s (48 KiB/s,
+    above the 16 KiB/s minimum) over three windows completes with 200."""
+    s3 = lserver.client()
+    s3.create_bucket(Bucket="steady")
+    path = obj_path("steady", "o")
+    total = 24 * 1024 * 12
+    h, p = s3util.host_port(lserver.endpoint)
+    s = socket.create_connection((h, p), timeout=10)
+    try:
+        s.sendall(_put_head(lserver, path, total))
+        for _ in range(12):
+            s.sendall(b"s" * (24 * 1024))
+            time.sleep(0.5)   # pacing the client is the point of the test
+        took, got = _wait_closed(s, 10, until=b"\r\n\r\n")
+        assert got, "no answer"
+        assert s3util.parse_raw_response(got)[0] == 200, got[:300]
+    finally:
+        s.close()
+    assert s3.get_object(Bucket="steady", Key="o")["Body"].read() == b"s" * total
+
+
+def _from(src, host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.bind((src, 0))
+    s.connect((host, port))
+    return s
+
+
+def _served(srv, sock):
+    """A signed GET / on sock answers 200."""
+    hdrs, _ = srv.signer().sign_headers("GET", "/", None, {"host": srv.hostport})
+    sock.sendall(("GET / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+                  + "\r\n").encode())
+    got = b""
+    while b"</ListAllMyBucketsResult>" not in got:
+        b = sock.recv(65536)
+        if not b:
+            return False
+        got += b
+    return s3util.parse_raw_response(got)[0] == 200
+
+
+def _refused(sock):
+    """The server closes sock at once, without a byte."""
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+@pytest.mark.local
+def test_connections_per_address(lserver):
+    """max_connections_per_address 4: a fifth connection from 127.0.0.2 is
+    closed at once, while 127.0.0.3 and the boto3 client (127.0.0.1) are
+    served; once one of the four closes, 127.0.0.2 gets a connection again."""
+    host, port = s3util.host_port(lserver.endpoint)
+    held = [_from("127.0.0.2", host, port) for _ in range(4)]
+    try:
+        assert _served(lserver, held[0])            # the four are real
+        fifth = _from("127.0.0.2", host, port)
+        assert _refused(fifth)
+        fifth.close()
+        other = _from("127.0.0.3", host, port)
+        assert _served(lserver, other)
+        other.close()
+        assert lserver.client().list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:   # the server notices the close on its next loop turn
+            again = _from("127.0.0.2", host, port)
+            try:
+                if _served(lserver, again):
+                    break
+            except (ConnectionResetError, BrokenPipeError, socket.timeout):
+                pass
+            finally:
+                again.close()
+            assert time.monotonic() < deadline, "address never got a slot back"
+            time.sleep(0.05)   # polling, bounded by the deadline
+    finally:
+        for s in held:
+            s.close()
+
+
+@pytest.mark.local
+def test_connections_per_address_ipv6(lserver):
+    """The same limit over IPv6 (counted per /64): a server listening on
+    [::1] refuses a fifth connection from ::1 and serves again once one of
+    the four closes."""
+    srv6 = CofferServer(lserver.binary, "limits-v6", LIMITS_CONFIG)
+    port = s3util.free_port()
+    srv6.port = port
+    srv6.extra_args = ()
+    env = dict(os.environ, COFFER_ROOT_ACCESS_KEY=srv6.access_key,
+               COFFER_ROOT_SECRET_KEY=srv6.secret_key)
+    proc = subprocess.Popen([srv6.binary, "serve", "--data", srv6.data_dir,
+                             "--listen", f"[::1]:{port}", "--config", srv6.config_path],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    held = []
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("::1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.05)   # polling a connect(), bounded by the deadline
+        time.sleep(0.2)            # the probe connection is released
+        held = [socket.create_connection(("::1", port), timeout=5) for _ in range(4)]
+        fifth = socket.create_connection(("::1", port), timeout=5)
+        assert _refused(fifth)
+        fifth.close()
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:
+            again = socket.create_connection(("::1", port), timeout=5)
+            again.settimeout(0.3)
+            try:
+                ok = again.recv(1)
+            except socket.timeout:
+                ok = None          # kept open: accepted
+            except ConnectionResetError:
+                ok = b""
+            again.close()
+            if ok is None:
+                break
+            assert time.monotonic() < deadline, "no slot came back"
+            time.sleep(0.05)       # polling, bounded by the deadline
+    finally:
+        for s in held:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        srv6.cleanup()

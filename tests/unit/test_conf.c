@@ -101,9 +101,12 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_xml_bytes, MIB);
     assert_int_equal(c.max_object_bytes, 5 * GIB);
     assert_int_equal(c.max_connections, 1024);
+    assert_int_equal(c.max_conns_per_addr, 256);
+    assert_int_equal(c.body_min_rate, KIB);
     assert_int_equal(c.idle_timeout_s, 60);
     assert_int_equal(c.header_timeout_s, 30);
     assert_int_equal(c.body_timeout_s, 60);
+    assert_int_equal(c.read_ahead_total, 32 * MIB);
     assert_null(c.users);
     assert_int_equal(c.nusers, 0);
     /* finalize twice is harmless */
@@ -164,6 +167,9 @@ static void test_example_loads(void **state)
     assert_int_equal(c.max_xml_bytes, d.max_xml_bytes);
     assert_int_equal(c.max_object_bytes, d.max_object_bytes);
     assert_int_equal(c.max_connections, d.max_connections);
+    assert_int_equal(c.lifecycle_interval_s, d.lifecycle_interval_s);
+    assert_int_equal(c.max_conns_per_addr, d.max_conns_per_addr);
+    assert_int_equal(c.body_min_rate, d.body_min_rate);
     assert_int_equal(c.audit_export_interval_s, d.audit_export_interval_s);
     assert_string_equal(c.audit_export_bucket, d.audit_export_bucket);
     assert_int_equal(c.audit_export_retain_years,
@@ -171,6 +177,7 @@ static void test_example_loads(void **state)
     assert_int_equal(c.idle_timeout_s, d.idle_timeout_s);
     assert_int_equal(c.header_timeout_s, d.header_timeout_s);
     assert_int_equal(c.body_timeout_s, d.body_timeout_s);
+    assert_int_equal(c.read_ahead_total, d.read_ahead_total);
     assert_int_equal(c.nusers, 0);
     assert_int_equal(c.tls_enabled, 0);
     assert_null(c.tls_cert);
@@ -199,9 +206,12 @@ static const char all_keys[] =
     "  max_xml_bytes: 2M\n"
     "  max_object_size: 1G\n"
     "  max_connections: 50\n"
+    "  max_connections_per_address: 0\n"
+    "  body_min_rate: 64K\n"
     "  idle_timeout: 2m\n"
     "  header_timeout: 10\n"
     "  body_timeout: 1h\n"
+    "  read_ahead_total: 8MiB\n"
     "users:\n"
     "  - access_key: backup-writer\n"
     "    secret_key: wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n"
@@ -234,9 +244,12 @@ static void test_all_keys(void **state)
     assert_int_equal(c.max_xml_bytes, 2 * MIB);
     assert_int_equal(c.max_object_bytes, GIB);
     assert_int_equal(c.max_connections, 50);
+    assert_int_equal(c.max_conns_per_addr, 0);
+    assert_int_equal(c.body_min_rate, 64 * KIB);
     assert_int_equal(c.idle_timeout_s, 120);
     assert_int_equal(c.header_timeout_s, 10);
     assert_int_equal(c.body_timeout_s, 3600);
+    assert_int_equal(c.read_ahead_total, 8 * MIB);
     assert_int_equal(c.nusers, 3);
     assert_string_equal(c.users[0].access_key, "backup-writer");
     assert_string_equal(c.users[0].secret_key,
@@ -516,8 +529,15 @@ static const struct err_row err_rows[] = {
      "must be 1s..1h, got 3601"},
     {"limits:\n  max_object_bytes: 1\n", 2, "limits.max_object_bytes",
      "unknown key; valid keys: max_header_bytes, max_xml_bytes, "
-     "max_object_size, max_connections, idle_timeout, header_timeout, "
-     "body_timeout"},
+     "max_object_size, max_connections, max_connections_per_address, "
+     "body_min_rate, idle_timeout, header_timeout, body_timeout, "
+     "read_ahead_total"},
+    {"limits:\n  read_ahead_total: 512KiB\n", 2, "limits.read_ahead_total",
+     "must be 1MiB..16GiB, got 512KiB"},
+    {"limits:\n  max_connections_per_address: -1\n", 2,
+     "limits.max_connections_per_address", "must be 0..1048576, got -1"},
+    {"limits:\n  body_min_rate: 2GiB\n", 2, "limits.body_min_rate",
+     "must be 0..1GiB, got 2GiB"},
     {"limits:\n  idle_timeout: 1m\n  idle_timeout: 2m\n", 3,
      "limits.idle_timeout", "duplicate key (first given on line 2)"},
     /* strings */
@@ -572,6 +592,17 @@ static const struct err_row err_rows[] = {
     {"tls: yes\n", 1, "tls", "must be a mapping (key: value)"},
     {"tls:\n  certificate: /c.pem\n", 2, "tls.certificate",
      "unknown key; valid keys: enabled, cert, key"},
+    /* encryption: a KMS command is run without a shell */
+    {"encryption:\n  kms_command: vault read key\n", 2,
+     "encryption.kms_command", "must start with the absolute path of a "
+     "program"},
+    {"encryption:\n  kms_command: \"/bin/kms\\x01\"\n", 2,
+     "encryption.kms_command", "must not hold control characters"},
+    {"encryption:\n  master_key_file: /k\n  kms_command: /bin/kms get\n", 3,
+     "encryption.kms_command", "give either it or "
+     "encryption.master_key_file (line 2), not both"},
+    {"encryption:\n  kms_command: [/bin/kms]\n", 2,
+     "encryption.kms_command", "must be a string, got a list"},
     /* disks */
     {"disks: /one\n", 1, "disks",
      "must be a list of directories, got a single value"},
@@ -636,7 +667,7 @@ static const struct err_row err_rows[] = {
     {"frobnicate: 1\n", 1, "frobnicate",
      "unknown key; valid keys: listen, console_listen, data_dir, disks, "
      "meta_dir, erasure, max_threads, io_threads, buffer_size, region, "
-     "domain, log_level, limits, heal, tls, audit, encryption, users"},
+     "domain, log_level, limits, heal, tls, audit, encryption, lifecycle, users"},
     {"listen: 127.0.0.1:9000\nregion: x\nlisten: 1.2.3.4:5\n", 3, "listen",
      "duplicate key (first given on line 1)"},
     {"erasure: {data: 4}\n\nerasure: {parity: 2}\n", 3, "erasure",
@@ -913,6 +944,11 @@ static void test_finalize_derivations(void **state)
     /* the master key file may be placed anywhere but inside a disk */
     load_ok("encryption: {master_key_file: /etc/coffer/master.key}\n", &c);
     assert_string_equal(c.master_key_file, "/etc/coffer/master.key");
+    conf_cleanup(&c);
+    /* a KMS command replaces the default key file */
+    load_ok("encryption: {kms_command: /usr/local/bin/kms get coffer}\n", &c);
+    assert_string_equal(c.kms_command, "/usr/local/bin/kms get coffer");
+    assert_null(c.master_key_file);
     conf_cleanup(&c);
     load_ok("data_dir: /\nerasure: {data: 1, parity: 0}\n", &c);
     assert_int_equal(c.ndisks, 1);

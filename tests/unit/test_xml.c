@@ -960,6 +960,53 @@ static void test_cors(void **state)
                          GW_XML_MALFORMED);
 }
 
+static void test_encryption(void **state)
+{
+    static const struct {
+        const char *xml;
+        enum gw_xml_status want;
+        const char *algo;
+        int kms, bk;
+    } rows[] = {
+        {"<ServerSideEncryptionConfiguration><Rule>"
+         "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
+         "</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
+         "</ServerSideEncryptionConfiguration>", GW_XML_OK, "AES256", 0, 0},
+        {"<ServerSideEncryptionConfiguration><Rule>"
+         "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
+         "</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+         "<BucketKeyEnabled>true</BucketKeyEnabled></Rule>"
+         "</ServerSideEncryptionConfiguration>", GW_XML_OK, "AES256", 0, 1},
+        {"<ServerSideEncryptionConfiguration><Rule>"
+         "<BucketKeyEnabled>false</BucketKeyEnabled>"
+         "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms"
+         "</SSEAlgorithm><KMSMasterKeyID>k</KMSMasterKeyID>"
+         "</ApplyServerSideEncryptionByDefault></Rule>"
+         "</ServerSideEncryptionConfiguration>", GW_XML_OK, "aws:kms", 1, 0},
+        {"<ServerSideEncryptionConfiguration><Rule>"
+         "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
+         "</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+         "<BucketKeyEnabled>yes</BucketKeyEnabled></Rule>"
+         "</ServerSideEncryptionConfiguration>", GW_XML_MALFORMED, "", 0, 0},
+        {"<ServerSideEncryptionConfiguration><Rule>"
+         "<BucketKeyEnabled>true</BucketKeyEnabled></Rule>"
+         "</ServerSideEncryptionConfiguration>", GW_XML_MALFORMED, "", 0, 0},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char algo[32];
+        int kms = -1, bk = -1;
+        enum gw_xml_status st = gw_xml_parse_encryption(
+            rows[i].xml, strlen(rows[i].xml), algo, &kms, &bk);
+        assert_int_equal(st, rows[i].want);
+        if (st != GW_XML_OK) continue;
+        assert_string_equal(algo, rows[i].algo);
+        assert_int_equal(kms, rows[i].kms);
+        assert_int_equal(bk, rows[i].bk);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -982,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_versioning_and_holds),
         cmocka_unit_test(test_lock_and_retention),
         cmocka_unit_test(test_tagging),
+        cmocka_unit_test(test_encryption),
     };
     int rc;
 
