@@ -30,14 +30,14 @@ endif
 
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-INCLUDES    := -Icommon -Iconf -Imeta -Ierasure -Iobjlock -Iheal -Igateway -Iingest
+INCLUDES    := -Icommon -Iconf -Imeta -Ierasure -Iobjlock -Iiam -Iheal -Igateway -Iingest
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) \
               $(INCLUDES) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) $(NOPC_LIBS)
 
-# Module sources (dependency order: common conf meta erasure objlock gateway).
-MOD_DIRS    := common conf meta erasure objlock heal ingest gateway
+# Module sources (dependency order: common conf meta erasure objlock iam gateway).
+MOD_DIRS    := common conf meta erasure objlock iam heal ingest gateway
 MOD_SRCS    := $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.c))
 MOD_OBJS    := $(MOD_SRCS:%.c=$(BUILD)/%.o)
 CMD_SRCS    := $(wildcard cmd/*.c)
@@ -97,6 +97,7 @@ test_xml_OBJS   := common gateway/gw_xml.c
 test_crc_OBJS   := common
 test_csum_OBJS  := common gateway/gw_csum.c
 test_sse_OBJS   := common meta gateway/gw_sse_crypto.c gateway/gw_sse_key.c
+test_iam_OBJS   := common meta iam
 objs_of = $(foreach x,$(1),$(if $(filter %.c,$(x)),$(x:%.c=$(BUILD)/%.o),\
             $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(x)/*.c))))
 define unit_rule

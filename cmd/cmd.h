@@ -8,6 +8,7 @@ int cmd_heal(int argc, char **argv);   /* cmd_heal.c */
 int cmd_meta(int argc, char **argv);   /* cmd_heal.c */
 int cmd_audit_report(int argc, char **argv); /* cmd_audit.c */
 int cmd_audit_clock(int argc, char **argv);  /* cmd_audit.c */
+int cmd_user(int argc, char **argv);   /* cmd_user.c */
 int cmd_key(int argc, char **argv);    /* cmd_key.c */
 
 struct conf;

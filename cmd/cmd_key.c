@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "gw.h"
 #include "heal.h"
+#include "iam.h"
 #include "meta.h"
 
 static int key_usage(void)
@@ -109,6 +110,21 @@ int cmd_key(int argc, char **argv)
         fprintf(stderr, "coffer key rotate: cannot load the new master key "
                 "(see above)\n");
         goto out_close;
+    }
+    {
+        /* Catalog users' secrets first (iam/): each record is re-wrapped
+         * in its own synced write and one already under the new key is
+         * skipped, so a rerun finishes an interrupted rotation. */
+        size_t uw = 0, uc = 0;
+        enum iam_status is = iam_rewrap(db, old_key, new_key, &uw, &uc);
+        printf("users: %zu secrets re-wrapped, %zu already under the new "
+               "key\n", uw, uc);
+        if (is != IAM_OK) {
+            fprintf(stderr, "coffer key rotate: user secrets: %s; not "
+                    "finished (run the same command again)\n",
+                    iam_strerror(is));
+            goto out_close;
+        }
     }
     gs = gw_master_key_rotate(db, old_key, new_key, &rs);
     printf("%s from master key %016llx to %016llx:\n"

@@ -17,8 +17,10 @@
 #include "ec.h"
 #include "gw.h"
 #include "heal.h"
+#include "iam.h"
 #include "meta.h"
 #include "ol.h"
+#include <openssl/crypto.h>
 #include <pthread.h>
 
 #define COFFER_VERSION "0.1.0"
@@ -56,6 +58,10 @@ static int usage(FILE *out)
             "        compliance report of every locked version\n"
             "  audit clock [--data DIR]\n"
             "        the compliance clock, the system clock and their drift\n"
+            "  user add NAME [--admin] [--json] [--data DIR]\n"
+            "  user list [--json] | user rm NAME | user key rotate NAME\n"
+            "        catalog users: access keys, secrets (shown once),\n"
+            "        admin flag\n"
             "  key rotate --new-key-file F | --new-key-command CMD\n"
             "        [--data DIR] [--config FILE]\n"
             "        re-wrap every SSE-S3 data key under a new master key\n"
@@ -215,13 +221,15 @@ static int cmd_serve(int argc, char **argv)
     struct meta_db *db = NULL;
     struct ec_set *set = NULL;
     struct ec_config ecc;
-    struct gw_user *users = NULL;
+    struct iam *iam = NULL;
+    unsigned char master[CF_KEY_LEN];
+    enum iam_status ist;
     struct heal_bg *bg = NULL;
     struct ol_exporter *exporter = NULL;
     struct ol_export_config xc;
     enum ec_status est;
     enum meta_status mst;
-    int i, rc = 1, nusers;
+    int i, rc = 1;
 
     for (i = 2; i < argc; i++) {
         const char **slot = NULL;
@@ -281,6 +289,30 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
 
+    /* Users: root and the configuration file's (built-in), then the
+     * catalog's, whose secrets are wrapped under the master key. */
+    if (gw_master_key_load(&c, 1, master) != 0) goto out;
+    ist = iam_open(db, master, &iam);
+    OPENSSL_cleanse(master, sizeof(master));
+    if (ist != IAM_OK) {
+        fprintf(stderr, "coffer: cannot load the users: %s\n",
+                iam_strerror(ist));
+        goto out;
+    }
+    if (iam_add_builtin(iam, ak, sk, 1) != IAM_OK) {
+        fprintf(stderr, "coffer: the root access key is taken by a catalog "
+                "user\n");
+        goto out;
+    }
+    for (i = 0; i < c.nusers; i++) {
+        if (iam_add_builtin(iam, c.users[i].access_key, c.users[i].secret_key,
+                            c.users[i].admin) != IAM_OK) {
+            fprintf(stderr, "coffer: %s: user %s clashes with the root "
+                    "access key or a catalog user\n",
+                    c.path ? c.path : "config", c.users[i].access_key);
+            goto out;
+        }
+    }
     memset(&ecc, 0, sizeof(ecc));
     ecc.disks = (const char *const *)c.disks;
     ecc.ndisks = c.ndisks;
@@ -307,25 +339,7 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "coffer: cannot start the audit export\n");
         goto out;
     }
-    nusers = c.nusers + 1;
-    users = calloc((size_t)nusers, sizeof(*users));
-    if (users == NULL) goto out;
-    users[0].access_key = ak;
-    users[0].secret_key = sk;
-    users[0].admin = 1;
-    for (i = 0; i < c.nusers; i++) {
-        if (strcmp(c.users[i].access_key, ak) == 0) {
-            fprintf(stderr, "coffer: %s: user %s clashes with the root "
-                    "access key\n", c.path ? c.path : "config",
-                    c.users[i].access_key);
-            goto out;
-        }
-        users[i + 1].access_key = c.users[i].access_key;
-        users[i + 1].secret_key = c.users[i].secret_key;
-        users[i + 1].admin = c.users[i].admin;
-    }
-    if (gw_server_new(&c, db, set, users, nusers, &the_server) != GW_OK)
-        goto out;
+    if (gw_server_new(&c, db, set, iam, &the_server) != GW_OK) goto out;
 
     {
         /* healer, scrubber, checkpointer, orphan cleanup */
@@ -383,7 +397,8 @@ out:
     ol_export_stop(exporter); /* exports what is left, then joins */
     meta_close(db);
     ec_set_free(set);
-    free(users);
+    iam_free(iam);
+    OPENSSL_cleanse(sk, sizeof(sk));
     conf_cleanup(&c);
     return rc;
 }
@@ -491,6 +506,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "serve") == 0) return cmd_serve(argc, argv);
     if (strcmp(argv[1], "heal") == 0) return cmd_heal(argc, argv);
     if (strcmp(argv[1], "meta") == 0) return cmd_meta(argc, argv);
+    if (strcmp(argv[1], "user") == 0) return cmd_user(argc, argv);
     if (strcmp(argv[1], "key") == 0) return cmd_key(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);

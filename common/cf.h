@@ -77,6 +77,32 @@ size_t cf_base64_encode(const void *in, size_t len, char *out);
  * malformed input or if it would exceed outcap. */
 long cf_base64_decode(const char *in, size_t len, void *out, size_t outcap);
 
+/* ---- keys: AES-256-GCM key wrapping ---------------------------------
+ * Moved here from gateway/gw_sse_crypto.c so that iam/ wraps user secrets
+ * under the SSE master key without depending on the gateway. Keys are
+ * borrowed for the call; callers wipe their copies (OPENSSL_cleanse). */
+
+#define CF_KEY_LEN 32        /* AES-256 */
+#define CF_KEY_TAG 16        /* GCM tag */
+#define CF_KEY_WRAPPED 60    /* a wrapped key: iv 12 | ct 32 | tag 16 */
+
+/* One AES-256-GCM operation in place over len bytes of buf: enc 1 seals
+ * (writes tag), 0 opens (checks tag). 0, or -1 (bad tag, OpenSSL error;
+ * the error queue is drained). */
+int cf_gcm(int enc, const unsigned char key[CF_KEY_LEN],
+           const unsigned char iv[12], const unsigned char *aad,
+           size_t aadlen, unsigned char *buf, size_t len,
+           unsigned char tag[CF_KEY_TAG]);
+/* Wraps a 32-byte key under kek (AES-256-GCM, random IV) with aad (a short
+ * NUL-terminated label binding the key's use). 0 or -1. */
+int cf_key_wrap(const unsigned char kek[CF_KEY_LEN],
+                const unsigned char key[CF_KEY_LEN], const char *aad,
+                unsigned char out[CF_KEY_WRAPPED]);
+/* Unwraps; -1 when len is wrong, or kek or aad differ (tag failure). */
+int cf_key_unwrap(const unsigned char kek[CF_KEY_LEN],
+                  const unsigned char *in, size_t len, const char *aad,
+                  unsigned char key[CF_KEY_LEN]);
+
 /* ---- time ------------------------------------------------------------ */
 
 /* mkdir -p with mode 0700 for every missing component: 0, or -1 with

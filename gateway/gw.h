@@ -16,22 +16,17 @@
 #include "conf.h"
 #include "meta.h"
 #include "ec.h"
+#include "iam.h"
 
 enum gw_status { GW_OK = 0, GW_EINVAL, GW_EIO, GW_ENOMEM };
 
-/* A credential the server accepts. */
-struct gw_user {
-    const char *access_key;
-    const char *secret_key;
-    int admin;
-};
-
 struct gw_server;
 /* Binds the listening sockets (so a port conflict is reported here) and
- * starts nothing else. users is copied. */
+ * starts nothing else. The credentials the server accepts are iam's
+ * (borrowed; it must outlive the server). */
 enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
-                             struct ec_set *set, const struct gw_user *users,
-                             int nusers, struct gw_server **out);
+                             struct ec_set *set, struct iam *iam,
+                             struct gw_server **out);
 /* Runs the loops until gw_server_stop(); returns after every loop thread and
  * worker has finished. */
 enum gw_status gw_server_run(struct gw_server *srv);

@@ -2,7 +2,9 @@
  * HeadBucket, DeleteBucket, GetBucketLocation. Each runs its catalog work
  * in one worker job and renders its XML there; the loop only sends it.
  * Access: a bucket belongs to the user who created it; admin users may use
- * every bucket (gw_may_access). */
+ * every bucket, others what its policy grants (gw_policy.c). ListBuckets
+ * shows a user the buckets it owns (admins: all), as AWS lists an
+ * account's own buckets whatever other buckets' policies grant. */
 #include "gw_int.h"
 
 #include <stdio.h>
@@ -11,12 +13,6 @@
 void gw_done_respond(struct gw_req *req)
 {
     gw_req_respond(req);
-}
-
-int gw_may_access(const struct gw_req *req, const struct meta_bucket *b)
-{
-    return req->is_admin ||
-           (req->principal && strcmp(b->owner, req->principal) == 0);
 }
 
 void gw_owner_xml(const struct gw_req *req, struct gw_xbuf *x,
@@ -57,7 +53,7 @@ static int list_one(const struct meta_bucket *b, void *arg)
     struct gw_xbuf *x = &req->resp.body;
     char date[CF_ISO8601_LEN];
 
-    if (!gw_may_access(req, b)) return 0;
+    if (!req->is_admin && !gw_owns(req, b)) return 0;
     cf_fmt_iso8601_ms(b->created_ms, date);
     gw_xbuf_str(x, "<Bucket>");
     gw_xbuf_elem(x, "Name", b->name, strlen(b->name));
@@ -95,6 +91,7 @@ static void create_bucket_work(struct gw_req *req)
 
     memset(&b, 0, sizeof(b));
     memset(&existing, 0, sizeof(existing));
+    if (gw_acl_create_bucket(req) != 0) return;
     snprintf(b.name, sizeof(b.name), "%s", req->bucket);
     snprintf(b.owner, sizeof(b.owner), "%s", req->principal);
     b.created_ms = cf_now_ms();

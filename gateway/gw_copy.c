@@ -328,7 +328,9 @@ static void copy_work(struct gw_req *req)
         }
     }
     mst = meta_bucket_get(req->srv->db, sbucket, &sb);
-    if (mst != META_OK || !gw_may_access(req, &sb)) {
+    if (mst != META_OK ||
+        !gw_authorize(req, &sb, svid ? "s3:GetObjectVersion" : "s3:GetObject",
+                      skey)) {
         gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
                                   : mst == META_OK      ? GW_E_ACCESS_DENIED
                                                    : gw_err_from_meta(mst),
@@ -385,6 +387,8 @@ static void copy_work(struct gw_req *req)
             dst.nheaders++;
         }
     }
+    /* the ACL is not copied: x-amz-acl, else private (AWS) */
+    if (gw_acl_for_write(req, &dst) != 0) goto out;
     if (gw_tagging_for_copy(req, &src, &dst) != 0) goto out;
     /* The checksum of the new version (AWS CopyObject): the algorithm the
      * request names (x-amz-checksum-algorithm), else the source's; always a
@@ -615,7 +619,9 @@ static void upload_part_copy_work(struct gw_req *req)
         goto out;
     }
     mst = meta_bucket_get(req->srv->db, sbucket, &sb);
-    if (mst != META_OK || !gw_may_access(req, &sb)) {
+    if (mst != META_OK ||
+        !gw_authorize(req, &sb, svid ? "s3:GetObjectVersion" : "s3:GetObject",
+                      skey)) {
         gw_resp_error(&req->resp, mst == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
                                   : mst == META_OK      ? GW_E_ACCESS_DENIED
                                                    : gw_err_from_meta(mst),

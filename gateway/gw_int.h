@@ -95,6 +95,10 @@ enum gw_err {
     GW_E_CORS_FORBIDDEN,
     GW_E_NO_SUCH_TAG_SET,
     GW_E_NO_SSE_CONFIG,
+    GW_E_MALFORMED_POLICY,
+    GW_E_NO_SUCH_BUCKET_POLICY,
+    GW_E_NO_SUCH_PAB,
+    GW_E_MALFORMED_ACL,
     GW_E_NO_SUCH_LIFECYCLE,
     GW_E__COUNT
 };
@@ -115,6 +119,7 @@ struct gw_resp {
     uint64_t stream_len;     /* GET: Content-Length of a streamed body */
     int streamed;            /* 1: body comes from read jobs */
     int no_body;             /* HEAD / 304 / 204: never send a body */
+    const char *content_type;/* of body; NULL: application/xml */
 };
 void gw_resp_header(struct gw_resp *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -177,6 +182,17 @@ enum gw_op {
     GW_OP_PUT_BUCKET_ENCRYPTION,
     GW_OP_GET_BUCKET_ENCRYPTION,
     GW_OP_DELETE_BUCKET_ENCRYPTION,
+    GW_OP_PUT_BUCKET_POLICY,
+    GW_OP_GET_BUCKET_POLICY,
+    GW_OP_DELETE_BUCKET_POLICY,
+    GW_OP_PUT_BUCKET_ACL,         /* canned ACLs (gw_acl.c) */
+    GW_OP_GET_BUCKET_ACL,
+    GW_OP_PUT_OBJECT_ACL,
+    GW_OP_GET_OBJECT_ACL,
+    GW_OP_PUT_PAB,                /* Put/Get/DeletePublicAccessBlock */
+    GW_OP_GET_PAB,
+    GW_OP_DELETE_PAB,
+    GW_OP_ADMIN,                  /* /coffer/admin/v1/... (gw_admin.c) */
     GW_OP_PUT_LIFECYCLE,
     GW_OP_GET_LIFECYCLE,
     GW_OP_DELETE_LIFECYCLE,
@@ -318,8 +334,21 @@ struct gw_req {
     size_t key_len;
     enum gw_op op;
     struct gw_sigv4_auth auth;
-    const char *principal;        /* access key (borrowed from srv users) */
+    const char *principal;        /* user.name once authenticated, or NULL
+                                     (anonymous) */
     int is_admin;
+    struct iam_user user;         /* the signer, secret included (wiped in
+                                     req_free) */
+    /* the bucket policy, loaded by the first access check (gw_policy.c) */
+    struct iam_policy *policy;    /* owned; NULL: none */
+    char policy_bucket[64];       /* the bucket it belongs to */
+    int policy_loaded;
+    int policy_bad;               /* unreadable: owner and admins only */
+    int pab[4];                   /* the bucket's public access block, as
+                                     enum gw_pab indexes; loaded with it */
+    int bucket_public;            /* its canned ACL is public-read */
+    int acl_pending;              /* GET/HEAD allowed only if the version's
+                                     ACL is public-read (gw_acl.c) */
     int versioning;               /* the bucket's, set by gw_bucket_check */
     int lock_enabled;             /* the bucket's, set by gw_bucket_check */
     enum gw_err lock_denied;      /* why gw_lock_check_delete refused */
@@ -359,6 +388,7 @@ struct gw_conn {
     int in_read;                  /* guard against re-entrant reads */
     int tls;                      /* bev is an OpenSSL bufferevent */
     int handshaken;               /* tls: the handshake has completed */
+    int admin;                    /* accepted on the admin socket */
     unsigned char addr[16];       /* peer address key (gw_addr_acquire) */
     int addr_held;                /* 1: counted in srv's address table */
     struct event *rate_timer;     /* body_min_rate check, or NULL */
@@ -391,8 +421,8 @@ struct gw_server {
     const struct conf *conf;
     struct meta_db *db;
     struct ec_set *set;
-    struct gw_user *users;        /* owned copies */
-    int nusers;
+    struct iam *iam;              /* users and keys (borrowed) */
+    atomic_ulong auth_failures;   /* failed authentications since start */
     struct gw_loop *loops;
     int nloops;
     struct cf_workq *workq;
@@ -410,6 +440,8 @@ struct gw_server {
     void *on_degraded_arg;
     struct gw_tls *tls;           /* NULL: plain HTTP */
     unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
+    struct evconnlistener *admin_listener; /* <data>/admin.sock, loop 0 */
+    char admin_path[4096];        /* its path, "" when not listening */
     uint64_t sse_master_id;       /* its id, kept in each SSE-S3 record */
     pthread_mutex_t addr_lock;    /* guards addr_tab */
     struct gw_addr_count *addr_tab[GW_ADDR_BUCKETS]; /* per-address counts */
@@ -423,8 +455,56 @@ struct gw_server {
 const http_parser_settings *gw_parser_settings(void);
 void gw_req_post(struct gw_req *req, gw_job_fn work, gw_job_fn done);
 void gw_done_respond(struct gw_req *req);      /* done: just respond */
-/* 1 if the principal may use the bucket (owner, or an admin). */
-int gw_may_access(const struct gw_req *req, const struct meta_bucket *b);
+/* gw_policy.c: authorization (see the file comment). 1 allowed, 0 not.
+ * gw_may_access: the request's own operation on its bucket and key. */
+int gw_may_access(struct gw_req *req, const struct meta_bucket *b);
+int gw_authorize(struct gw_req *req, const struct meta_bucket *b,
+                 const char *action, const char *key);
+/* DeleteObjects, one key (NUL-terminated). */
+int gw_may_delete_key(struct gw_req *req, const struct meta_bucket *b,
+                      const char *key, int versioned);
+/* 1 if the principal owns the bucket (ListBuckets shows only those). */
+int gw_owns(const struct gw_req *req, const struct meta_bucket *b);
+/* Holds s3:BypassGovernanceRetention on key of the request's bucket:
+ * admins unless the policy denies it, others when it allows it. Uses the
+ * policy already loaded; never calls meta (runs under key locks). */
+int gw_policy_bypass(struct gw_req *req, const char *key);
+/* The client's address as text, "?" when unknown. */
+void gw_peer_addr(const struct gw_req *req, char *out, size_t cap);
+/* gw_admin.c: the admin API (JSON), on the admin socket and under
+ * /coffer/admin/v1/ on the S3 port (admin users only). */
+#define GW_ADMIN_SOCK "admin.sock"
+#define GW_ADMIN_BUCKET "coffer"   /* path-style: /coffer/admin/v1/... */
+#define GW_ADMIN_PREFIX "admin/v1"
+void gw_h_admin(struct gw_req *req);           /* after the body */
+enum gw_pab { GW_PAB_BLOCK_ACLS, GW_PAB_IGNORE_ACLS, GW_PAB_BLOCK_POLICY,
+              GW_PAB_RESTRICT };
+/* The bucket's public access block; *configured 0 after a delete. 0 or
+ * -1. Worker. */
+int gw_pab_flags(struct gw_req *req, const char *bucket, int flags[4],
+                 int *configured);
+/* gw_acl.c: canned ACLs (see the file comment). */
+#define GW_ACL_HEADER "x-coffer-acl" /* stored, never sent as a header */
+/* x-amz-acl of the request: 1 given (*public_read set), 0 absent, -1
+ * with the error set (501 for other canned ACLs and x-amz-grant-*). */
+int gw_acl_requested(struct gw_req *req, int *public_read);
+/* CreateBucket's x-amz-acl: 0, or -1 with the error set. Worker. */
+int gw_acl_create_bucket(struct gw_req *req);
+/* The ACL of a new version (PutObject, CreateMultipartUpload,
+ * CopyObject) into v's stored headers, replacing any copied one; 0 or -1
+ * with the error set. Worker. */
+int gw_acl_for_write(struct gw_req *req, struct meta_version *v);
+int gw_acl_public(const struct meta_version *v);
+void gw_h_put_bucket_acl(struct gw_req *req);     /* after the body */
+void gw_h_get_bucket_acl(struct gw_req *req);
+void gw_h_put_object_acl(struct gw_req *req);     /* after the body */
+void gw_h_get_object_acl(struct gw_req *req);
+void gw_h_put_pab(struct gw_req *req);            /* after the body */
+void gw_h_get_pab(struct gw_req *req);
+void gw_h_delete_pab(struct gw_req *req);
+void gw_h_put_bucket_policy(struct gw_req *req);  /* after the body */
+void gw_h_get_bucket_policy(struct gw_req *req);
+void gw_h_delete_bucket_policy(struct gw_req *req);
 void gw_owner_xml(const struct gw_req *req, struct gw_xbuf *x,
                   const char *owner);
 void gw_req_respond(struct gw_req *req);       /* send resp head (+body) */

@@ -80,10 +80,11 @@ int gw_bypass_header(const struct gw_req *req)
     return v && n == 4 && strncasecmp(v, "true", 4) == 0;
 }
 
-static struct ol_principal principal(const struct gw_req *req)
+static struct ol_principal principal(struct gw_req *req, const char *key)
 {
-    /* Admin users hold s3:BypassGovernanceRetention; others do not. */
-    struct ol_principal p = { req->is_admin };
+    /* s3:BypassGovernanceRetention: admin users hold it, others when the
+     * bucket policy grants it; an explicit Deny takes it from anyone. */
+    struct ol_principal p = { gw_policy_bypass(req, key) };
     return p;
 }
 
@@ -105,7 +106,7 @@ int gw_lock_check_delete(struct meta_version *v, void *arg)
 {
     struct gw_req *req = arg;
     struct ol_state st = state_of(v);
-    struct ol_principal who = principal(req);
+    struct ol_principal who = principal(req, v->key ? v->key : req->key);
     enum ol_decision d;
 
     if (v->delete_marker) return 0; /* markers carry no lock */
@@ -460,7 +461,8 @@ static int apply_retention(struct meta_version *v, void *arg)
 {
     struct retention_change *c = arg;
     struct ol_state st = state_of(v);
-    struct ol_principal who = principal(c->req);
+    struct ol_principal who = principal(c->req, v->key ? v->key
+                                                        : c->req->key);
     enum ol_decision d;
 
     if (v->delete_marker) {

@@ -143,7 +143,9 @@ static void create_work(struct gw_req *req)
     memset(&u, 0, sizeof(u));
     memset(&hv, 0, sizeof(hv));
     if (gw_bucket_check(req, &b) != 0) return;
-    if (gw_collect_stored_headers(req, &hv) != 0) goto out;
+    if (gw_collect_stored_headers(req, &hv) != 0 ||
+        gw_acl_for_write(req, &hv) != 0)
+        goto out;
     {
         /* Explicit lock parameters are validated now, as PutObject's,
          * and stamped at completion; the bucket's default retention is
@@ -181,7 +183,8 @@ static void create_work(struct gw_req *req)
     u.key = req->key;
     u.key_len = req->key_len;
     u.initiated_ms = cf_now_ms();
-    snprintf(u.owner, sizeof(u.owner), "%s", req->principal);
+    snprintf(u.owner, sizeof(u.owner), "%s",
+             req->principal ? req->principal : "anonymous");
     u.headers = hv.headers;
     u.nheaders = hv.nheaders;
     st = meta_upload_create(req->srv->db, req->bucket, &u);

@@ -268,6 +268,9 @@ static void put_prepare_work(struct gw_req *req)
 {
     struct meta_bucket b;
     if (gw_bucket_check(req, &b) != 0) return;
+    if (req->op == GW_OP_PUT_OBJECT &&
+        gw_acl_for_write(req, &req->put.ver) != 0)
+        return;
     if (req->op == GW_OP_PUT_OBJECT) {
         /* objlock decides before any body byte is read. */
         int applies = 0;
@@ -1120,6 +1123,13 @@ static void get_prepare_work(struct gw_req *req)
     }
     st = meta_object_get(req->srv->db, req->bucket, req->key, req->key_len,
                          vid ? vid->value : NULL, &g->ver);
+    if (req->acl_pending && (st != META_OK || g->ver.delete_marker ||
+                             !gw_acl_public(&g->ver))) {
+        /* allowed only by a public-read version: anything else, a missing
+         * key included, is AccessDenied (no listing permission) */
+        gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
+        return;
+    }
     if (st == META_ENOTFOUND) {
         gw_resp_error(&req->resp, vid ? GW_E_NO_SUCH_VERSION
                                       : GW_E_NO_SUCH_KEY, NULL);
@@ -1256,7 +1266,9 @@ static void get_prepare_work(struct gw_req *req)
         const struct meta_kv *kv = &g->ver.headers[i];
         size_t k;
         int overridden = 0;
-        if (strcmp(kv->name, GW_TAGS_HEADER) == 0) continue;
+        if (strcmp(kv->name, GW_TAGS_HEADER) == 0 ||
+            strcmp(kv->name, GW_ACL_HEADER) == 0)
+            continue;
         if (strncmp(kv->name, "x-amz-checksum-", 15) == 0) {
             if (!whole_cs) continue;
             if (strcmp(kv->name, "x-amz-checksum-type") != 0 &&
@@ -1654,7 +1666,14 @@ static void delete_objects_work(struct gw_req *req)
                            "too long</Message></Error>");
             continue;
         }
-        st = delete_one(req, o->key, o->key_len, o->version_id, &dr);
+        {
+            /* AWS authorizes each key of a DeleteObjects on its own */
+            char *k = strndup(o->key, o->key_len);
+            int ok = k && gw_may_delete_key(req, &b, k, o->version_id != NULL);
+            free(k);
+            st = ok ? delete_one(req, o->key, o->key_len, o->version_id, &dr)
+                    : META_EDENIED;
+        }
         if (st == META_OK) {
             if (d.quiet) continue;
             gw_xbuf_str(x, "<Deleted>");

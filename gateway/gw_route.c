@@ -165,7 +165,25 @@ static void pick_op(struct gw_req *req)
     const char *sub = first_subresource(req);
     int copy = gw_req_header(req, "x-amz-copy-source", NULL) != NULL;
 
+    /* The admin API lives under /coffer/admin/v1/ (gw_admin.c). */
+    if (strcmp(req->bucket, GW_ADMIN_BUCKET) == 0 && req->key &&
+        strncmp(req->key, GW_ADMIN_PREFIX, sizeof(GW_ADMIN_PREFIX) - 1) ==
+            0 &&
+        (req->key[sizeof(GW_ADMIN_PREFIX) - 1] == '\0' ||
+         req->key[sizeof(GW_ADMIN_PREFIX) - 1] == '/')) {
+        req->op = GW_OP_ADMIN;
+        return;
+    }
     /* A CORS preflight, on a bucket or an object, whatever the query. */
+    if (req->method != HTTP_OPTIONS && req->bucket[0] && has(req, "acl")) {
+        int obj = req->key != NULL;
+        req->op = req->method == HTTP_PUT
+                      ? (obj ? GW_OP_PUT_OBJECT_ACL : GW_OP_PUT_BUCKET_ACL)
+                  : req->method == HTTP_GET
+                      ? (obj ? GW_OP_GET_OBJECT_ACL : GW_OP_GET_BUCKET_ACL)
+                      : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
     if (req->method == HTTP_OPTIONS && req->bucket[0]) {
         req->op = GW_OP_CORS_PREFLIGHT;
         return;
@@ -197,6 +215,20 @@ static void pick_op(struct gw_req *req)
         req->op = req->method == HTTP_PUT   ? GW_OP_PUT_LOCK_CONFIG
                   : req->method == HTTP_GET ? GW_OP_GET_LOCK_CONFIG
                                             : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
+    if (req->key == NULL && req->bucket[0] && has(req, "publicAccessBlock")) {
+        req->op = req->method == HTTP_PUT      ? GW_OP_PUT_PAB
+                  : req->method == HTTP_GET    ? GW_OP_GET_PAB
+                  : req->method == HTTP_DELETE ? GW_OP_DELETE_PAB
+                                               : GW_OP_NOT_IMPLEMENTED;
+        return;
+    }
+    if (req->key == NULL && req->bucket[0] && has(req, "policy")) {
+        req->op = req->method == HTTP_PUT      ? GW_OP_PUT_BUCKET_POLICY
+                  : req->method == HTTP_GET    ? GW_OP_GET_BUCKET_POLICY
+                  : req->method == HTTP_DELETE ? GW_OP_DELETE_BUCKET_POLICY
+                                               : GW_OP_NOT_IMPLEMENTED;
         return;
     }
     if (req->key == NULL && req->bucket[0] && has(req, "encryption")) {

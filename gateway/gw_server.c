@@ -29,6 +29,8 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <event2/thread.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -158,7 +160,9 @@ void gw_req_respond(struct gw_req *req)
                         r->status, status_text(r->status), date, req->id,
                         req->id);
     if (r->err != GW_E_NONE || (r->body.len && !r->streamed))
-        evbuffer_add_printf(out, "Content-Type: application/xml\r\n");
+        evbuffer_add_printf(out, "Content-Type: %s\r\n",
+                            r->err == GW_E_NONE && r->content_type
+                                ? r->content_type : "application/xml");
     if (r->hdrs.len) evbuffer_add(out, r->hdrs.p, r->hdrs.len);
     if (r->err != GW_E_NONE && req->method == HTTP_HEAD) clen = 0;
     if (r->status != 204 && r->status != 304)
@@ -333,6 +337,8 @@ static void req_free(struct gw_req *req)
     free(req->qp);
     free(req->key);
     gw_resp_cleanup(&req->resp);
+    OPENSSL_cleanse(&req->user, sizeof(req->user));
+    iam_policy_free(req->policy);
     free(req);
 }
 
@@ -530,14 +536,35 @@ const struct gw_qparam *gw_req_qparam(const struct gw_req *req,
 
 /* ---- the request cycle ---- */
 
+/* The signer's secret, from iam's in-memory table (never blocks): the
+ * user is copied into the request, which owns that copy. */
 static const char *secret_lookup(const char *access_key, void *arg)
 {
-    struct gw_server *srv = arg;
-    int i;
-    for (i = 0; i < srv->nusers; i++)
-        if (strcmp(srv->users[i].access_key, access_key) == 0)
-            return srv->users[i].secret_key;
-    return NULL;
+    struct gw_req *req = arg;
+    if (!iam_lookup(req->srv->iam, access_key, &req->user)) {
+        memset(&req->user, 0, sizeof(req->user));
+        return NULL;
+    }
+    return req->user.secret_key;
+}
+
+/* Counts and logs a failed authentication with the client's address and
+ * the access key it named (never its signature or any secret). */
+static void auth_failed(struct gw_req *req, enum gw_auth_result ar)
+{
+    char addr[INET6_ADDRSTRLEN + 8];
+    unsigned long n = atomic_fetch_add(&req->srv->auth_failures, 1) + 1;
+
+    gw_peer_addr(req, addr, sizeof(addr));
+    gw_log_req(req, CF_LOG_WARN, "auth: failed (%s) for access key '%.*s' "
+               "from %s; %lu failed authentications since start",
+               ar == GW_AUTH_BAD_ACCESS_KEY ? "unknown access key"
+               : ar == GW_AUTH_BAD_SIGNATURE ? "signature mismatch"
+               : ar == GW_AUTH_SKEWED ? "request time skewed"
+               : ar == GW_AUTH_EXPIRED ? "expired"
+               : "malformed",
+               (int)strnlen(req->auth.access_key, 128), req->auth.access_key,
+               addr, n);
 }
 
 static enum gw_err auth_error(enum gw_auth_result r)
@@ -579,7 +606,6 @@ static void req_start(struct gw_req *req)
     char msg[256] = "";
     const char *v;
     size_t vlen;
-    int i;
 
     /* Cancel the header deadline; the body has its own read timeout. */
     evtimer_del(req->conn->timer);
@@ -606,14 +632,46 @@ static void req_start(struct gw_req *req)
         return;
     }
 
+    if (req->conn->admin) {
+        /* The admin socket: whoever may open it (mode 0600, peer uid
+         * checked) administers; it serves the admin API only. */
+        if (req->op != GW_OP_ADMIN) {
+            gw_resp_error(&req->resp, GW_E_ACCESS_DENIED,
+                          "The admin socket serves only /coffer/admin/v1/.");
+            req_fail_early(req);
+            return;
+        }
+        snprintf(req->user.name, sizeof(req->user.name), "%s",
+                 GW_ADMIN_SOCK);
+        req->principal = req->user.name;
+        req->is_admin = 1;
+        goto route_body;
+    }
     sreq.method = (struct cf_str){ http_method_str(req->method),
                                    strlen(http_method_str(req->method)) };
     sreq.path = req->path;
     sreq.query = req->query;
     sreq.hdrs = req->hdrs;
     sreq.nhdrs = (size_t)req->nhdrs;
-    ar = gw_sigv4_verify(&sreq, cf_now_ms() / 1000, secret_lookup, req->srv,
+    ar = gw_sigv4_verify(&sreq, cf_now_ms() / 1000, secret_lookup, req,
                          &req->auth, msg, sizeof(msg));
+    if (ar != GW_AUTH_OK && ar != GW_AUTH_ANONYMOUS) auth_failed(req, ar);
+    if (ar == GW_AUTH_ANONYMOUS) {
+        /* Anonymous requests reach only what a bucket's policy or a
+         * public-read ACL opens (gw_policy.c); never the service-level
+         * calls, the admin API, or a signed-chunk body they cannot sign. */
+        const char *cs = gw_req_header(req, "x-amz-content-sha256", NULL);
+        if (req->bucket[0] == '\0' || req->op == GW_OP_CREATE_BUCKET ||
+            req->op == GW_OP_ADMIN ||
+            (cs && strncasecmp(cs, "STREAMING-", 10) == 0)) {
+            gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
+            req_fail_early(req);
+            return;
+        }
+        req->principal = NULL;
+        req->is_admin = 0;
+        goto checked;
+    }
     if (ar != GW_AUTH_OK) {
         enum gw_err e = auth_error(ar);
         if (ar == GW_AUTH_MALFORMED && req->auth.presigned)
@@ -637,16 +695,17 @@ static void req_start(struct gw_req *req)
         req_fail_early(req);
         return;
     }
-    for (i = 0; i < req->srv->nusers; i++)
-        if (strcmp(req->srv->users[i].access_key, req->auth.access_key) == 0) {
-            req->principal = req->srv->users[i].access_key;
-            req->is_admin = req->srv->users[i].admin;
-        }
+    /* secret_lookup filled req->user with the signer */
+    cf_check(strcmp(req->user.access_key, req->auth.access_key) == 0);
+    req->principal = req->user.name;
+    req->is_admin = req->user.admin;
+checked:
     if (gw_sse_check_headers(req) != 0) {
         req_fail_early(req);
         return;
     }
 
+route_body:
     switch (req->op) {
     case GW_OP_CREATE_BUCKET:
     case GW_OP_DELETE_OBJECTS:
@@ -659,6 +718,11 @@ static void req_start(struct gw_req *req)
     case GW_OP_PUT_CORS:
     case GW_OP_PUT_BUCKET_TAGGING:
     case GW_OP_PUT_BUCKET_ENCRYPTION:
+    case GW_OP_PUT_BUCKET_POLICY:
+    case GW_OP_PUT_PAB:
+    case GW_OP_PUT_BUCKET_ACL:
+    case GW_OP_PUT_OBJECT_ACL:
+    case GW_OP_ADMIN: /* JSON bodies, bounded the same way */
     case GW_OP_PUT_LIFECYCLE:
         req->body_kind = GW_BODY_XML;
         if (req->content_length != UINT64_MAX &&
@@ -741,6 +805,17 @@ static void req_body_complete(struct gw_req *req)
     case GW_OP_GET_BUCKET_TAGGING: gw_h_get_bucket_tagging(req); break;
     case GW_OP_DELETE_BUCKET_TAGGING: gw_h_delete_bucket_tagging(req); break;
     case GW_OP_PUT_BUCKET_ENCRYPTION: gw_h_put_bucket_encryption(req); break;
+    case GW_OP_PUT_BUCKET_POLICY: gw_h_put_bucket_policy(req); break;
+    case GW_OP_ADMIN: gw_h_admin(req); break;
+    case GW_OP_PUT_PAB: gw_h_put_pab(req); break;
+    case GW_OP_PUT_BUCKET_ACL: gw_h_put_bucket_acl(req); break;
+    case GW_OP_GET_BUCKET_ACL: gw_h_get_bucket_acl(req); break;
+    case GW_OP_PUT_OBJECT_ACL: gw_h_put_object_acl(req); break;
+    case GW_OP_GET_OBJECT_ACL: gw_h_get_object_acl(req); break;
+    case GW_OP_GET_PAB: gw_h_get_pab(req); break;
+    case GW_OP_DELETE_PAB: gw_h_delete_pab(req); break;
+    case GW_OP_GET_BUCKET_POLICY: gw_h_get_bucket_policy(req); break;
+    case GW_OP_DELETE_BUCKET_POLICY: gw_h_delete_bucket_policy(req); break;
     case GW_OP_GET_BUCKET_ENCRYPTION: gw_h_get_bucket_encryption(req); break;
     case GW_OP_DELETE_BUCKET_ENCRYPTION:
         gw_h_delete_bucket_encryption(req);
@@ -1188,10 +1263,11 @@ static void addr_release(struct gw_conn *conn)
     pthread_mutex_unlock(&srv->addr_lock);
 }
 
-static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
-                      struct sockaddr *sa, int salen, void *arg)
+/* A new connection on loop: admin 1 for the admin socket (plain HTTP,
+ * admin API only, see gw_admin.c; sa NULL: no per-address count). */
+static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
+                        const struct sockaddr *sa, int admin)
 {
-    struct gw_loop *loop = arg;
     struct gw_server *srv = loop->srv;
     struct gw_conn *conn;
     int one = 1;
@@ -1219,7 +1295,8 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
         goto out_close;
     }
     conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
-    if (srv->tls != NULL) {
+    conn->admin = admin;
+    if (srv->tls != NULL && !admin) {
         SSL *ssl = gw_tls_ssl_new(srv->tls);
         if (ssl == NULL) goto out_free;
         conn->bev = bufferevent_openssl_socket_new(
@@ -1239,7 +1316,7 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
     }
     conn->timer = evtimer_new(loop->base, header_timeout_cb, conn);
     if (conn->bev == NULL || conn->timer == NULL) goto out_free;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!admin) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     http_parser_init(&conn->parser, HTTP_REQUEST);
     conn->parser.data = conn;
     bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
@@ -1264,6 +1341,69 @@ out_free:
 out_close:
     evutil_closesocket(fd);
     atomic_fetch_sub(&srv->nconns, 1);
+}
+
+static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    conn_accept(arg, fd, sa, 0);
+}
+
+/* The admin socket: only this process's user (or root) may talk to it;
+ * the file's mode 0600 says the same, SO_PEERCRED checks it again. */
+static void admin_accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+                            struct sockaddr *sa, int salen, void *arg)
+{
+    struct ucred uc;
+    socklen_t ul = sizeof(uc);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) != 0 ||
+        (uc.uid != geteuid() && uc.uid != 0)) {
+        cf_log(CF_LOG_WARN, "admin: refused a connection to the admin "
+               "socket from uid %ld", (long)uc.uid);
+        evutil_closesocket(fd);
+        return;
+    }
+    conn_accept(arg, fd, NULL, 1);
+}
+
+/* <data>/admin.sock, mode 0600, on loop 0. The catalog's lock makes this
+ * the only server of the data directory, so a leftover file is stale. */
+static int admin_listen(struct gw_server *srv)
+{
+    struct sockaddr_un sun;
+    char err[128];
+    int fd, n;
+    mode_t old;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+                 srv->conf->data_dir, GW_ADMIN_SOCK);
+    if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+        cf_log(CF_LOG_ERR, "admin: the path %s/%s is too long for a unix "
+               "socket", srv->conf->data_dir, GW_ADMIN_SOCK);
+        return -1;
+    }
+    snprintf(srv->admin_path, sizeof(srv->admin_path), "%s", sun.sun_path);
+    unlink(sun.sun_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) goto fail;
+    old = umask(0177); /* the socket is created 0600, never wider */
+    n = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (n != 0 || chmod(sun.sun_path, 0600) != 0 || listen(fd, 64) != 0)
+        goto fail;
+    srv->admin_listener = evconnlistener_new(
+        srv->loops[0].base, admin_accept_cb, &srv->loops[0],
+        LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    if (srv->admin_listener == NULL) goto fail;
+    return 0;
+fail:
+    cf_log(CF_LOG_ERR, "admin: cannot listen on %s: %s", sun.sun_path,
+           cf_strerror(errno, err, sizeof(err)));
+    if (fd >= 0 && srv->admin_listener == NULL) close(fd);
+    srv->admin_path[0] = '\0';
+    return -1;
 }
 
 /* ---- server ---- */
@@ -1310,8 +1450,8 @@ static int resolve(const char *addr, struct sockaddr_storage *ss, int *sslen)
 }
 
 enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
-                             struct ec_set *set, const struct gw_user *users,
-                             int nusers, struct gw_server **out)
+                             struct ec_set *set, struct iam *iam,
+                             struct gw_server **out)
 {
     struct gw_server *srv;
     struct sockaddr_storage ss;
@@ -1343,13 +1483,7 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;
     }
-    srv->users = calloc((size_t)nusers, sizeof(*srv->users));
-    srv->nusers = nusers;
-    for (i = 0; i < nusers; i++) {
-        srv->users[i].access_key = strdup(users[i].access_key);
-        srv->users[i].secret_key = strdup(users[i].secret_key);
-        srv->users[i].admin = users[i].admin;
-    }
+    srv->iam = iam;
     /* Blocks for stripes: enough for every loop to run several uploads and
      * downloads at once; RSS only grows by the blocks actually touched. */
     nblocks = (size_t)conf->io_threads * 4 + (size_t)conf->max_threads * 8;
@@ -1380,6 +1514,7 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
             goto out_free;
         }
     }
+    if (admin_listen(srv) != 0) goto out_free;
     if (pipe(srv->stop_pipe) != 0) goto out_free;
     for (i = 0; i < srv->nloops; i++) {
         srv->loops[i].stop_ev = event_new(srv->loops[i].base,
@@ -1449,6 +1584,7 @@ void gw_server_free(struct gw_server *srv)
     if (srv == NULL) return;
     OPENSSL_cleanse(srv->sse_master, sizeof(srv->sse_master));
     if (srv->workq) cf_workq_free(srv->workq);
+    if (srv->admin_listener) evconnlistener_free(srv->admin_listener);
     for (i = 0; srv->loops && i < srv->nloops; i++) {
         struct gw_loop *loop = &srv->loops[i];
         if (loop->listener) evconnlistener_free(loop->listener);
@@ -1458,11 +1594,7 @@ void gw_server_free(struct gw_server *srv)
         pthread_mutex_destroy(&loop->done_lock);
     }
     free(srv->loops);
-    for (i = 0; srv->users && i < srv->nusers; i++) {
-        free((char *)srv->users[i].access_key);
-        free((char *)srv->users[i].secret_key);
-    }
-    free(srv->users);
+    if (srv->admin_path[0]) unlink(srv->admin_path);
     for (i = 0; i < GW_ADDR_BUCKETS; i++) {
         while (srv->addr_tab[i]) {
             struct gw_addr_count *e = srv->addr_tab[i];

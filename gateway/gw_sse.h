@@ -45,12 +45,11 @@ int gw_sse_seal(const unsigned char bkey[GW_SSE_KEY],
 int gw_sse_open(const unsigned char bkey[GW_SSE_KEY],
                 const unsigned char salt[GW_SSE_SALT], const char *data_id,
                 uint64_t idx, unsigned char *buf, size_t clen);
-/* Wraps a data key under kek (AES-256-GCM, random IV) with aad (a short
- * NUL-terminated label binding the key's use). 0 or -1. */
+/* cf_key_wrap() / cf_key_unwrap() (common/cf_key.c, where they moved so
+ * iam/ can share them) under the SSE names. */
 int gw_sse_wrap(const unsigned char kek[GW_SSE_KEY],
                 const unsigned char dek[GW_SSE_KEY], const char *aad,
                 unsigned char out[GW_SSE_WRAPPED]);
-/* Unwraps; -1 when len is wrong, or kek or aad differ (tag failure). */
 int gw_sse_unwrap(const unsigned char kek[GW_SSE_KEY],
                   const unsigned char *in, size_t len, const char *aad,
                   unsigned char dek[GW_SSE_KEY]);

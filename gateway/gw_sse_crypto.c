@@ -2,6 +2,7 @@
  * encryption (see gw_sse.h for the layout). Every OpenSSL failure drains
  * the error queue here; callers see only -1. */
 #include "gw_sse.h"
+#include "cf.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -57,41 +58,14 @@ static size_t block_params(const unsigned char salt[GW_SSE_SALT],
     return ll + dl + 9;
 }
 
-/* One AES-256-GCM operation in place: enc 1 seals (tag out), 0 opens
- * (tag in). Lengths above INT_MAX are cut into updates. */
+/* The GCM primitive lives in common/cf_key.c (shared with key wrapping
+ * for iam/). */
 static int gcm(int enc, const unsigned char key[GW_SSE_KEY],
                const unsigned char iv[12], const unsigned char *aad,
                size_t aadlen, unsigned char *buf, size_t len,
                unsigned char tag[GW_SSE_TAG])
 {
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int ok = 0, n = 0;
-    size_t off = 0;
-
-    if (c == NULL) goto out;
-    if (!EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) ||
-        !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) ||
-        !EVP_CipherInit_ex(c, NULL, NULL, key, iv, enc))
-        goto out;
-    if (aadlen && !EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen)) goto out;
-    while (off < len) {
-        size_t chunk = len - off > (1u << 30) ? (1u << 30) : len - off;
-        if (!EVP_CipherUpdate(c, buf + off, &n, buf + off, (int)chunk) ||
-            (size_t)n != chunk)
-            goto out;
-        off += chunk;
-    }
-    if (!enc && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GW_SSE_TAG,
-                                     tag))
-        goto out;
-    if (!EVP_CipherFinal_ex(c, buf + off, &n)) goto out;
-    if (enc && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, GW_SSE_TAG, tag))
-        goto out;
-    ok = 1;
-out:
-    if (!ok) ERR_clear_error();
-    EVP_CIPHER_CTX_free(c);
-    return ok ? 0 : -1;
+    return cf_gcm(enc, key, iv, aad, aadlen, buf, len, tag);
 }
 
 int gw_sse_seal(const unsigned char bkey[GW_SSE_KEY],
@@ -119,31 +93,14 @@ int gw_sse_wrap(const unsigned char kek[GW_SSE_KEY],
                 const unsigned char dek[GW_SSE_KEY], const char *aad,
                 unsigned char out[GW_SSE_WRAPPED])
 {
-    if (RAND_bytes(out, 12) != 1) {
-        ERR_clear_error();
-        return -1;
-    }
-    memcpy(out + 12, dek, GW_SSE_KEY);
-    return gcm(1, kek, out, (const unsigned char *)aad, strlen(aad),
-               out + 12, GW_SSE_KEY, out + 12 + GW_SSE_KEY);
+    return cf_key_wrap(kek, dek, aad, out);
 }
 
 int gw_sse_unwrap(const unsigned char kek[GW_SSE_KEY],
                   const unsigned char *in, size_t len, const char *aad,
                   unsigned char dek[GW_SSE_KEY])
 {
-    unsigned char tmp[GW_SSE_KEY], tag[GW_SSE_TAG];
-    if (len != GW_SSE_WRAPPED) return -1;
-    memcpy(tmp, in + 12, GW_SSE_KEY);
-    memcpy(tag, in + 12 + GW_SSE_KEY, GW_SSE_TAG);
-    if (gcm(0, kek, in, (const unsigned char *)aad, strlen(aad), tmp,
-            GW_SSE_KEY, tag) != 0) {
-        OPENSSL_cleanse(tmp, sizeof(tmp));
-        return -1;
-    }
-    memcpy(dek, tmp, GW_SSE_KEY);
-    OPENSSL_cleanse(tmp, sizeof(tmp));
-    return 0;
+    return cf_key_unwrap(kek, in, len, aad, dek);
 }
 
 int gw_sse_key_check(const unsigned char key[GW_SSE_KEY],

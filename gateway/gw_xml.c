@@ -977,6 +977,43 @@ enum gw_xml_status gw_xml_parse_cors(const char *body, size_t len,
     return GW_XML_OK;
 }
 
+/* <PublicAccessBlockConfiguration> with optional BlockPublicAcls,
+ * IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets (true|false,
+ * each at most once; absent means false, as AWS). */
+enum gw_xml_status gw_xml_parse_pab(const char *body, size_t len,
+                                    int flags[4])
+{
+    static const char *const names[4] = { "BlockPublicAcls",
+                                          "IgnorePublicAcls",
+                                          "BlockPublicPolicy",
+                                          "RestrictPublicBuckets" };
+    xmlDocPtr doc = parse(body, len);
+    xmlNodePtr root, c;
+    int seen[4] = { 0, 0, 0, 0 }, bad = 0, i;
+
+    for (i = 0; i < 4; i++) flags[i] = 0;
+    if (doc == NULL) return GW_XML_MALFORMED;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_elem(root, "PublicAccessBlockConfiguration") ||
+        !only_elements(root))
+        bad = 1;
+    for (c = root && !bad ? root->children : NULL; c && !bad; c = c->next) {
+        char tmp[8];
+        int k = -1;
+        if (c->type != XML_ELEMENT_NODE) continue;
+        for (i = 0; i < 4; i++)
+            if (is_elem(c, names[i])) k = i;
+        if (k < 0 || seen[k]++ || text_into(c, tmp, sizeof(tmp)) != 0) {
+            bad = 1;
+            break;
+        }
+        if (strcmp(tmp, "true") == 0) flags[k] = 1;
+        else if (strcmp(tmp, "false") != 0) bad = 1;
+    }
+    xmlFreeDoc(doc);
+    return bad ? GW_XML_MALFORMED : GW_XML_OK;
+}
+
 /* ---- lifecycle ---- */
 
 void gw_xml_lifecycle_cleanup(struct gw_xml_lifecycle *l)

@@ -179,6 +179,11 @@ enum gw_xml_status gw_xml_parse_cors(const char *body, size_t len,
                                      struct gw_xml_cors *out);
 void gw_xml_cors_cleanup(struct gw_xml_cors *c);
 
+/* <PublicAccessBlockConfiguration>: flags[0..3] = BlockPublicAcls,
+ * IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets (absent:
+ * false). Unknown elements or values other than true/false: MALFORMED. */
+enum gw_xml_status gw_xml_parse_pab(const char *body, size_t len,
+                                    int flags[4]);
 /* PutBucketLifecycleConfiguration: <LifecycleConfiguration><Rule>+
  * </LifecycleConfiguration>, each Rule with [ID], Filter (Prefix | Tag |
  * ObjectSizeGreaterThan | ObjectSizeLessThan | And of them) or the legacy

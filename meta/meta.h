@@ -73,6 +73,13 @@ enum meta_battr {
     META_BATTR_CORS = 1,  /* CORS rules (canonical CORSConfiguration XML) */
     META_BATTR_TAGS = 2,  /* bucket tags ("k=v&k=v", URL-encoded) */
     META_BATTR_SSE = 3,   /* default encryption ("AES256") */
+    META_BATTR_POLICY = 4,/* bucket policy (JSON as the client sent it) */
+    META_BATTR_ACL = 5,   /* canned bucket ACL ("public-read"; absent:
+                             private) */
+    META_BATTR_PAB = 6,   /* public access block: "none", or 4 of 0/1
+                             (BlockPublicAcls, IgnorePublicAcls,
+                             BlockPublicPolicy, RestrictPublicBuckets);
+                             absent: all on, the default of new buckets */
     /* ids are stored: never reuse or renumber one */
     META_BATTR_LIFECYCLE = 8, /* lifecycle rules (canonical
                                  LifecycleConfiguration XML) */
@@ -83,6 +90,13 @@ enum meta_battr {
 enum meta_status meta_bucket_attr_get(struct meta_db *db, const char *name,
                                       enum meta_battr id, char **value,
                                       size_t *len);
+/* Several documents from one read of the record (the gateway's access
+ * check reads policy, ACL and public access block per request): values[i]
+ * and lens[i] as meta_bucket_attr_get gives them, for ids[i], i < n; all
+ * NULL on an error. */
+enum meta_status meta_bucket_attrs_get(struct meta_db *db, const char *name,
+                                       const enum meta_battr *ids, size_t n,
+                                       char **values, size_t *lens);
 /* Stores (value NULL: removes) one document, in one synced write;
  * meta_bucket_update keeps them. META_EINVAL above META_BATTR_MAX_BYTES. */
 enum meta_status meta_bucket_attr_set(struct meta_db *db, const char *name,
@@ -283,6 +297,28 @@ enum meta_status meta_counter_get(struct meta_db *db, const char *name,
                                   uint64_t *v);
 enum meta_status meta_counter_set(struct meta_db *db, const char *name,
                                   uint64_t v);
+
+/* ---- users (records of iam/, opaque here) ---- */
+
+#define META_USER_NAME_MAX 64
+#define META_USER_MAX_BYTES 4096
+/* *value: a malloc'ed NUL-terminated copy (free it). META_ENOTFOUND when
+ * there is no such user. */
+enum meta_status meta_user_get(struct meta_db *db, const char *name,
+                               char **value, size_t *len);
+/* Creates or replaces the record, in one synced write; with event (JSON)
+ * non-NULL, the audit entry (time_ms, event) commits in the same batch. */
+enum meta_status meta_user_put(struct meta_db *db, const char *name,
+                               const char *value, size_t len,
+                               int64_t time_ms, const char *event);
+/* META_ENOTFOUND when there is no such user; event as above. */
+enum meta_status meta_user_delete(struct meta_db *db, const char *name,
+                                  int64_t time_ms, const char *event);
+/* Calls fn for each user in name order; fn returns non-zero to stop. */
+typedef int (*meta_user_fn)(const char *name, const char *value, size_t len,
+                            void *arg);
+enum meta_status meta_user_foreach(struct meta_db *db, meta_user_fn fn,
+                                   void *arg);
 
 /* ---- multipart uploads ---- */
 

@@ -221,6 +221,45 @@ enum meta_status meta_bucket_attr_get(struct meta_db *m, const char *name,
     return st;
 }
 
+enum meta_status meta_bucket_attrs_get(struct meta_db *m, const char *name,
+                                       const enum meta_battr *ids, size_t n,
+                                       char **values, size_t *lens)
+{
+    struct meta_bucket cur;
+    struct battrs *a;
+    enum meta_status st;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        values[i] = NULL;
+        lens[i] = 0;
+        if ((unsigned)ids[i] == 0 || (unsigned)ids[i] > 255) return META_EINVAL;
+    }
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) return META_ENOMEM;
+    st = bucket_get_ex(m, name, &cur, a);
+    for (i = 0; st == META_OK && i < n; i++) {
+        if (a->val[ids[i]] == NULL) continue;
+        /* the same id twice gets two copies */
+        values[i] = malloc(a->len[ids[i]] + 1);
+        if (values[i] == NULL) {
+            st = META_ENOMEM;
+            break;
+        }
+        memcpy(values[i], a->val[ids[i]], a->len[ids[i]] + 1);
+        lens[i] = a->len[ids[i]];
+    }
+    if (st != META_OK)
+        for (i = 0; i < n; i++) {
+            free(values[i]);
+            values[i] = NULL;
+            lens[i] = 0;
+        }
+    battrs_free(a);
+    free(a);
+    return st;
+}
+
 enum meta_status meta_bucket_attr_set(struct meta_db *m, const char *name,
                                       enum meta_battr id, const char *value,
                                       size_t len)

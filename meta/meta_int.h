@@ -20,6 +20,7 @@
  *   A/<seq:16 hex>                            A rec    meta_audit.c
  *   K/clock                                   u64 ms   meta_db.c
  *   K/<counter name>                          u64      meta_db.c
+ *   N/<user name>                             N rec    meta_user.c
  *
  *   <inv>  16 lower-case hex digits of UINT64_MAX - s, where s is the
  *          version's write sequence: the wall clock in microseconds, made
@@ -133,6 +134,8 @@
  *        nheaders u32 | (name str, value str)*
  * P rec: format u8 (1) | part | [optional: part checksum] |
  *        [optional: encryption] enc u8 (1: stored encrypted)
+ * N rec: opaque to meta, written by iam/ (iam/iam_user.c documents it:
+ *        JSON, the secret only wrapped under the master key).
  * A rec: format u8 (1) | seq u64 | time_ms i64 | prev 32 bytes |
  *        event str (JSON) | hash 32 bytes = SHA-256(prev | seq u64 LE |
  *        time_ms i64 LE | event bytes)

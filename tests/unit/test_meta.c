@@ -180,6 +180,26 @@ static void test_bucket_attrs(void **state)
                                           &n), META_OK);
     assert_string_equal(v, "a=1&b=");
     free(v);
+    {
+        /* several from one read, absent ones NULL, an id twice */
+        enum meta_battr ids[4] = { META_BATTR_TAGS, META_BATTR_POLICY,
+                                   META_BATTR_CORS, META_BATTR_TAGS };
+        char *vals[4];
+        size_t lens[4];
+        assert_int_equal(meta_bucket_attrs_get(db, "attr-b", ids, 4, vals,
+                                               lens), META_OK);
+        assert_string_equal(vals[0], "a=1&b=");
+        assert_int_equal(lens[0], 6);
+        assert_null(vals[1]);
+        assert_string_equal(vals[2], "<c/>");
+        assert_string_equal(vals[3], "a=1&b=");
+        free(vals[0]);
+        free(vals[2]);
+        free(vals[3]);
+        assert_int_equal(meta_bucket_attrs_get(db, "attr-none", ids, 4, vals,
+                                               lens), META_ENOTFOUND);
+        assert_null(vals[0]);
+    }
     /* removal of one leaves the other */
     assert_int_equal(meta_bucket_attr_set(db, "attr-b", META_BATTR_CORS, NULL,
                                           0), META_OK);
