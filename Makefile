@@ -147,6 +147,7 @@ fuzz_chunked_OBJS := common gateway/gw_sigv4.c gateway/gw_chunked.c
 fuzz_xml_OBJS     := common gateway/gw_xml.c objlock/ol_lc.c
 fuzz_conf_OBJS    := common conf
 fuzz_shard_OBJS   := common erasure
+fuzz_policy_OBJS  := common meta iam
 fuzz_objs_of = $(foreach x,$(1),$(if $(filter %.c,$(x)),\
             $(x:%.c=$(FUZZ_BUILD)/%.o),\
             $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(wildcard $(x)/*.c))))

@@ -272,9 +272,11 @@ static enum iam_status parse_principal(json_t *v, struct stmt *st,
     if (!json_is_object(v) || json_object_size(v) == 0)
         return fail(e, "Invalid principal in policy");
     json_object_foreach(v, k, x) {
-        if (strcmp(k, "AWS") != 0 && strcmp(k, "CanonicalUser") != 0)
+        if (strcmp(k, "AWS") != 0 && strcmp(k, "CanonicalUser") != 0) {
+            strs_free(&tmp);
             return fail(e, "Invalid principal in policy: principal type "
                         "'%s' is not supported", k);
+        }
         rc = str_or_array(x, 0, &tmp, "Principal", e);
         if (rc != IAM_OK) {
             strs_free(&tmp);

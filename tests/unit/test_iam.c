@@ -100,6 +100,11 @@ static const struct parse_row {
     { "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":"
       "\"s3.amazonaws.com\"},\"Action\":\"s3:GetObject\",\"Resource\":"
       "\"arn:aws:s3:::bkt/*\"}]}", 0, "service principals unsupported" },
+    /* fuzz_policy found this one leaking the AWS principals already read */
+    { "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":"
+      "\"alice\",\"Service\":\"s3.amazonaws.com\"},\"Action\":"
+      "\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bkt/*\"}]}", 0,
+      "a supported principal type, then an unsupported one" },
     { "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":"
       "\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bkt/${aws:username}/*\"}"
       "]}", 0, "policy variables unsupported" },
