@@ -283,6 +283,7 @@ static int cmd_serve(int argc, char **argv)
     ecc.data = c.ec_data;
     ecc.parity = c.ec_parity;
     ecc.stripe_size = c.stripe_size;
+    ecc.pack_threshold = c.pack_threshold;
     ecc.shared = 0;
     est = ec_set_open(&ecc, &set);
     if (est != EC_OK) {

@@ -1114,6 +1114,9 @@ static enum ec_status finish_packed(struct ec_writer *w, uint64_t *size_out)
         struct iovec iov[4];
         int niov = 0;
         if (g->fd[d] < 0 || (g->bad & (1u << d))) {
+            if (g->fd[d] < 0 &&
+                (g->err[d] == ENOSPC || g->err[d] == EDQUOT))
+                w->enospc = 1;
             lost |= 1u << d;
             continue;
         }

@@ -106,6 +106,8 @@
 #define EC_PACK_SEG_MAX ((uint64_t)64 << 20) /* roll to a new segment past
                                                 this many bytes */
 #define EC_LOC_HEX 24       /* hex digits after '+' in a locator */
+#define EC_PACK_RETRY_MS 10000 /* a segment missing disks is replaced after
+                                  this long, to try them again */
 /* Largest stripe: the header stores stripe size and block length in 32
  * bits, and liberasurecode sizes its buffers with int. */
 #define EC_STRIPE_MAX ((size_t)256 << 20)
@@ -118,6 +120,9 @@ struct ec_seg {
     uint32_t id;
     int fd[EC_MAX_DISKS];    /* -1: that disk's copy failed (not created or
                                 a failed write/sync): its shards are lost */
+    int err[EC_MAX_DISKS];   /* fd -1: why it could not be created */
+    int missing;             /* disks without a copy (fd -1) */
+    int64_t born_ms;         /* CLOCK_MONOTONIC at creation */
     uint32_t bad;            /* disks whose fdatasync failed (bit d) */
     int refs;
     int dirty;               /* on the set's dirty list */
@@ -213,8 +218,10 @@ void ec_seg_path(const struct ec_set *s, int disk, uint32_t seg, char *out,
 int ec_pack_init(struct ec_set *s);
 void ec_pack_cleanup(struct ec_set *s);
 /* Reserves len bytes (a multiple of EC_PACK_ALIGN) in the current segment
- * (rolling to a new one when full or when a disk's copy failed): returns
- * the segment with a reference held, NULL (logged) if none can be made. */
+ * (rolling to a new one when full, when a disk's copy failed, or when it
+ * has lacked a disk for EC_PACK_RETRY_MS): returns the segment with a
+ * reference held (its copies may all be missing: fd -1, err says why),
+ * NULL only without memory. */
 struct ec_seg *ec_pack_alloc(struct ec_set *s, uint64_t len, uint64_t *off);
 /* Makes every append to seg so far durable: one fdatasync per disk per
  * batch of concurrent callers. Returns the mask of disks whose copy of seg

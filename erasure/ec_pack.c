@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int hexdig(char c)
@@ -120,6 +121,13 @@ int ec_pack_init(struct ec_set *s)
     return 0;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void seg_free(struct ec_seg *g)
 {
     int d;
@@ -157,7 +165,10 @@ static struct ec_seg *seg_new(struct ec_set *s)
                 clash = 1;
                 break;
             }
-            if (g->fd[d] < 0) ec_log_errno("create", p, errno);
+            if (g->fd[d] < 0) {
+                g->err[d] = errno;
+                ec_log_errno("create", p, errno);
+            }
         }
         if (!clash) break;
         /* another process made this id: never share a segment */
@@ -176,6 +187,7 @@ static struct ec_seg *seg_new(struct ec_set *s)
         if (g->fd[d] < 0) continue;
         snprintf(p, sizeof(p), "%s/pack", s->disks[d]);
         if (ec_fsync_dir(p) != 0) {
+            g->err[d] = errno;
             ec_log_errno("fsync", p, errno);
             close(g->fd[d]);
             g->fd[d] = -1;
@@ -183,12 +195,11 @@ static struct ec_seg *seg_new(struct ec_set *s)
         }
         ok++;
     }
-    if (ok == 0) {
+    if (ok == 0)
         cf_log(CF_LOG_ERR, "ec: no disk could hold pack segment %08x",
                g->id);
-        free(g);
-        return NULL;
-    }
+    g->missing = s->n - ok;
+    g->born_ms = mono_ms();
     g->refs = 1; /* the set's */
     cf_log(CF_LOG_INFO, "ec: pack segment %08x started on %d of %d disks",
            g->id, ok, s->n);
@@ -200,7 +211,9 @@ struct ec_seg *ec_pack_alloc(struct ec_set *s, uint64_t len, uint64_t *off)
     struct ec_seg *g;
     pthread_mutex_lock(&s->pack_mu);
     if (s->pack_cur == NULL || s->pack_cur->bad != 0 ||
-        s->pack_tail + len > EC_PACK_SEG_MAX) {
+        s->pack_tail + len > EC_PACK_SEG_MAX ||
+        (s->pack_cur->missing &&
+         mono_ms() - s->pack_cur->born_ms >= EC_PACK_RETRY_MS)) {
         /* full, or a disk's copy failed since it started: a fresh segment
          * gets every disk that works again */
         struct ec_seg *n = seg_new(s);

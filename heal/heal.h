@@ -60,7 +60,10 @@ enum heal_status heal_all(struct meta_db *db, struct ec_set *set,
 /* Removes shard files that no version or upload part names and that are
  * older than before_ms (file mtime): what a crash between publishing the
  * shards and committing the catalog, or between a delete's commit and its
- * unlinks, leaves behind. Counts in *removed. */
+ * unlinks, leaves behind. Counts in *removed. Packed entries no version
+ * names, written (by their header's time) before before_ms, cannot be
+ * unlinked: they are put on their segments' dead lists (dead space for
+ * compaction, never brought back by `coffer meta rebuild`). */
 enum heal_status heal_remove_orphans(struct meta_db *db, struct ec_set *set,
                                      int64_t before_ms, uint64_t *removed);
 

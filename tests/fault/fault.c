@@ -158,6 +158,18 @@ ssize_t pwrite64(int fd, const void *b, size_t n, off_t o)
     FAIL_W(fd);
     return real_pwrite64(fd, b, n, o);
 }
+ssize_t pwritev(int fd, const struct iovec *v, int n, off_t o)
+{
+    REAL(pwritev, ssize_t, int, const struct iovec *, int, off_t);
+    FAIL_W(fd);
+    return real_pwritev(fd, v, n, o);
+}
+ssize_t pwritev64(int fd, const struct iovec *v, int n, off_t o)
+{
+    REAL(pwritev64, ssize_t, int, const struct iovec *, int, off_t);
+    FAIL_W(fd);
+    return real_pwritev64(fd, v, n, o);
+}
 int fdatasync(int fd)
 {
     REAL(fdatasync, int, int);
