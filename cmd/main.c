@@ -51,6 +51,10 @@ static int usage(FILE *out)
             "        the records in the shard headers\n"
             "  meta checkpoint [--data DIR]\n"
             "        checkpoint a stopped server's catalog onto its disks\n"
+            "  pack status|compact [--data DIR] [--min-dead PCT] [--dry-run]\n"
+            "        small objects' pack segments: space, and compaction of\n"
+            "        those at least PCT (default 50) percent dead (stopped\n"
+            "        server; resumable)\n"
             "  audit report [--data DIR] [--bucket B] [--format json|csv|html]\n"
             "        [--verify-data] [--output FILE]\n"
             "        compliance report of every locked version\n"
@@ -488,6 +492,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "serve") == 0) return cmd_serve(argc, argv);
     if (strcmp(argv[1], "heal") == 0) return cmd_heal(argc, argv);
     if (strcmp(argv[1], "meta") == 0) return cmd_meta(argc, argv);
+    if (strcmp(argv[1], "pack") == 0) return cmd_pack(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);
         return 0;

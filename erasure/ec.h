@@ -222,4 +222,37 @@ enum ec_status ec_scan(struct ec_set *set,
  * never committed). Best effort, logged. */
 void ec_pack_mark_dead(struct ec_set *set, const struct ec_shard_info *si);
 
+/* ---- pack segment compaction (heal/ decides what is live) ---- */
+
+/* A pack segment of the deployment: the largest of its copies. */
+struct ec_seg_info {
+    int set;                /* erasure set index */
+    uint32_t id;            /* segment id */
+    uint64_t bytes;         /* size of its largest copy on any disk */
+    int current;            /* 1: this process appends to it */
+};
+/* Calls fn for every segment of every set, in (set, id) order; fn returns
+ * non-zero to stop. */
+enum ec_status ec_pack_list(struct ec_set *set,
+                            int (*fn)(const struct ec_seg_info *si, void *arg),
+                            void *arg);
+/* 1 if id is a packed locator, with the erasure set, segment and entry
+ * length (rounded up to the alignment: the bytes it occupies) it names. */
+int ec_pack_locator(struct ec_set *set, const char *id, int *set_index,
+                    uint32_t *seg, uint64_t *bytes);
+/* Copies the packed version at loc (size bytes) into the set's current
+ * segment: every block read is verified (decoding through parity when
+ * needed), the same header (bucket, key, time, record) and data id are
+ * written, and the copy is verified whole (every shard's blocks, and its
+ * bytes against the original's) before its locator is written to out.
+ * The set must have been opened with packing on. Nothing is changed at
+ * loc. On failure a partial copy is put on the dead list. */
+enum ec_status ec_pack_move(struct ec_set *set, const char *loc,
+                            uint64_t size, char *out, size_t cap);
+/* Unlinks segment seg of set set_index (and its dead lists) on every disk
+ * and fsyncs the pack directories; the caller has made sure nothing
+ * names it. EC_EINVAL for this process's current segment. */
+enum ec_status ec_pack_drop_segment(struct ec_set *set, int set_index,
+                                    uint32_t seg);
+
 #endif /* EC_H */

@@ -590,3 +590,102 @@ enum ec_status ec_scan(struct ec_set *s,
     if (!sc.stop) scan_packs(&sc);
     return EC_OK;
 }
+
+/* ---- compaction: moving one packed version ---- */
+
+enum ec_status ec_pack_move(struct ec_set *set, const char *loc,
+                            uint64_t size, char *out, size_t cap)
+{
+    struct ec_reader *r = NULL, *r2 = NULL;
+    struct ec_writer *w = NULL;
+    struct ec_heal_result hr;
+    unsigned char hdr[EC_HEADER_SIZE];
+    char bucket[256], *key = NULL, *buf = NULL, *back = NULL;
+    const char *nloc;
+    size_t bl, vl, kl, rl;
+    uint64_t wrote;
+    enum ec_status st;
+    int i, good = -1, deg = 0;
+
+    st = ec_reader_open(set, loc, size, &r);
+    if (st != EC_OK) return st;
+    if (!r->packed || r->set->pack_threshold == 0 ||
+        size > r->set->pack_threshold) {
+        st = EC_EINVAL;
+        goto out;
+    }
+    /* the data, every block read verified (through parity if need be) */
+    buf = malloc(size ? size : 1);
+    back = malloc(size ? size : 1);
+    if (buf == NULL || back == NULL) {
+        st = EC_ENOMEM;
+        goto out;
+    }
+    st = ec_reader_read(r, 0, buf, size, &deg);
+    if (st != EC_OK) goto out;
+    /* the header of a shard that passed its checks at open */
+    for (i = 0; i < r->set->n && good < 0; i++)
+        if (r->fds[i] >= 0) good = i;
+    if (good < 0 || pread(r->fds[good], hdr, EC_HEADER_SIZE,
+                          (off_t)r->off0) != EC_HEADER_SIZE) {
+        st = EC_EIO;
+        goto out;
+    }
+    bl = (size_t)ec_get_le(hdr + 32, 2);
+    vl = (size_t)ec_get_le(hdr + 34, 2);
+    kl = (size_t)ec_get_le(hdr + 36, 2);
+    rl = (size_t)ec_get_le(hdr + 38, 2);
+    if (bl == 0 || bl >= sizeof(bucket) ||
+        40 + bl + vl + kl + rl > EC_PACK_LEN_OFF) {
+        st = EC_ECORRUPT;
+        goto out;
+    }
+    memcpy(bucket, hdr + 40, bl);
+    bucket[bl] = '\0';
+    key = malloc(kl + 1);
+    if (key == NULL) {
+        st = EC_ENOMEM;
+        goto out;
+    }
+    memcpy(key, hdr + 40 + bl + vl, kl);
+    key[kl] = '\0';
+    {
+        struct ec_obj_info in = { bucket, key, kl, r->id,
+                                  (int64_t)ec_get_le(hdr + 24, 8) };
+        st = ec_writer_new(set, &in, &w);
+    }
+    if (st == EC_OK && rl)
+        st = ec_writer_set_record(w, hdr + 40 + bl + vl + kl, rl);
+    if (st == EC_OK && size) st = ec_writer_append(w, buf, size);
+    if (st == EC_OK) st = ec_writer_finish(w, &wrote);
+    if (st != EC_OK) goto out;
+    nloc = ec_writer_data_id(w);
+    if (!ec_data_id_packed(nloc) || strlen(nloc) >= cap) {
+        /* a file write: remove it, this is not a move */
+        ec_remove(set, nloc);
+        st = EC_EINVAL;
+        goto out;
+    }
+    /* the copy, verified whole before anyone may point at it */
+    st = ec_heal(set, nloc, size, 0, &hr);
+    if (st == EC_OK && hr.shards_bad > 0 && ec_writer_missing(w) == 0)
+        st = EC_ECORRUPT; /* written whole, read back damaged */
+    if (st == EC_OK) st = ec_reader_open(set, nloc, size, &r2);
+    if (st == EC_OK) st = ec_reader_read(r2, 0, back, size, NULL);
+    if (st == EC_OK && memcmp(buf, back, size) != 0) st = EC_ECORRUPT;
+    if (st != EC_OK) {
+        cf_log(CF_LOG_ERR, "ec: copy %s of %s failed its verification: %s",
+               nloc, loc, ec_strerror(st));
+        ec_remove(set, nloc);
+        goto out;
+    }
+    snprintf(out, cap, "%s", nloc);
+out:
+    ec_reader_free(r2);
+    ec_reader_free(r);
+    ec_writer_free(w);
+    free(key);
+    free(back);
+    free(buf);
+    return st;
+}

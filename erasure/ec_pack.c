@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -339,4 +340,126 @@ void ec_pack_mark_dead(struct ec_set *set, const struct ec_shard_info *si)
     struct ec_set *s;
     if (!si->packed || (s = ec_pick(set, si->version_id)) == NULL) return;
     ec_pack_dead_add(s, si->version_id, si->disk - s->disk_base);
+}
+
+int ec_pack_locator(struct ec_set *set, const char *id, int *set_index,
+                    uint32_t *seg, uint64_t *bytes)
+{
+    char base[EC_VERSION_ID_MAX];
+    uint64_t off, len;
+    struct ec_set *s;
+    if (!ec_loc_parse(id, base, sizeof(base), seg, &off, &len)) return 0;
+    if ((s = ec_pick(set, base)) == NULL) return 0;
+    *set_index = s->set_index;
+    *bytes = (len + EC_PACK_ALIGN - 1) / EC_PACK_ALIGN * EC_PACK_ALIGN;
+    return 1;
+}
+
+struct seg_row {
+    uint32_t id;
+    uint64_t bytes;
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+    const struct seg_row *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+enum ec_status ec_pack_list(struct ec_set *set,
+                            int (*fn)(const struct ec_seg_info *si, void *arg),
+                            void *arg)
+{
+    int i, d, stop = 0;
+    if (set->nsub) {
+        for (i = 0; i < set->nsub && !stop; i++) {
+            enum ec_status st = ec_pack_list(set->sub[i], fn, arg);
+            if (st != EC_OK) return st;
+        }
+        return EC_OK;
+    }
+    {
+        struct seg_row *rows = NULL;
+        size_t n = 0, cap = 0, j;
+        for (d = 0; d < set->n; d++) {
+            char dir[4200];
+            DIR *dh;
+            struct dirent *e;
+            snprintf(dir, sizeof(dir), "%s/pack", set->disks[d]);
+            if ((dh = opendir(dir)) == NULL) continue;
+            while ((e = readdir(dh)) != NULL) {
+                char p[4500];
+                struct stat st;
+                uint32_t id;
+                if (!seg_name(e->d_name, &id)) continue;
+                snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+                if (stat(p, &st) != 0) continue;
+                for (j = 0; j < n && rows[j].id != id; j++)
+                    ;
+                if (j == n) {
+                    if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 64;
+                        struct seg_row *x = realloc(rows, nc * sizeof(*x));
+                        if (x == NULL) {
+                            closedir(dh);
+                            free(rows);
+                            return EC_ENOMEM;
+                        }
+                        rows = x;
+                        cap = nc;
+                    }
+                    rows[n].id = id;
+                    rows[n++].bytes = 0;
+                }
+                if ((uint64_t)st.st_size > rows[j].bytes)
+                    rows[j].bytes = (uint64_t)st.st_size;
+            }
+            closedir(dh);
+        }
+        if (n) qsort(rows, n, sizeof(*rows), cmp_row);
+        for (j = 0; j < n && !stop; j++) {
+            struct ec_seg_info si;
+            si.set = set->set_index;
+            si.id = rows[j].id;
+            si.bytes = rows[j].bytes;
+            pthread_mutex_lock(&set->pack_mu);
+            si.current = set->pack_cur && set->pack_cur->id == si.id;
+            pthread_mutex_unlock(&set->pack_mu);
+            stop = fn(&si, arg);
+        }
+        free(rows);
+    }
+    return EC_OK;
+}
+
+enum ec_status ec_pack_drop_segment(struct ec_set *set, int set_index,
+                                    uint32_t seg)
+{
+    struct ec_set *s = set->nsub ? (set_index >= 0 && set_index < set->nsub
+                                         ? set->sub[set_index]
+                                         : NULL)
+                                 : set;
+    int d, cur;
+    enum ec_status st = EC_OK;
+    if (s == NULL) return EC_EINVAL;
+    pthread_mutex_lock(&s->pack_mu);
+    cur = s->pack_cur && s->pack_cur->id == seg;
+    pthread_mutex_unlock(&s->pack_mu);
+    if (cur) return EC_EINVAL;
+    for (d = 0; d < s->n; d++) {
+        char p[4300], dir[4200];
+        ec_seg_path(s, d, seg, p, sizeof(p));
+        if (unlink(p) != 0 && errno != ENOENT) {
+            ec_log_errno("unlink", p, errno);
+            st = EC_EIO;
+        }
+        snprintf(p, sizeof(p), "%s/pack/%08x.dead", s->disks[d], seg);
+        if (unlink(p) != 0 && errno != ENOENT) ec_log_errno("unlink", p, errno);
+        snprintf(dir, sizeof(dir), "%s/pack", s->disks[d]);
+        if (ec_fsync_dir(dir) != 0 && errno != ENOENT) {
+            ec_log_errno("fsync", dir, errno);
+            st = EC_EIO;
+        }
+    }
+    return st;
 }

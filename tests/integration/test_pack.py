@@ -222,3 +222,70 @@ def test_delete_and_refused_commit_are_dead(start_server_fn):
     assert s3.get_object(Bucket="pkb", Key="kept")["Body"].read() == b"k" * 3000
     assert s3.get_object(Bucket="pkb", Key="cond")["Body"].read() == b"1" * 3000
     coffer(srv, "heal", "--dry-run", check=0)
+
+
+def test_compaction_moves_live_and_locked_entries_and_is_resumable(start_server_fn):
+    import datetime
+    srv = start_server_fn("pack-compact", QUIET)
+    s3 = srv.client()
+    s3.create_bucket(Bucket="pkb")
+    s3.create_bucket(Bucket="lck", ObjectLockEnabledForBucket=True)
+    until = (datetime.datetime.now(datetime.timezone.utc) +
+             datetime.timedelta(days=3)).replace(microsecond=0)
+    objs = {f"k{i}": det_bytes(3000 + i * 13, i) for i in range(40)}
+    for k, v in objs.items():
+        s3.put_object(Bucket="pkb", Key=k, Body=v)
+    locked = s3.put_object(Bucket="lck", Key="locked", Body=b"L" * 7000,
+                           ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+    sealed = det_bytes(5000, 99)
+    s3.put_object(Bucket="pkb", Key="sealed", Body=sealed, ServerSideEncryption="AES256")
+    for i in range(34):                       # most of the segment dies
+        s3.delete_object(Bucket="pkb", Key=f"k{i}")
+        del objs[f"k{i}"]
+    with pytest.raises(Exception):            # a running server holds the catalog
+        coffer(srv, "pack", "compact", check=0)
+    srv.stop()
+    p = coffer(srv, "pack", "status", check=0)
+    assert "1 pack segments" in p.stdout and "1 at least 50% dead" in p.stdout, p.stdout
+    old = glob.glob(os.path.join(srv.data_dir, "disk*", "pack", "00000001"))
+    assert len(old) == 6
+    # two disks refuse every write: the copies cannot reach the write
+    # quorum, nothing moves, the segment stays, nothing is lost
+    so = os.path.join(os.path.dirname(srv.binary), "tests", "libcoffer_fault.so")
+    assert os.path.exists(so), f"{so} missing: `make test-integration` builds it"
+    env = dict(os.environ, LD_PRELOAD=so, COFFER_FAULT_PATH="/disk1/pack/,/disk2/pack/",
+               COFFER_FAULT_ERRNO="EIO", COFFER_FAULT_OPS="write")
+    p = subprocess.run([srv.binary, "pack", "compact", "--data", srv.data_dir,
+                        "--config", srv.config_path], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 1 and "compacted 0 segments" in p.stdout, p.stdout + p.stderr
+    assert all(os.path.exists(o) for o in old)
+    # again, healthy: the live entries (6 objects, the locked one, the
+    # sealed one, and what the server stores itself) move, the catalog
+    # follows, the old segment goes (and the failed run's dead copies)
+    nlive = len({e[3] for e in live(srv)})
+    assert nlive >= 8
+    p = coffer(srv, "pack", "compact", check=0)
+    assert f"segments: {nlive} entries" in p.stdout, p.stdout
+    assert not any(os.path.exists(o) for o in old)
+    p = coffer(srv, "pack", "compact", check=0)   # nothing left to do
+    assert "0 at least 50% dead" in p.stdout, p.stdout
+    srv.start()
+    s3 = srv.client()
+    for k, v in objs.items():
+        assert s3.get_object(Bucket="pkb", Key=k)["Body"].read() == v, k
+    r = s3.get_object(Bucket="lck", Key="locked")
+    assert r["Body"].read() == b"L" * 7000 and r["VersionId"] == locked["VersionId"]
+    assert r["ObjectLockMode"] == "COMPLIANCE"
+    assert r["ObjectLockRetainUntilDate"].replace(microsecond=0) == until
+    assert s3.get_object(Bucket="pkb", Key="sealed")["Body"].read() == sealed
+    coffer(srv, "heal", "--dry-run", check=0)
+    # the moved entries carry their records: a rebuilt catalog finds them
+    srv.stop()
+    shutil.rmtree(os.path.join(srv.data_dir, "meta"))
+    coffer(srv, "meta", "rebuild", check=0)
+    srv.start()
+    s3 = srv.client()
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="pkb").get("Contents", []))
+    assert keys == sorted(list(objs) + ["sealed"])
+    assert s3.get_object(Bucket="lck", Key="locked")["Body"].read() == b"L" * 7000
