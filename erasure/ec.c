@@ -720,6 +720,19 @@ static enum ec_status shard_fail(struct ec_writer *w, int i, int err,
     return w->enospc ? EC_ENOSPC : EC_ETOOFEW;
 }
 
+/* Moves the window iov[*at..n) past got bytes written (a short write). */
+static void iov_advance(struct iovec *iov, int *at, int n, size_t got)
+{
+    while (*at < n && got >= iov[*at].iov_len) {
+        got -= iov[*at].iov_len;
+        (*at)++;
+    }
+    if (*at < n) {
+        iov[*at].iov_base = (char *)iov[*at].iov_base + got;
+        iov[*at].iov_len -= got;
+    }
+}
+
 /* Writes every byte of iov[0..n) (n <= 4) to shard i, going on after a
  * short write (what a filling disk or a signal produces); drops the shard
  * on failure. */
@@ -736,14 +749,7 @@ static enum ec_status write_all(struct ec_writer *w, int i,
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) /* 0: no progress, as good as full */
             return shard_fail(w, i, got < 0 ? errno : ENOSPC, "write");
-        while (at < n && (size_t)got >= iov[at].iov_len) {
-            got -= (ssize_t)iov[at].iov_len;
-            at++;
-        }
-        if (at < n) {
-            iov[at].iov_base = (char *)iov[at].iov_base + got;
-            iov[at].iov_len -= (size_t)got;
-        }
+        iov_advance(iov, &at, n, (size_t)got);
     }
     return EC_OK;
 }
@@ -1043,14 +1049,7 @@ static int pwritev_all(int fd, struct iovec *iov, int n, off_t off)
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) return got < 0 ? errno : ENOSPC;
         off += got;
-        while (at < n && (size_t)got >= iov[at].iov_len) {
-            got -= (ssize_t)iov[at].iov_len;
-            at++;
-        }
-        if (at < n) {
-            iov[at].iov_base = (char *)iov[at].iov_base + got;
-            iov[at].iov_len -= (size_t)got;
-        }
+        iov_advance(iov, &at, n, (size_t)got);
     }
     return 0;
 }
