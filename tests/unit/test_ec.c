@@ -1287,6 +1287,103 @@ static void test_pack_concurrent(void **state)
     free(d);
 }
 
+struct seg_seen {
+    int n;
+    uint32_t ids[16];
+    uint64_t bytes[16];
+    int current[16];
+};
+
+static int seg_cb(const struct ec_seg_info *si, void *arg)
+{
+    struct seg_seen *ss = arg;
+    if (ss->n < 16) {
+        ss->ids[ss->n] = si->id;
+        ss->bytes[ss->n] = si->bytes;
+        ss->current[ss->n] = si->current;
+    }
+    ss->n++;
+    return 0;
+}
+
+/* Compaction's erasure half: a packed version moves to the current
+ * segment under the same data id (the copy verified, the original left
+ * as it was), a damaged original still moves (decoded through parity),
+ * one beyond parity does not, and a dropped segment is gone from every
+ * disk but the current one cannot be dropped. */
+static void test_pack_move_and_drop(void **state)
+{
+    struct ec_set *s;
+    char loc[64], loc2[64], nloc[64], nloc2[64], bad[64];
+    char *d = pattern(7000);
+    struct shard_at sa;
+    struct seg_seen ss;
+    unsigned seg, nseg;
+    off_t off;
+    size_t len;
+    pack_thr = PACK_THR;
+    s = open_set(K, M, STRIPE);
+    put_loc(s, "pkmove", d, 7000, loc, sizeof(loc));
+    put_loc(s, "pkmove2", d, 5000, loc2, sizeof(loc2));
+    put_loc(s, "pkmove3", d, 3000, bad, sizeof(bad));
+    loc_parts(loc, &seg, &off, &len);
+    ec_set_free(s);
+    s = open_set(K, M, STRIPE); /* a new current segment */
+    /* damaged in one and two shards: moved all the same, the copies whole */
+    {
+        unsigned sg2;
+        off_t off2;
+        size_t len2;
+        loc_parts(loc2, &sg2, &off2, &len2);
+        find_shards(s, loc2, &sa);
+        flip(sa.path[0], off2 + 4096 + 100);
+    }
+    find_shards(s, loc, &sa);
+    flip(sa.path[1], off + 4096 + 9);
+    flip(sa.path[5], off + 30);
+    assert_int_equal(ec_pack_move(s, loc, 7000, nloc, sizeof(nloc)), EC_OK);
+    assert_int_equal(ec_data_id_base_len(nloc), strlen("pkmove"));
+    assert_memory_equal(nloc, "pkmove+", 7);
+    loc_parts(nloc, &nseg, &off, &len);
+    assert_true(nseg > seg);
+    check(s, nloc, d, 7000, 0);
+    {
+        struct ec_heal_result hr;
+        assert_int_equal(ec_heal(s, nloc, 7000, 0, &hr), EC_OK);
+        assert_int_equal(hr.shards_bad, 0);
+    }
+    check(s, loc, d, 7000, 1); /* the original untouched */
+    assert_int_equal(ec_pack_move(s, loc2, 5000, nloc2, sizeof(nloc2)),
+                     EC_OK);
+    check(s, nloc2, d, 5000, 0);
+    /* three shards bad: refused, nothing to point at */
+    find_shards(s, bad, &sa);
+    loc_parts(bad, &seg, &off, &len);
+    flip(sa.path[0], off + 50);
+    flip(sa.path[2], off + 50);
+    flip(sa.path[4], off + 50);
+    assert_int_not_equal(ec_pack_move(s, bad, 3000, nloc, sizeof(nloc)),
+                         EC_OK);
+    /* listing: the old segment and the current one */
+    memset(&ss, 0, sizeof(ss));
+    assert_int_equal(ec_pack_list(s, seg_cb, &ss), EC_OK);
+    assert_true(ss.n >= 2);
+    assert_int_equal(ss.current[ss.n - 1], 1);
+    assert_int_equal(ss.ids[ss.n - 1], nseg);
+    assert_int_equal(ec_pack_drop_segment(s, 0, nseg), EC_EINVAL);
+    assert_int_equal(ec_pack_drop_segment(s, 0, seg), EC_OK);
+    find_shards(s, loc, &sa);
+    assert_int_equal(sa.seen, 0);
+    {
+        struct ec_reader *r;
+        assert_int_equal(ec_reader_open(s, loc, 7000, &r), EC_ENOTFOUND);
+    }
+    check(s, nloc2, d, 5000, 0);
+    ec_set_free(s);
+    pack_thr = 0;
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1309,6 +1406,7 @@ int main(void)
         cmocka_unit_test(test_pack_heal),
         cmocka_unit_test(test_pack_scan_and_remove),
         cmocka_unit_test(test_pack_concurrent),
+        cmocka_unit_test(test_pack_move_and_drop),
     };
     int i, rc;
     char cmd[300];
