@@ -6,6 +6,7 @@
 
 int cmd_heal(int argc, char **argv);   /* cmd_heal.c */
 int cmd_meta(int argc, char **argv);   /* cmd_heal.c */
+int cmd_pack(int argc, char **argv);   /* cmd_heal.c */
 int cmd_audit_report(int argc, char **argv); /* cmd_audit.c */
 int cmd_audit_clock(int argc, char **argv);  /* cmd_audit.c */
 int cmd_user(int argc, char **argv);   /* cmd_user.c */

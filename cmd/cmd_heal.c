@@ -274,3 +274,98 @@ out:
     conf_cleanup(&c);
     return rc;
 }
+
+/* `coffer pack status|compact`: on a stopped data directory (the catalog
+ * is opened for writing, which a running server's lock refuses): the
+ * compaction switches catalog records and appends to new segments. */
+int cmd_pack(int argc, char **argv)
+{
+    const char *config = NULL, *data = NULL;
+    struct conf c;
+    struct ec_set *set = NULL;
+    struct meta_db *db = NULL;
+    struct heal_pack_stats ps;
+    struct ec_config ecc;
+    enum heal_status hs;
+    int i, rc = 1, dry = 0, pct = 50, compact;
+    char b1[32], b2[32], b3[32];
+
+    if (argc < 3 || (strcmp(argv[2], "status") != 0 &&
+                     strcmp(argv[2], "compact") != 0)) {
+        fprintf(stderr, "usage: coffer pack status|compact [--data DIR] "
+                "[--config F] [--min-dead PCT] [--dry-run]\n");
+        return 2;
+    }
+    compact = strcmp(argv[2], "compact") == 0;
+    for (i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            dry = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "coffer pack: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--data") == 0) data = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0) config = argv[++i];
+        else if (strcmp(argv[i], "--min-dead") == 0) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 100) {
+                fprintf(stderr, "coffer pack: --min-dead takes 0..100\n");
+                return 2;
+            }
+            pct = (int)v;
+        } else {
+            fprintf(stderr, "coffer pack: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (cmd_load_conf(&c, config, data) != 0) return 1;
+    if (meta_open(c.meta_dir, &db) != META_OK) {
+        fprintf(stderr, "coffer pack: cannot open the catalog in %s (is the "
+                "server running? stop it first)\n", c.meta_dir);
+        goto out;
+    }
+    memset(&ecc, 0, sizeof(ecc));
+    ecc.disks = (const char *const *)c.disks;
+    ecc.ndisks = c.ndisks;
+    ecc.data = c.ec_data;
+    ecc.parity = c.ec_parity;
+    ecc.stripe_size = c.stripe_size;
+    /* the catalog's lock is ours: no server writes; copies of packed
+     * entries (at most one stripe) must pack again */
+    ecc.shared = 0;
+    ecc.pack_threshold = c.stripe_size;
+    if (ec_set_open(&ecc, &set) != EC_OK) {
+        fprintf(stderr, "coffer pack: cannot open the disks of %s\n",
+                c.data_dir);
+        goto out;
+    }
+    hs = heal_pack_compact(db, set, pct, !compact || dry, &ps);
+    human(ps.bytes, b1, sizeof(b1));
+    human(ps.live_bytes, b2, sizeof(b2));
+    human(ps.reclaimable, b3, sizeof(b3));
+    printf("%llu pack segments, %s, %s live; %llu at least %d%% dead "
+           "(%s reclaimable)\n",
+           (unsigned long long)ps.segments, b1, b2,
+           (unsigned long long)ps.candidates, pct, b3);
+    if (compact && !dry) {
+        human(ps.moved_bytes, b1, sizeof(b1));
+        human(ps.freed_bytes, b2, sizeof(b2));
+        printf("compacted %llu segments: %llu entries (%s) moved, %s "
+               "freed, %llu kept for upload parts, %llu failed\n",
+               (unsigned long long)ps.compacted,
+               (unsigned long long)ps.moved, b1, b2,
+               (unsigned long long)ps.skipped,
+               (unsigned long long)ps.failed);
+    }
+    rc = hs == HEAL_OK ? 0 : 1;
+    if (hs != HEAL_OK)
+        fprintf(stderr, "coffer pack: %s\n", heal_strerror(hs));
+out:
+    ec_set_free(set);
+    meta_close(db);
+    conf_cleanup(&c);
+    return rc;
+}

@@ -53,6 +53,10 @@ static int usage(FILE *out)
             "        the records in the shard headers\n"
             "  meta checkpoint [--data DIR]\n"
             "        checkpoint a stopped server's catalog onto its disks\n"
+            "  pack status|compact [--data DIR] [--min-dead PCT] [--dry-run]\n"
+            "        small objects' pack segments: space, and compaction of\n"
+            "        those at least PCT (default 50) percent dead (stopped\n"
+            "        server; resumable)\n"
             "  audit report [--data DIR] [--bucket B] [--format json|csv|html]\n"
             "        [--verify-data] [--output FILE]\n"
             "        compliance report of every locked version\n"
@@ -319,6 +323,7 @@ static int cmd_serve(int argc, char **argv)
     ecc.data = c.ec_data;
     ecc.parity = c.ec_parity;
     ecc.stripe_size = c.stripe_size;
+    ecc.pack_threshold = c.pack_threshold;
     ecc.shared = 0;
     est = ec_set_open(&ecc, &set);
     if (est != EC_OK) {
@@ -508,6 +513,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "meta") == 0) return cmd_meta(argc, argv);
     if (strcmp(argv[1], "user") == 0) return cmd_user(argc, argv);
     if (strcmp(argv[1], "key") == 0) return cmd_key(argc, argv);
+    if (strcmp(argv[1], "pack") == 0) return cmd_pack(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("coffer %s\n", COFFER_VERSION);
         return 0;

@@ -126,6 +126,8 @@ static const struct ck erasure_keys[] = {
     {"parity", CK_INT, OFF(ec_parity), 0, 16, NULL, NULL, MK_PARITY},
     {"block_size", CK_SIZE, OFF(stripe_size), 64 * KIB, 16 * MIB, NULL, NULL,
      MK_BLOCK},
+    {"pack_threshold", CK_SIZE, OFF(pack_threshold), 0, MIB, NULL, NULL,
+     MK_NONE},
     {NULL, CK_STR, 0, 0, 0, NULL, NULL, MK_NONE},
 };
 
@@ -537,6 +539,7 @@ enum conf_status conf_init_defaults(struct conf *c)
     c->ec_data = 4;
     c->ec_parity = 2;
     c->stripe_size = (size_t)MIB;
+    c->pack_threshold = (size_t)(128 * KIB);
     c->max_threads = 0; /* conf_finalize(): online cores */
     c->io_threads = 8;
     c->buffer_size = (size_t)(256 * KIB);

@@ -42,6 +42,10 @@ struct conf {
     size_t stripe_size;    /* erasure.block_size: data bytes per stripe,
                               default 1 MiB, 64 KiB..16 MiB, multiple of
                               64*K */
+    size_t pack_threshold; /* erasure.pack_threshold: versions of at most
+                              this many bytes go to pack segments; default
+                              128 KiB, 0 (off)..1 MiB, capped at the
+                              block size */
     int max_threads;       /* event-loop threads, default = online cores */
     int io_threads;        /* disk worker threads, default 8 */
     size_t buffer_size;    /* socket read/write high watermark, default

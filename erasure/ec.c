@@ -207,11 +207,11 @@ out_unlink:
 int ec_disk_prepare(const struct ec_set *s, int d)
 {
     char p[4200], dep[33];
-    static const char *const sub[] = { "tmp", "obj" };
+    static const char *const sub[] = { "tmp", "obj", "pack" };
     int j, idx, k, m, r, sets;
     size_t ss;
 
-    for (j = 0; j < 2; j++) {
+    for (j = 0; j < 3; j++) {
         snprintf(p, sizeof(p), "%s/%s", s->disks[d], sub[j]);
         if (cf_mkdir_p(p) != 0) {
             ec_log_errno("mkdir", p, errno);
@@ -456,6 +456,14 @@ static enum ec_status open_one(const struct ec_config *cfg, int set_index,
     } else {
         s->block_len = s->stripe_size / (size_t)s->k;
     }
+    /* Offline tools never append (their segment ids could meet a running
+     * server's); a packed version is at most one stripe. */
+    s->pack_threshold = cfg->shared ? 0 : cfg->pack_threshold;
+    if (s->pack_threshold > s->stripe_size)
+        s->pack_threshold = s->stripe_size;
+    if (s->pack_threshold > EC_PACK_MAX) s->pack_threshold = EC_PACK_MAX;
+    if (ec_pack_init(s) != 0) goto out_inval;
+    s->pack_init = 1;
     *out = s;
     return EC_OK;
 out_nomem:
@@ -574,6 +582,7 @@ void ec_set_free(struct ec_set *s)
     for (i = 0; i < s->nsub; i++) ec_set_free(s->sub[i]);
     free(s->sub);
     for (i = 0; i < s->nfs; i++) close(s->fs_fds[i]);
+    if (s->pack_init) ec_pack_cleanup(s);
     if (s->sync_init) {
         pthread_mutex_destroy(&s->sync_mu);
         pthread_cond_destroy(&s->sync_cv);
@@ -671,7 +680,12 @@ struct ec_writer {
     int failed;                         /* shards dropped from this write */
     int enospc;                         /* a dropped shard's disk was full */
     int dead;                           /* an error happened */
-    int published;                      /* renamed into obj/ */
+    int published;                      /* renamed into obj/, or packed */
+    int deferred;                       /* 1: no shard file created yet:
+                                           the version may still be packed
+                                           (its bytes are all in stripe) */
+    int packed;                         /* finished into a pack segment */
+    char loc[EC_VERSION_ID_MAX + 32];   /* packed: its locator (< 64) */
     unsigned char *hdr;                 /* the header as written (shard
                                            index and hash per shard), owned */
 };
@@ -706,6 +720,19 @@ static enum ec_status shard_fail(struct ec_writer *w, int i, int err,
     return w->enospc ? EC_ENOSPC : EC_ETOOFEW;
 }
 
+/* Moves the window iov[*at..n) past got bytes written (a short write). */
+static void iov_advance(struct iovec *iov, int *at, int n, size_t got)
+{
+    while (*at < n && got >= iov[*at].iov_len) {
+        got -= iov[*at].iov_len;
+        (*at)++;
+    }
+    if (*at < n) {
+        iov[*at].iov_base = (char *)iov[*at].iov_base + got;
+        iov[*at].iov_len -= got;
+    }
+}
+
 /* Writes every byte of iov[0..n) (n <= 4) to shard i, going on after a
  * short write (what a filling disk or a signal produces); drops the shard
  * on failure. */
@@ -722,14 +749,46 @@ static enum ec_status write_all(struct ec_writer *w, int i,
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) /* 0: no progress, as good as full */
             return shard_fail(w, i, got < 0 ? errno : ENOSPC, "write");
-        while (at < n && (size_t)got >= iov[at].iov_len) {
-            got -= (ssize_t)iov[at].iov_len;
-            at++;
+        iov_advance(iov, &at, n, (size_t)got);
+    }
+    return EC_OK;
+}
+
+/* Creates the N tmp shard files and writes w->hdr (with each shard's
+ * index and hash) to them. */
+static enum ec_status writer_files(struct ec_writer *w)
+{
+    struct ec_set *set = w->set;
+    unsigned char hdr[EC_HEADER_SIZE];
+    unsigned char rnd[8];
+    char rhex[17];
+    enum ec_status st = EC_OK;
+    int i;
+
+    w->deferred = 0;
+    memcpy(hdr, w->hdr, EC_HEADER_SIZE);
+    cf_random_bytes(rnd, sizeof(rnd));
+    cf_hex_encode(rnd, sizeof(rnd), rhex);
+    for (i = 0; i < set->n; i++) {
+        char p[4300];
+        struct iovec iov;
+        hdr[14] = (unsigned char)i;
+        w->hhash[i] = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
+        ec_put_le(hdr + EC_HEADER_SIZE - 8, w->hhash[i], 8);
+        snprintf(p, sizeof(p), "%s/tmp/%s.%d.%s",
+                 set->disks[ec_disk_of(set, w->id, i)], w->id, i, rhex);
+        w->tmp[i] = strdup(p);
+        if (w->tmp[i] == NULL) return EC_ENOMEM;
+        w->fds[i] = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (w->fds[i] < 0) {
+            st = shard_fail(w, i, errno, "create");
+            if (st != EC_OK) return st;
+            continue;
         }
-        if (at < n) {
-            iov[at].iov_base = (char *)iov[at].iov_base + got;
-            iov[at].iov_len -= (size_t)got;
-        }
+        iov.iov_base = hdr;
+        iov.iov_len = sizeof(hdr);
+        st = write_all(w, i, &iov, 1);
+        if (st != EC_OK) return st;
     }
     return EC_OK;
 }
@@ -740,8 +799,6 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     struct ec_writer *w;
     unsigned char hdr[EC_HEADER_SIZE];
     size_t bl = strlen(in->bucket), vl = strlen(in->version_id);
-    unsigned char rnd[8];
-    char rhex[17];
     enum ec_status st = EC_OK;
     int i;
 
@@ -775,37 +832,20 @@ enum ec_status ec_writer_new(struct ec_set *set, const struct ec_obj_info *in,
     memcpy(hdr + 40, in->bucket, bl);
     memcpy(hdr + 40 + bl, in->version_id, vl);
     memcpy(hdr + 40 + bl + vl, in->key, in->key_len);
-    cf_random_bytes(rnd, sizeof(rnd));
-    cf_hex_encode(rnd, sizeof(rnd), rhex);
-    for (i = 0; i < set->n; i++) {
-        char p[4300];
-        struct iovec iov;
-        hdr[14] = (unsigned char)i;
-        w->hhash[i] = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
-        ec_put_le(hdr + EC_HEADER_SIZE - 8, w->hhash[i], 8);
-        snprintf(p, sizeof(p), "%s/tmp/%s.%d.%s",
-                 set->disks[ec_disk_of(set, w->id, i)], w->id, i, rhex);
-        w->tmp[i] = strdup(p);
-        if (w->tmp[i] == NULL) {
-            st = EC_ENOMEM;
-            break;
-        }
-        w->fds[i] = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (w->fds[i] < 0) {
-            st = shard_fail(w, i, errno, "create");
-            if (st != EC_OK) break;
-            continue;
-        }
-        iov.iov_base = hdr;
-        iov.iov_len = sizeof(hdr);
-        st = write_all(w, i, &iov, 1);
-        if (st != EC_OK) break;
+    memcpy(w->hdr, hdr, EC_HEADER_SIZE);
+    /* A version that may end up small enough to pack creates no file
+     * until it is known not to (more than pack_threshold bytes) */
+    if (set->pack_threshold > 0 &&
+        vl + 1 + EC_LOC_HEX < EC_VERSION_ID_MAX) {
+        w->deferred = 1;
+        *out = w;
+        return EC_OK;
     }
+    st = writer_files(w);
     if (st != EC_OK) {
         ec_writer_free(w);
         return st;
     }
-    memcpy(w->hdr, hdr, EC_HEADER_SIZE);
     *out = w;
     return EC_OK;
 }
@@ -824,6 +864,7 @@ enum ec_status ec_writer_set_record(struct ec_writer *w, const void *rec,
     memset(h + at, 0, EC_HEADER_SIZE - 8 - at);
     memcpy(h + at, rec, len);
     ec_put_le(h + 38, len, 2);
+    if (w->deferred) return EC_OK; /* written with the shards */
     for (i = 0; i < w->set->n; i++) {
         ssize_t n;
         if (w->fds[i] < 0) continue;
@@ -914,6 +955,21 @@ enum ec_status ec_writer_append(struct ec_writer *w, const void *p,
     size_t ss = w->set->stripe_size;
     enum ec_status st;
     if (w->dead) return EC_EIO;
+    if (w->deferred) {
+        if (w->size + len <= w->set->pack_threshold) {
+            /* still small: keep every byte (threshold <= stripe size) */
+            if (w->stripe == NULL && (w->stripe = malloc(ss)) == NULL) {
+                st = EC_ENOMEM;
+                goto out_dead;
+            }
+            memcpy(w->stripe + w->fill, c, len);
+            w->fill += len;
+            w->size += len;
+            return EC_OK;
+        }
+        st = writer_files(w);
+        if (st != EC_OK) goto out_dead;
+    }
     while (len > 0) {
         size_t k;
         if (w->fill == 0 && len >= ss) {
@@ -983,6 +1039,153 @@ uint32_t ec_group_sync(struct ec_set *s)
     return failed;
 }
 
+/* Writes every byte of iov[0..n) at off, going on after short writes;
+ * 0, or errno (ENOSPC for no progress). */
+static int pwritev_all(int fd, struct iovec *iov, int n, off_t off)
+{
+    int at = 0;
+    while (at < n) {
+        ssize_t got = pwritev(fd, iov + at, n - at, off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return got < 0 ? errno : ENOSPC;
+        off += got;
+        iov_advance(iov, &at, n, (size_t)got);
+    }
+    return 0;
+}
+
+/* Finishes a deferred writer (all its bytes, at most pack_threshold, in
+ * w->stripe) as one entry per shard in the set's current pack segment,
+ * at the same offset on every disk, then joins the batch fdatasync. On
+ * EC_OK the entries are durable and w->loc names them. On failure what was
+ * appended is dead space no catalog record names (and is put on the dead
+ * list). */
+static enum ec_status finish_packed(struct ec_writer *w, uint64_t *size_out)
+{
+    struct ec_set *s = w->set;
+    char **data = NULL, **parity = NULL, *frag[EC_MAX_DISKS];
+    unsigned char hdr[EC_HEADER_SIZE], tr[EC_TRAILER_SIZE], bh[8];
+    size_t len = w->fill;
+    uint64_t flen = 0, elen, off = 0, nstr = len > 0;
+    uint32_t lost = 0; /* disks whose entry is not durable */
+    struct ec_seg *g;
+    enum ec_status st = EC_OK;
+    int i;
+
+    if (nstr && s->m == 0) {
+        size_t blk = (len + (size_t)s->k - 1) / (size_t)s->k;
+        memset(w->stripe + len, 0, blk * (size_t)s->k - len);
+        for (i = 0; i < s->k; i++) frag[i] = w->stripe + (size_t)i * blk;
+        flen = blk;
+    } else if (nstr) {
+        int rc = liberasurecode_encode(s->desc, w->stripe, len, &data,
+                                       &parity, &flen);
+        if (rc != 0 || flen > s->block_len) {
+            cf_log(CF_LOG_ERR, "ec: encode failed (%d, fragment %llu)", rc,
+                   (unsigned long long)flen);
+            if (rc == 0) liberasurecode_encode_cleanup(s->desc, data, parity);
+            w->dead = 1;
+            return EC_EIO;
+        }
+        for (i = 0; i < s->n; i++)
+            frag[i] = i < s->k ? data[i] : parity[i - s->k];
+    }
+    elen = EC_HEADER_SIZE + (nstr ? flen + EC_HASH_SIZE : 0) +
+           EC_TRAILER_SIZE;
+    memcpy(hdr, w->hdr, EC_HEADER_SIZE);
+    ec_put_le(hdr + 8, EC_FORMAT_PACKED, 4);
+    ec_put_le(hdr + EC_PACK_LEN_OFF, elen, 8);
+    memcpy(tr, EC_TRAILER_MAGIC, 8);
+    ec_put_le(tr + 8, w->size, 8);
+    ec_put_le(tr + 16, nstr, 8);
+    ec_put_le(tr + 24, flen, 8);
+    g = ec_pack_alloc(s, (elen + EC_PACK_ALIGN - 1) /
+                             EC_PACK_ALIGN * EC_PACK_ALIGN, &off);
+    if (g == NULL) {
+        st = EC_ETOOFEW;
+        goto out;
+    }
+    snprintf(w->loc, sizeof(w->loc), "%s+%08x%010llx%06llx", w->id, g->id,
+             (unsigned long long)off, (unsigned long long)elen);
+    for (i = 0; i < s->n; i++) {
+        int d = ec_disk_of(s, w->id, i), err;
+        uint64_t hh;
+        struct iovec iov[4];
+        int niov = 0;
+        if (g->fd[d] < 0 || (g->bad & (1u << d))) {
+            if (g->fd[d] < 0 &&
+                (g->err[d] == ENOSPC || g->err[d] == EDQUOT))
+                w->enospc = 1;
+            lost |= 1u << d;
+            continue;
+        }
+        hdr[14] = (unsigned char)i;
+        hh = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
+        ec_put_le(hdr + EC_HEADER_SIZE - 8, hh, 8);
+        ec_put_le(tr + 32, XXH3_64bits_withSeed(tr, 32, hh), 8);
+        iov[niov].iov_base = hdr;
+        iov[niov++].iov_len = EC_HEADER_SIZE;
+        if (nstr) {
+            ec_put_le(bh, XXH3_64bits_withSeed(
+                              frag[i], flen,
+                              ec_block_seed(EC_FORMAT_PACKED, w->vseed, 0,
+                                            i)),
+                      8);
+            iov[niov].iov_base = frag[i];
+            iov[niov++].iov_len = flen;
+            iov[niov].iov_base = bh;
+            iov[niov++].iov_len = EC_HASH_SIZE;
+        }
+        iov[niov].iov_base = tr;
+        iov[niov++].iov_len = EC_TRAILER_SIZE;
+        err = pwritev_all(g->fd[d], iov, niov, (off_t)off);
+        if (err) {
+            char p[4300];
+            ec_seg_path(s, d, g->id, p, sizeof(p));
+            ec_log_errno("write", p, err);
+            if (err == ENOSPC || err == EDQUOT) w->enospc = 1;
+            ec_pack_disk_failed(s, g, d);
+            lost |= 1u << d;
+        }
+    }
+    if (s->n - __builtin_popcount(lost) >= ec_write_quorum(s))
+        lost |= ec_pack_sync(s, g);
+    ec_pack_release(s, g);
+    w->failed = __builtin_popcount(lost);
+    if (s->n - w->failed < ec_write_quorum(s)) {
+        cf_log(CF_LOG_ERR, "ec: version %s: only %d of %d packed shards "
+               "durable, %d needed", w->id, s->n - w->failed, s->n,
+               ec_write_quorum(s));
+        st = w->enospc ? EC_ENOSPC : EC_ETOOFEW;
+        ec_pack_dead_add(s, w->loc, -1);
+        goto out;
+    }
+    w->packed = 1;
+    w->published = 1;
+    if (w->failed)
+        cf_log(CF_LOG_WARN, "ec: version %s packed with %d of %d shards "
+               "(needs heal)", w->loc, s->n - w->failed, s->n);
+    *size_out = w->size;
+out:
+    if (data) liberasurecode_encode_cleanup(s->desc, data, parity);
+    if (st != EC_OK) w->dead = 1;
+    return st;
+}
+
+/* Room for the record in a packed header (which also holds E). */
+static int fits_packed(const struct ec_writer *w)
+{
+    const unsigned char *h = w->hdr;
+    return 40 + ec_get_le(h + 32, 2) + ec_get_le(h + 34, 2) +
+               ec_get_le(h + 36, 2) + ec_get_le(h + 38, 2) <=
+           EC_PACK_LEN_OFF;
+}
+
+const char *ec_writer_data_id(const struct ec_writer *w)
+{
+    return w->packed ? w->loc : w->id;
+}
+
 enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
 {
     struct ec_set *s = w->set;
@@ -992,6 +1195,11 @@ enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out)
     int i;
 
     if (w->dead) return EC_EIO;
+    if (w->deferred) {
+        if (fits_packed(w)) return finish_packed(w, size_out);
+        st = writer_files(w);
+        if (st != EC_OK) goto out_dead;
+    }
     if (w->fill > 0) {
         st = flush_stripe(w, w->stripe, w->fill);
         w->fill = 0;
@@ -1098,6 +1306,13 @@ void ec_writer_free(struct ec_writer *w)
 enum ec_status ec_remove(struct ec_set *s, const char *id)
 {
     int i, found = 0;
+    if (ec_data_id_packed(id)) {
+        /* the bytes stay until compaction; the dead list keeps scans
+         * (coffer meta rebuild) from bringing the version back */
+        if ((s = ec_pick(s, id)) == NULL) return EC_EINVAL;
+        ec_pack_dead_add(s, id, -1);
+        return EC_OK;
+    }
     if (!ec_valid_id(id) || (s = ec_pick(s, id)) == NULL) return EC_EINVAL;
     for (i = 0; i < s->n; i++) {
         char p[4300];
@@ -1110,10 +1325,23 @@ enum ec_status ec_remove(struct ec_set *s, const char *id)
 
 /* ---- reader ---- */
 
+void ec_shard_name(const struct ec_reader *r, int i, char *out, size_t cap)
+{
+    if (r->packed) {
+        char p[4300];
+        ec_seg_path(r->set, ec_disk_of(r->set, r->id, i), r->seg, p,
+                    sizeof(p));
+        snprintf(out, cap, "%s@%llu (version %s.%d)", p,
+                 (unsigned long long)r->off0, r->id, i);
+        return;
+    }
+    ec_obj_path(r->set, r->id, i, out, cap);
+}
+
 static void shard_drop(struct ec_reader *r, int i, const char *why)
 {
-    char p[4300];
-    ec_obj_path(r->set, r->id, i, p, sizeof(p));
+    char p[4400];
+    ec_shard_name(r, i, p, sizeof(p));
     cf_log(CF_LOG_WARN, "ec: shard %s: %s (%s)", p, why,
            r->set->m > 0 ? "reading through parity" : "no parity");
     if (r->fds[i] >= 0) close(r->fds[i]);
@@ -1129,10 +1357,10 @@ static const char *shard_check(struct ec_reader *r, int i)
     unsigned char hdr[EC_HEADER_SIZE], tr[EC_TRAILER_SIZE];
     struct stat st;
     size_t vl, bl, kl;
-    uint64_t want, last, hh, fmt, th;
+    uint64_t want, last, hh, fmt, th, flen;
 
     {
-        ssize_t n = pread(r->fds[i], hdr, sizeof(hdr), 0);
+        ssize_t n = pread(r->fds[i], hdr, sizeof(hdr), (off_t)r->off0);
         if (n < 0)
             return errno == EIO ? "header read failed: Input/output error"
                                 : "header read failed";
@@ -1143,8 +1371,12 @@ static const char *shard_check(struct ec_reader *r, int i)
     if (memcmp(hdr, EC_MAGIC, 8) != 0 ||
         ec_get_le(hdr + EC_HEADER_SIZE - 8, 8) != hh)
         return "header failed its magic or hash";
-    if (fmt < 1 || fmt > EC_FORMAT_VERSION || hdr[15] != EC_HASH_XXH3)
+    if (fmt < 1 || fmt > EC_FORMAT_PACKED || hdr[15] != EC_HASH_XXH3)
         return "unknown format version or hash kind";
+    if ((fmt == EC_FORMAT_PACKED) != r->packed)
+        return "a pack entry where a shard file should be, or the reverse";
+    if (r->packed && ec_get_le(hdr + EC_PACK_LEN_OFF, 8) != r->elen)
+        return "pack entry length differs from its locator's";
     if (hdr[12] != s->k || hdr[13] != s->m || hdr[14] != i ||
         ec_get_le(hdr + 16, 4) != s->stripe_size ||
         ec_get_le(hdr + 20, 4) != s->block_len)
@@ -1154,14 +1386,17 @@ static const char *shard_check(struct ec_reader *r, int i)
     bl = (size_t)ec_get_le(hdr + 32, 2);
     vl = (size_t)ec_get_le(hdr + 34, 2);
     kl = (size_t)ec_get_le(hdr + 36, 2);
-    if (40 + bl + vl + kl > EC_HEADER_SIZE - 8)
+    if (40 + bl + vl + kl > (r->packed ? EC_PACK_LEN_OFF : EC_HEADER_SIZE - 8))
         return "header string lengths out of bounds";
     if (vl != strlen(r->id) || memcmp(hdr + 40 + bl, r->id, vl) != 0)
         return "header names another version";
-    if (fstat(r->fds[i], &st) != 0 ||
-        (uint64_t)st.st_size < EC_HEADER_SIZE + EC_TRAILER_SIZE ||
+    if (fstat(r->fds[i], &st) != 0) return "fstat failed";
+    /* flen: the shard's length (the file's, or the entry's) */
+    flen = r->packed ? r->elen : (uint64_t)st.st_size;
+    if (flen < EC_HEADER_SIZE + EC_TRAILER_SIZE ||
+        (uint64_t)st.st_size < r->off0 + flen ||
         pread(r->fds[i], tr, sizeof(tr),
-              (off_t)((uint64_t)st.st_size - EC_TRAILER_SIZE)) !=
+              (off_t)(r->off0 + flen - EC_TRAILER_SIZE)) !=
             (ssize_t)sizeof(tr))
         return "truncated: no trailer";
     th = XXH3_64bits_withSeed(tr, 32, fmt >= 2 ? hh : 0);
@@ -1177,7 +1412,7 @@ static const char *shard_check(struct ec_reader *r, int i)
     if (r->nstripes > 0)
         want += (r->nstripes - 1) * (s->block_len + EC_HASH_SIZE) + last +
                 EC_HASH_SIZE;
-    if ((uint64_t)st.st_size != want) return "file length is wrong";
+    if (flen != want) return "file length is wrong";
     r->last_len = last;
     r->fmt[i] = (int)fmt;
     return NULL;
@@ -1189,7 +1424,12 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     struct ec_reader *r;
     const char *why;
     int i, good = 0, present = 0;
+    char base[EC_VERSION_ID_MAX];
+    uint32_t seg = 0;
+    uint64_t off0 = 0, elen = 0;
+    int packed = ec_loc_parse(id, base, sizeof(base), &seg, &off0, &elen);
 
+    if (packed) id = base;
     if (!ec_valid_id(id) || (s = ec_pick(s, id)) == NULL) return EC_EINVAL;
     r = calloc(1, sizeof(*r));
     if (r == NULL) return EC_ENOMEM;
@@ -1198,9 +1438,16 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     r->size = size;
     r->nstripes = (size + s->stripe_size - 1) / s->stripe_size;
     r->vseed = XXH3_64bits(id, strlen(id));
+    r->packed = packed;
+    r->seg = seg;
+    r->off0 = off0;
+    r->elen = elen;
     for (i = 0; i < s->n; i++) {
         char p[4300];
-        ec_obj_path(s, id, i, p, sizeof(p));
+        if (packed)
+            ec_seg_path(s, ec_disk_of(s, id, i), seg, p, sizeof(p));
+        else
+            ec_obj_path(s, id, i, p, sizeof(p));
         r->fds[i] = open(p, O_RDONLY | O_CLOEXEC);
         if (r->fds[i] < 0) {
             if (errno != ENOENT) {
@@ -1256,7 +1503,7 @@ static int read_block2(struct ec_reader *r, int i, uint64_t stripe,
     size_t bl = ec_block_len_of(r, stripe), hl = ec_frag_hdr_len(s);
     unsigned char h[8];
     struct iovec iov[3] = { { fh, hl }, { pay, bl - hl }, { h, 8 } };
-    off_t off = (off_t)(EC_HEADER_SIZE +
+    off_t off = (off_t)(r->off0 + EC_HEADER_SIZE +
                         stripe * (s->block_len + EC_HASH_SIZE));
     ssize_t n = preadv(r->fds[i], iov, 3, off);
     uint64_t want, seed = ec_block_seed(r->fmt[i], r->vseed, stripe, i);

@@ -16,7 +16,19 @@
  *   <disk>/.coffer/format.json   deployment id, disk index, K, M, written once
  *   <disk>/tmp/                  shards being written
  *   <disk>/obj/<2hex>/<2hex>/<version-id>.<shard-index>
- * Object keys never become paths: only version ids (hex) do. */
+ *   <disk>/pack/<segment>        small objects' shards, appended (below)
+ * Object keys never become paths: only version ids (hex) do.
+ *
+ * Small objects (pack segments). A version of at most pack_threshold bytes
+ * is erasure-coded the same way, but each shard, with the same header,
+ * bitrot hashes and trailer, is appended to segment <segment> on its disk
+ * at the same offset on every disk of the set; concurrent writers share
+ * one fdatasync per disk per batch. Its data id then becomes a *packed
+ * locator*, "<id>+<segment:8 hex><offset:10 hex><length:6 hex>", which
+ * ec_writer_data_id() returns and the caller stores in the catalog in
+ * place of the id it gave: every function here that takes a data id takes
+ * a locator too. Bytes of a packed locator's segments are never rewritten
+ * except a shard that fails its checks, rebuilt in place by ec_heal(). */
 #ifndef EC_H
 #define EC_H
 
@@ -50,8 +62,13 @@ struct ec_config {
     int parity;               /* M, >= 0 */
     size_t stripe_size;       /* data bytes per stripe; multiple of K*64 */
     int shared;               /* 1: a running server may be writing (an
-                                 offline tool): leave tmp/ alone */
+                                 offline tool): leave tmp/ alone, and
+                                 never append to pack segments */
+    size_t pack_threshold;    /* versions of at most this many bytes go to
+                                 pack segments; 0: never (capped at
+                                 stripe_size and EC_PACK_MAX) */
 };
+#define EC_PACK_MAX ((size_t)1 << 20) /* largest packable version */
 
 struct ec_set;
 /* Opens (creating on first use) every disk directory with its tmp/, obj/ and
@@ -112,6 +129,16 @@ enum ec_status ec_writer_set_record(struct ec_writer *w, const void *rec,
  * On EC_OK the shards are durable under their final names (the caller then
  * commits the catalog; if that fails it calls ec_remove()). */
 enum ec_status ec_writer_finish(struct ec_writer *w, uint64_t *size_out);
+/* The data id under which the version now lives: the id given to
+ * ec_writer_new(), or, when ec_writer_finish() packed it, its packed
+ * locator (see the top of this file). The catalog must record this one.
+ * Valid until ec_writer_free(). */
+const char *ec_writer_data_id(const struct ec_writer *w);
+/* 1 if id is a packed locator. */
+int ec_data_id_packed(const char *id);
+/* Length of the part of a data id that names the write (all of it, or a
+ * packed locator's id before '+'): what block hashes and SSE bind to. */
+size_t ec_data_id_base_len(const char *id);
 /* Shards dropped from this write (failed or full disks): after a
  * successful finish, non-zero means the version needs healing. */
 int ec_writer_missing(const struct ec_writer *w);
@@ -135,7 +162,10 @@ void ec_reader_free(struct ec_reader *r);
  * and the version needs healing). */
 int ec_reader_shards_usable(const struct ec_reader *r);
 
-/* Removes every shard file of a version (best effort; logs failures). */
+/* Removes every shard file of a version (best effort; logs failures). A
+ * packed version's bytes stay in their segments until compaction: its
+ * locator is appended to the segment's dead list on every disk, so scans
+ * (coffer meta rebuild) never bring it back. */
 enum ec_status ec_remove(struct ec_set *set, const char *version_id);
 
 /* ---- healing, scrubbing, scanning ---- */
@@ -176,12 +206,53 @@ struct ec_shard_info {
     uint64_t size;          /* object bytes, from the trailer */
     const void *record;     /* see ec_writer_set_record(); NULL if none */
     size_t record_len;
+    int packed;             /* 1: an entry in a pack segment (path names
+                               the segment; version_id is the locator) */
 };
-/* Calls fn for every file under every disk's obj/ tree, in no particular
- * order; fn returns non-zero to stop. Unreadable directories are logged
- * and skipped. */
+/* Calls fn for every file under every disk's obj/ tree, and for every
+ * entry of every pack segment that checks out and no dead list names, in
+ * no particular order; fn returns non-zero to stop. Unreadable
+ * directories are logged and skipped. */
 enum ec_status ec_scan(struct ec_set *set,
                        int (*fn)(const struct ec_shard_info *si, void *arg),
                        void *arg);
+
+/* Marks the packed entry si (met by ec_scan) dead on its own disk: what
+ * the orphan scan does with an entry no catalog record names (appended,
+ * never committed). Best effort, logged. */
+void ec_pack_mark_dead(struct ec_set *set, const struct ec_shard_info *si);
+
+/* ---- pack segment compaction (heal/ decides what is live) ---- */
+
+/* A pack segment of the deployment: the largest of its copies. */
+struct ec_seg_info {
+    int set;                /* erasure set index */
+    uint32_t id;            /* segment id */
+    uint64_t bytes;         /* size of its largest copy on any disk */
+    int current;            /* 1: this process appends to it */
+};
+/* Calls fn for every segment of every set, in (set, id) order; fn returns
+ * non-zero to stop. */
+enum ec_status ec_pack_list(struct ec_set *set,
+                            int (*fn)(const struct ec_seg_info *si, void *arg),
+                            void *arg);
+/* 1 if id is a packed locator, with the erasure set, segment and entry
+ * length (rounded up to the alignment: the bytes it occupies) it names. */
+int ec_pack_locator(struct ec_set *set, const char *id, int *set_index,
+                    uint32_t *seg, uint64_t *bytes);
+/* Copies the packed version at loc (size bytes) into the set's current
+ * segment: every block read is verified (decoding through parity when
+ * needed), the same header (bucket, key, time, record) and data id are
+ * written, and the copy is verified whole (every shard's blocks, and its
+ * bytes against the original's) before its locator is written to out.
+ * The set must have been opened with packing on. Nothing is changed at
+ * loc. On failure a partial copy is put on the dead list. */
+enum ec_status ec_pack_move(struct ec_set *set, const char *loc,
+                            uint64_t size, char *out, size_t cap);
+/* Unlinks segment seg of set set_index (and its dead lists) on every disk
+ * and fsyncs the pack directories; the caller has made sure nothing
+ * names it. EC_EINVAL for this process's current segment. */
+enum ec_status ec_pack_drop_segment(struct ec_set *set, int set_index,
+                                    uint32_t seg);
 
 #endif /* EC_H */

@@ -47,8 +47,8 @@ static enum ec_status verify_all(struct ec_reader *r, uint64_t *bytes)
             if (s->m > 0 &&
                 ec_frag_payload(r, i, buf, st) !=
                     (long)(ec_block_len_of(r, st) - ec_frag_hdr_len(s))) {
-                char p[4300];
-                ec_obj_path(s, r->id, i, p, sizeof(p));
+                char p[4400];
+                ec_shard_name(r, i, p, sizeof(p));
                 cf_log(CF_LOG_WARN, "ec: shard %s: stripe %llu holds an "
                        "unexpected fragment", p, (unsigned long long)st);
                 close(r->fds[i]);
@@ -67,14 +67,17 @@ static int header_for(struct ec_reader *r, int from, int to,
                       unsigned char tr[EC_TRAILER_SIZE])
 {
     struct stat st;
-    uint64_t hh;
-    if (pread(r->fds[from], hdr, EC_HEADER_SIZE, 0) != EC_HEADER_SIZE ||
-        fstat(r->fds[from], &st) != 0 ||
-        pread(r->fds[from], tr, EC_TRAILER_SIZE,
-              st.st_size - EC_TRAILER_SIZE) != EC_TRAILER_SIZE)
+    uint64_t hh, end;
+    if (pread(r->fds[from], hdr, EC_HEADER_SIZE, (off_t)r->off0) !=
+            EC_HEADER_SIZE ||
+        fstat(r->fds[from], &st) != 0)
+        return -1;
+    end = r->packed ? r->off0 + r->elen : (uint64_t)st.st_size;
+    if (pread(r->fds[from], tr, EC_TRAILER_SIZE,
+              (off_t)(end - EC_TRAILER_SIZE)) != EC_TRAILER_SIZE)
         return -1;
     hdr[14] = (unsigned char)to;
-    ec_put_le(hdr + 8, EC_FORMAT_VERSION, 4);
+    ec_put_le(hdr + 8, r->packed ? EC_FORMAT_PACKED : EC_FORMAT_VERSION, 4);
     hh = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
     ec_put_le(hdr + EC_HEADER_SIZE - 8, hh, 8);
     ec_put_le(tr + 32, XXH3_64bits_withSeed(tr, 32, hh), 8);
@@ -135,15 +138,26 @@ static uint32_t rebuild(struct ec_reader *r, uint32_t bad,
                    "on %s", r->id, i, s->disks[d]);
             continue;
         }
-        snprintf(p, sizeof(p), "%s/tmp/%s.%d.heal-%s", s->disks[d], r->id,
-                 i, rhex);
-        rb.fd[i] = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (r->packed) {
+            /* Rewritten in place: the entry's range of its segment on
+             * this disk, which failed its checks (so a torn rewrite leaves
+             * it no worse) and which no other entry shares. The segment
+             * file is created if the disk lost it. */
+            ec_seg_path(s, d, r->seg, p, sizeof(p));
+            rb.fd[i] = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        } else {
+            snprintf(p, sizeof(p), "%s/tmp/%s.%d.heal-%s", s->disks[d],
+                     r->id, i, rhex);
+            rb.fd[i] = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                            0600);
+        }
         if (rb.fd[i] < 0) {
             ec_log_errno("create", p, errno);
             continue;
         }
-        rb.tmp[i] = strdup(p);
-        if (rb.tmp[i] == NULL || write_full(rb.fd[i], hdr, sizeof(hdr), 0)) {
+        rb.tmp[i] = r->packed ? NULL : strdup(p);
+        if ((!r->packed && rb.tmp[i] == NULL) ||
+            write_full(rb.fd[i], hdr, sizeof(hdr), (off_t)r->off0)) {
             ec_log_errno("write", p, errno);
             continue;
         }
@@ -187,7 +201,7 @@ static uint32_t rebuild(struct ec_reader *r, uint32_t bad,
         for (i = 0; i < s->n; i++) {
             const char *b = i < s->k ? data[i] : parity[i - s->k];
             unsigned char h[8];
-            off_t at = (off_t)(EC_HEADER_SIZE +
+            off_t at = (off_t)(r->off0 + EC_HEADER_SIZE +
                                stn * (s->block_len + EC_HASH_SIZE));
             if (!(live & (1u << i))) continue;
             ec_put_le(h, XXH3_64bits_withSeed(
@@ -196,7 +210,8 @@ static uint32_t rebuild(struct ec_reader *r, uint32_t bad,
                       8);
             if (write_full(rb.fd[i], b, bl, at) ||
                 write_full(rb.fd[i], h, 8, at + (off_t)bl)) {
-                ec_log_errno("write", rb.tmp[i], errno);
+                ec_log_errno("write", rb.tmp[i] ? rb.tmp[i] : r->id,
+                             errno);
                 live &= ~(1u << i);
                 continue;
             }
@@ -208,7 +223,7 @@ static uint32_t rebuild(struct ec_reader *r, uint32_t bad,
         char d[4200], p[4300];
         off_t end;
         if (!(live & (1u << i))) continue;
-        end = (off_t)EC_HEADER_SIZE;
+        end = (off_t)(r->off0 + EC_HEADER_SIZE);
         if (r->nstripes > 0)
             end += (off_t)((r->nstripes - 1) *
                                (s->block_len + EC_HASH_SIZE) +
@@ -220,10 +235,23 @@ static uint32_t rebuild(struct ec_reader *r, uint32_t bad,
         }
         if (write_full(rb.fd[i], tr, sizeof(tr), end) ||
             fdatasync(rb.fd[i]) != 0) {
-            ec_log_errno("write", rb.tmp[i], errno);
+            ec_log_errno("write", rb.tmp[i] ? rb.tmp[i] : r->id, errno);
             continue;
         }
         res->bytes_written += EC_HEADER_SIZE + EC_TRAILER_SIZE;
+        if (r->packed) {
+            /* the segment's name, in case it was created just now */
+            snprintf(d, sizeof(d), "%s/pack",
+                     s->disks[ec_disk_of(s, r->id, i)]);
+            if (ec_fsync_dir(d) != 0) {
+                ec_log_errno("fsync", d, errno);
+                continue;
+            }
+            done |= 1u << i;
+            ec_shard_name(r, i, p, sizeof(p));
+            cf_log(CF_LOG_NOTICE, "ec: healed shard %s in place", p);
+            continue;
+        }
         ec_obj_dir(s, r->id, i, d, sizeof(d));
         ec_obj_path(s, r->id, i, p, sizeof(p));
         if (cf_mkdir_p(d) != 0 || rename(rb.tmp[i], p) != 0) {
@@ -260,7 +288,9 @@ enum ec_status ec_heal(struct ec_set *s, const char *id, uint64_t size,
     uint32_t bad = 0, done;
 
     memset(res, 0, sizeof(*res));
-    if (!ec_valid_id(id) || (s = ec_pick(s, id)) == NULL) return EC_EINVAL;
+    if ((!ec_valid_id(id) && !ec_data_id_packed(id)) ||
+        (s = ec_pick(s, id)) == NULL)
+        return EC_EINVAL;
     st = ec_reader_open(s, id, size, &r);
     if (st == EC_ETOOFEW) {
         res->shards_bad = s->n; /* at least M + 1; how many is logged */
@@ -303,42 +333,48 @@ struct scan {
     int stop;
 };
 
-/* Fills si from the file at path (si->valid says whether it checks out);
- * strings point into hdr. */
-static void shard_read(int fd, unsigned char hdr[EC_HEADER_SIZE],
-                       char *strs, struct ec_shard_info *si)
+/* Fills si from the shard at off in fd: a whole file (packed 0: off is 0,
+ * the trailer ends the file) or a pack entry (packed 1: the trailer ends
+ * the header's entry length E, which must fit in the file). si->valid says
+ * whether it checks out; strings point into hdr. Returns E for a valid
+ * pack entry, else 0. */
+static uint64_t shard_read_at(int fd, const struct stat *st, uint64_t off,
+                              int packed, unsigned char hdr[EC_HEADER_SIZE],
+                              char *strs, struct ec_shard_info *si)
 {
     unsigned char tr[EC_TRAILER_SIZE];
-    struct stat st;
     size_t bl, vl, kl, rl;
-    uint64_t hh, fmt;
+    uint64_t hh, fmt, flen, size = (uint64_t)st->st_size;
 
     si->valid = 0;
-    if (fstat(fd, &st) != 0) return;
-    si->file_mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
-                        st.st_mtim.tv_nsec / 1000000;
-    if ((uint64_t)st.st_size < EC_HEADER_SIZE + EC_TRAILER_SIZE ||
-        pread(fd, hdr, EC_HEADER_SIZE, 0) != EC_HEADER_SIZE ||
-        pread(fd, tr, sizeof(tr), st.st_size - EC_TRAILER_SIZE) !=
-            (ssize_t)sizeof(tr))
-        return;
+    si->file_mtime_ms = (int64_t)st->st_mtim.tv_sec * 1000 +
+                        st->st_mtim.tv_nsec / 1000000;
+    if (size < off + EC_HEADER_SIZE + EC_TRAILER_SIZE ||
+        pread(fd, hdr, EC_HEADER_SIZE, (off_t)off) != EC_HEADER_SIZE)
+        return 0;
     hh = XXH3_64bits(hdr, EC_HEADER_SIZE - 8);
     fmt = ec_get_le(hdr + 8, 4);
     if (memcmp(hdr, EC_MAGIC, 8) != 0 ||
         ec_get_le(hdr + EC_HEADER_SIZE - 8, 8) != hh || fmt < 1 ||
-        fmt > EC_FORMAT_VERSION)
-        return;
+        (packed ? fmt != EC_FORMAT_PACKED : fmt > EC_FORMAT_VERSION))
+        return 0;
+    flen = packed ? ec_get_le(hdr + EC_PACK_LEN_OFF, 8) : size;
+    if (flen < EC_HEADER_SIZE + EC_TRAILER_SIZE || flen > size - off ||
+        pread(fd, tr, sizeof(tr), (off_t)(off + flen - EC_TRAILER_SIZE)) !=
+            (ssize_t)sizeof(tr))
+        return 0;
     bl = (size_t)ec_get_le(hdr + 32, 2);
     vl = (size_t)ec_get_le(hdr + 34, 2);
     kl = (size_t)ec_get_le(hdr + 36, 2);
     rl = fmt >= 2 ? (size_t)ec_get_le(hdr + 38, 2) : 0;
-    if (40 + bl + vl + kl + rl > EC_HEADER_SIZE - 8 || bl == 0 || vl == 0 ||
-        vl >= EC_VERSION_ID_MAX)
-        return;
+    if (40 + bl + vl + kl + rl >
+            (packed ? EC_PACK_LEN_OFF : EC_HEADER_SIZE - 8) ||
+        bl == 0 || vl == 0 || vl >= EC_VERSION_ID_MAX)
+        return 0;
     if (memcmp(tr, EC_TRAILER_MAGIC, 8) != 0 ||
         ec_get_le(tr + 32, 8) !=
             XXH3_64bits_withSeed(tr, 32, fmt >= 2 ? hh : 0))
-        return;
+        return 0;
     /* NUL-terminated copies: bucket, version id, key */
     memcpy(strs, hdr + 40, bl);
     strs[bl] = '\0';
@@ -356,6 +392,16 @@ static void shard_read(int fd, unsigned char hdr[EC_HEADER_SIZE],
     si->record = rl ? hdr + 40 + bl + vl + kl : NULL;
     si->record_len = rl;
     si->valid = 1;
+    return flen;
+}
+
+static void shard_read(int fd, unsigned char hdr[EC_HEADER_SIZE],
+                       char *strs, struct ec_shard_info *si)
+{
+    struct stat st;
+    si->valid = 0;
+    if (fstat(fd, &st) != 0) return;
+    shard_read_at(fd, &st, 0, 0, hdr, strs, si);
 }
 
 static void scan_dir(struct scan *sc, int disk, const char *dir, int depth)
@@ -394,6 +440,138 @@ static void scan_dir(struct scan *sc, int disk, const char *dir, int depth)
     closedir(d);
 }
 
+/* ---- pack segments ---- */
+
+struct deadset {
+    char **ids;
+    size_t n, cap;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Loads the dead lists of segment seg from every disk of s (complete
+ * lines only: a torn last line is ignored). */
+static void dead_load(struct ec_set *s, uint32_t seg, struct deadset *ds)
+{
+    int d;
+    for (d = 0; d < s->n; d++) {
+        char p[4300], line[256];
+        FILE *f;
+        snprintf(p, sizeof(p), "%s/pack/%08x.dead", s->disks[d], seg);
+        f = fopen(p, "re");
+        if (f == NULL) continue;
+        while (fgets(line, sizeof(line), f) != NULL) {
+            size_t n = strlen(line);
+            char *c;
+            if (n == 0 || line[n - 1] != '\n') break;
+            line[n - 1] = '\0';
+            if (ds->n == ds->cap) {
+                size_t nc = ds->cap ? ds->cap * 2 : 64;
+                char **x = realloc(ds->ids, nc * sizeof(*x));
+                if (x == NULL) break;
+                ds->ids = x;
+                ds->cap = nc;
+            }
+            if ((c = strdup(line)) == NULL) break;
+            ds->ids[ds->n++] = c;
+        }
+        fclose(f);
+    }
+    qsort(ds->ids, ds->n, sizeof(char *), cmp_str);
+}
+
+static int dead_has(const struct deadset *ds, const char *id)
+{
+    return ds->n && bsearch(&id, ds->ids, ds->n, sizeof(char *),
+                            cmp_str) != NULL;
+}
+
+static void dead_free(struct deadset *ds)
+{
+    size_t i;
+    for (i = 0; i < ds->n; i++) free(ds->ids[i]);
+    free(ds->ids);
+    memset(ds, 0, sizeof(*ds));
+}
+
+/* Walks one segment file: each valid entry at an EC_PACK_ALIGN boundary
+ * is reported (unless dead), and the walk jumps over it; anything else
+ * (a torn append, a hole) is stepped over EC_PACK_ALIGN bytes at a time. */
+static void scan_segment(struct scan *sc, int disk, const char *path,
+                         uint32_t seg, const struct deadset *ds)
+{
+    unsigned char hdr[EC_HEADER_SIZE];
+    char strs[EC_HEADER_SIZE + 4];
+    struct stat st;
+    uint64_t off = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        ec_log_errno("open", path, errno);
+        return;
+    }
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    while (!sc->stop &&
+           off + EC_HEADER_SIZE + EC_TRAILER_SIZE <= (uint64_t)st.st_size) {
+        struct ec_shard_info si;
+        char loc[EC_VERSION_ID_MAX + 32];
+        uint64_t e;
+        memset(&si, 0, sizeof(si));
+        e = shard_read_at(fd, &st, off, 1, hdr, strs, &si);
+        if (e == 0) {
+            off += EC_PACK_ALIGN;
+            continue;
+        }
+        snprintf(loc, sizeof(loc), "%s+%08x%010llx%06llx", si.version_id,
+                 seg, (unsigned long long)off, (unsigned long long)e);
+        off += (e + EC_PACK_ALIGN - 1) / EC_PACK_ALIGN * EC_PACK_ALIGN;
+        if (strlen(loc) >= EC_VERSION_ID_MAX || dead_has(ds, loc)) continue;
+        si.version_id = loc;
+        si.path = path;
+        si.disk = disk;
+        si.packed = 1;
+        if (sc->fn(&si, sc->arg) != 0) sc->stop = 1;
+    }
+    close(fd);
+}
+
+static void scan_packs(struct scan *sc)
+{
+    struct ec_set *s = sc->set;
+    int d;
+    for (d = 0; d < s->n && !sc->stop; d++) {
+        char dir[4200];
+        DIR *dh;
+        struct dirent *e;
+        snprintf(dir, sizeof(dir), "%s/pack", s->disks[d]);
+        dh = opendir(dir);
+        if (dh == NULL) {
+            if (errno != ENOENT) ec_log_errno("opendir", dir, errno);
+            continue;
+        }
+        while (!sc->stop && (e = readdir(dh)) != NULL) {
+            char p[4500];
+            char *end;
+            unsigned long id;
+            struct deadset ds = { 0 };
+            if (strlen(e->d_name) != 8 ||
+                strspn(e->d_name, "0123456789abcdef") != 8)
+                continue;
+            id = strtoul(e->d_name, &end, 16);
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            dead_load(s, (uint32_t)id, &ds);
+            scan_segment(sc, s->disk_base + d, p, (uint32_t)id, &ds);
+            dead_free(&ds);
+        }
+        closedir(dh);
+    }
+}
+
 enum ec_status ec_scan(struct ec_set *s,
                        int (*fn)(const struct ec_shard_info *si, void *arg),
                        void *arg)
@@ -409,5 +587,105 @@ enum ec_status ec_scan(struct ec_set *s,
         snprintf(dir, sizeof(dir), "%s/obj", s->disks[i]);
         scan_dir(&sc, s->disk_base + i, dir, 0);
     }
+    if (!sc.stop) scan_packs(&sc);
     return EC_OK;
+}
+
+/* ---- compaction: moving one packed version ---- */
+
+enum ec_status ec_pack_move(struct ec_set *set, const char *loc,
+                            uint64_t size, char *out, size_t cap)
+{
+    struct ec_reader *r = NULL, *r2 = NULL;
+    struct ec_writer *w = NULL;
+    struct ec_heal_result hr;
+    unsigned char hdr[EC_HEADER_SIZE];
+    char bucket[256], *key = NULL, *buf = NULL, *back = NULL;
+    const char *nloc;
+    size_t bl, vl, kl, rl;
+    uint64_t wrote;
+    enum ec_status st;
+    int i, good = -1, deg = 0;
+
+    st = ec_reader_open(set, loc, size, &r);
+    if (st != EC_OK) return st;
+    if (!r->packed || r->set->pack_threshold == 0 ||
+        size > r->set->pack_threshold) {
+        st = EC_EINVAL;
+        goto out;
+    }
+    /* the data, every block read verified (through parity if need be) */
+    buf = malloc(size ? size : 1);
+    back = malloc(size ? size : 1);
+    if (buf == NULL || back == NULL) {
+        st = EC_ENOMEM;
+        goto out;
+    }
+    st = ec_reader_read(r, 0, buf, size, &deg);
+    if (st != EC_OK) goto out;
+    /* the header of a shard that passed its checks at open */
+    for (i = 0; i < r->set->n && good < 0; i++)
+        if (r->fds[i] >= 0) good = i;
+    if (good < 0 || pread(r->fds[good], hdr, EC_HEADER_SIZE,
+                          (off_t)r->off0) != EC_HEADER_SIZE) {
+        st = EC_EIO;
+        goto out;
+    }
+    bl = (size_t)ec_get_le(hdr + 32, 2);
+    vl = (size_t)ec_get_le(hdr + 34, 2);
+    kl = (size_t)ec_get_le(hdr + 36, 2);
+    rl = (size_t)ec_get_le(hdr + 38, 2);
+    if (bl == 0 || bl >= sizeof(bucket) ||
+        40 + bl + vl + kl + rl > EC_PACK_LEN_OFF) {
+        st = EC_ECORRUPT;
+        goto out;
+    }
+    memcpy(bucket, hdr + 40, bl);
+    bucket[bl] = '\0';
+    key = malloc(kl + 1);
+    if (key == NULL) {
+        st = EC_ENOMEM;
+        goto out;
+    }
+    memcpy(key, hdr + 40 + bl + vl, kl);
+    key[kl] = '\0';
+    {
+        struct ec_obj_info in = { bucket, key, kl, r->id,
+                                  (int64_t)ec_get_le(hdr + 24, 8) };
+        st = ec_writer_new(set, &in, &w);
+    }
+    if (st == EC_OK && rl)
+        st = ec_writer_set_record(w, hdr + 40 + bl + vl + kl, rl);
+    if (st == EC_OK && size) st = ec_writer_append(w, buf, size);
+    if (st == EC_OK) st = ec_writer_finish(w, &wrote);
+    if (st != EC_OK) goto out;
+    nloc = ec_writer_data_id(w);
+    if (!ec_data_id_packed(nloc) || strlen(nloc) >= cap) {
+        /* a file write: remove it, this is not a move */
+        ec_remove(set, nloc);
+        st = EC_EINVAL;
+        goto out;
+    }
+    /* the copy, verified whole before anyone may point at it */
+    st = ec_heal(set, nloc, size, 0, &hr);
+    if (st == EC_OK && hr.shards_bad > 0 && ec_writer_missing(w) == 0)
+        st = EC_ECORRUPT; /* written whole, read back damaged */
+    if (st == EC_OK) st = ec_reader_open(set, nloc, size, &r2);
+    if (st == EC_OK) st = ec_reader_read(r2, 0, back, size, NULL);
+    if (st == EC_OK && memcmp(buf, back, size) != 0) st = EC_ECORRUPT;
+    if (st != EC_OK) {
+        cf_log(CF_LOG_ERR, "ec: copy %s of %s failed its verification: %s",
+               nloc, loc, ec_strerror(st));
+        ec_remove(set, nloc);
+        goto out;
+    }
+    snprintf(out, cap, "%s", nloc);
+out:
+    ec_reader_free(r2);
+    ec_reader_free(r);
+    ec_writer_free(w);
+    free(key);
+    free(back);
+    free(buf);
+    return st;
 }

@@ -53,6 +53,24 @@
  * the backend's alignment), not a full stripe's. With M = 0 a block is raw
  * data: stripe size / K bytes (the last: ceil(len / K), zero-padded).
  *
+ * Pack entry  <disk>/pack/<segment>  (segment = 8 lower-case hex digits of
+ * the segment id, unique per erasure set; the same id on every disk of the
+ * set). An entry is a shard file image as above, byte for byte, with:
+ *   - format version 3 (only ever written to segments), which adds
+ *       4080  8  E = entry length (header + blocks + trailer) and bounds
+ *                the strings: 40 + B + V + L + R <= 4080;
+ *   - the version id field holding the write's data id (not the locator);
+ *   - its offset a multiple of EC_PACK_ALIGN (the gap before the next
+ *     entry is zero), the same offset and length E on every disk of the
+ *     set, so one locator "<id>+<seg><off><E>" (ec.h) finds every shard.
+ * A segment is appended to by one server at a time (new ids at each
+ * start, created O_EXCL); a torn or never-committed entry is dead space
+ * that no catalog record names. Scans walk a segment entry by entry and,
+ * after bytes that are not a valid entry, move on EC_PACK_ALIGN bytes at a
+ * time. <disk>/pack/<segment>.dead: the dead list, one locator per line
+ * (a line without its newline is torn and ignored): deleted versions and
+ * orphans, which scans skip and compaction drops.
+ *
  * Placement: shard i lives on disk (i + rot) % N, rot = XXH3(version id) % N,
  * so data shards (systematic: they hold the plain bytes) spread over disks.
  *
@@ -82,9 +100,34 @@
 #define EC_HASH_SIZE 8
 #define EC_HASH_XXH3 1
 #define EC_FORMAT_VERSION 2 /* written; 1 is still read */
+#define EC_FORMAT_PACKED 3  /* pack segment entries */
+#define EC_PACK_LEN_OFF 4080 /* where a packed header keeps E */
+#define EC_PACK_ALIGN 512
+#define EC_PACK_SEG_MAX ((uint64_t)64 << 20) /* roll to a new segment past
+                                                this many bytes */
+#define EC_LOC_HEX 24       /* hex digits after '+' in a locator */
+#define EC_PACK_RETRY_MS 10000 /* a segment missing disks is replaced after
+                                  this long, to try them again */
 /* Largest stripe: the header stores stripe size and block length in 32
  * bits, and liberasurecode sizes its buffers with int. */
 #define EC_STRIPE_MAX ((size_t)256 << 20)
+
+/* One pack segment open for appending, on every disk of a set.
+ * Refcounted under its set's pack_mu: the set's current segment holds one
+ * reference, each writer between its allocation and its sync another, and
+ * a batch's dirty list another. */
+struct ec_seg {
+    uint32_t id;
+    int fd[EC_MAX_DISKS];    /* -1: that disk's copy failed (not created or
+                                a failed write/sync): its shards are lost */
+    int err[EC_MAX_DISKS];   /* fd -1: why it could not be created */
+    int missing;             /* disks without a copy (fd -1) */
+    int64_t born_ms;         /* CLOCK_MONOTONIC at creation */
+    uint32_t bad;            /* disks whose fdatasync failed (bit d) */
+    int refs;
+    int dirty;               /* on the set's dirty list */
+    struct ec_seg *next_dirty;
+};
 
 /* Immutable after ec_set_open(): shared by every thread without a lock
  * (liberasurecode's encode/decode on one instance are thread-safe). */
@@ -112,6 +155,19 @@ struct ec_set {
     int sync_init;
     uint64_t sync_requested, sync_done;
     int sync_running;
+    /* Pack segments (ec_pack.c), guarded by pack_mu: the current segment,
+     * its append offset, and the batch of segments written since the last
+     * fdatasync (one per disk per batch, led like ec_group_sync). */
+    size_t pack_threshold;  /* 0: packing off (and in offline tools) */
+    int pack_init;          /* pack_mu and pack_cv exist */
+    pthread_mutex_t pack_mu;
+    pthread_cond_t pack_cv;
+    struct ec_seg *pack_cur;
+    uint64_t pack_tail;
+    uint32_t pack_next_id;  /* first id not used by any segment on disk */
+    struct ec_seg *pack_dirty;
+    uint64_t pack_requested, pack_done;
+    int pack_running;
     /* Several erasure sets (more disks than one set holds): the handle
      * ec_set_open() returns has nsub > 0 and only dispatches, by the set
      * index in the first two hex digits of a data id (ec_new_data_id), to
@@ -143,9 +199,44 @@ struct ec_reader {
     int fmt[EC_MAX_DISKS];   /* each open shard's format version */
     char *blocks;            /* n * block_len scratch, owned; allocated on
                                 first need (partial or degraded reads) */
+    int packed;              /* 1: shards are entries of a pack segment */
+    uint32_t seg;            /* packed: segment id */
+    uint64_t off0;           /* where each shard starts in its file (0, or
+                                the entry's offset in the segment) */
+    uint64_t elen;           /* packed: entry length E */
 };
 
+/* Pack segments (ec_pack.c). */
+/* Parses a packed locator; 0 if id is not one. base gets the id before
+ * '+' (NUL-terminated, cap >= EC_VERSION_ID_MAX). */
+int ec_loc_parse(const char *id, char *base, size_t cap, uint32_t *seg,
+                 uint64_t *off, uint64_t *len);
+void ec_seg_path(const struct ec_set *s, int disk, uint32_t seg, char *out,
+                 size_t cap);
+/* Opens the pack state of set s (after its disks): finds the first free
+ * segment id. -1 (logged) on failure. */
+int ec_pack_init(struct ec_set *s);
+void ec_pack_cleanup(struct ec_set *s);
+/* Reserves len bytes (a multiple of EC_PACK_ALIGN) in the current segment
+ * (rolling to a new one when full, when a disk's copy failed, or when it
+ * has lacked a disk for EC_PACK_RETRY_MS): returns the segment with a
+ * reference held (its copies may all be missing: fd -1, err says why),
+ * NULL only without memory. */
+struct ec_seg *ec_pack_alloc(struct ec_set *s, uint64_t len, uint64_t *off);
+/* Makes every append to seg so far durable: one fdatasync per disk per
+ * batch of concurrent callers. Returns the mask of disks whose copy of seg
+ * is not durable (failed sync or failed earlier). */
+uint32_t ec_pack_sync(struct ec_set *s, struct ec_seg *seg);
+void ec_pack_release(struct ec_set *s, struct ec_seg *seg);
+/* A disk's copy failed a write: no more appends to it. */
+void ec_pack_disk_failed(struct ec_set *s, struct ec_seg *seg, int d);
+/* Appends locator id to the dead list of its segment on disk d (d < 0:
+ * every disk of the set). */
+void ec_pack_dead_add(struct ec_set *s, const char *id, int d);
+
 /* Shared by ec.c and ec_heal.c. */
+/* Shard i of r for logs: its file, or its segment and offset. */
+void ec_shard_name(const struct ec_reader *r, int i, char *out, size_t cap);
 void ec_log_errno(const char *what, const char *path, int err);
 void ec_put_le(unsigned char *p, uint64_t v, int n);
 uint64_t ec_get_le(const unsigned char *p, int n);

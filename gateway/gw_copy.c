@@ -463,6 +463,9 @@ static void copy_work(struct gw_req *req)
         dst.stripe_size = (uint32_t)ec_set_stripe_size(req->srv->set);
         gw_put_record(req, w, &dst);
         if (est == EC_OK) est = ec_writer_finish(w, &size);
+        if (est == EC_OK) /* packed: the catalog keeps the locator */
+            snprintf(dst.data_id, sizeof(dst.data_id), "%s",
+                     ec_writer_data_id(w));
     }
     ec_writer_free(w);
     w = NULL;
@@ -689,6 +692,9 @@ static void upload_part_copy_work(struct gw_req *req)
     if (est == EC_OK)
         est = copy_data(req, &src, from, to, w, md, NULL, &cs, &keys);
     if (est == EC_OK) est = ec_writer_finish(w, &size);
+    if (est == EC_OK) /* packed: the upload keeps the locator */
+        snprintf(part.data_id, sizeof(part.data_id), "%s",
+                 ec_writer_data_id(w));
     ec_writer_free(w);
     w = NULL;
     if (est != EC_OK) {

@@ -532,6 +532,9 @@ static void complete_work(struct gw_req *req)
                 gw_put_record(req, w, &v);
                 est = ec_writer_finish(w, &zero);
             }
+            if (est == EC_OK) /* packed: the catalog keeps the locator */
+                snprintf(v.data_id, sizeof(v.data_id), "%s",
+                         ec_writer_data_id(w));
             ec_writer_free(w);
             if (est != EC_OK) {
                 gw_resp_error(&req->resp, gw_err_from_ec(est),

@@ -888,6 +888,9 @@ static void put_finish_work(struct gw_req *req)
         put_fail(req, gw_err_from_ec(est), ec_strerror(est));
         goto out_abort;
     }
+    /* a small version was packed: the catalog keeps its locator */
+    snprintf(pu->ver.data_id, sizeof(pu->ver.data_id), "%s",
+             ec_writer_data_id(pu->writer));
     if (ec_writer_missing(pu->writer) && req->srv->on_degraded)
         /* written with fewer shards than disks: heal once committed */
         req->srv->on_degraded(pu->ver.data_id, size,

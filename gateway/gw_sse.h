@@ -15,7 +15,9 @@
  * and stored as ciphertext followed by its 16-byte tag, so one block and its
  * tag fill exactly one erasure stripe. The data id is unique per write (and
  * per multipart part), so no (key, nonce) pair is ever used twice, and a
- * block moved to another index or another object fails its tag. */
+ * block moved to another index or another object fails its tag. "data id"
+ * is the id the write was made under: for a packed version, the part of
+ * its locator before '+' (ec.h), which the data keeps when it moves. */
 #ifndef GW_SSE_H
 #define GW_SSE_H
 

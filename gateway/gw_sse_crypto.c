@@ -18,7 +18,7 @@ int gw_sse_block_key(const unsigned char dek[GW_SSE_KEY], const char *data_id,
                      unsigned char out[GW_SSE_KEY])
 {
     unsigned char msg[sizeof(BLOCK_LABEL) + 80];
-    size_t ll = sizeof(BLOCK_LABEL) - 1, dl = strlen(data_id);
+    size_t ll = sizeof(BLOCK_LABEL) - 1, dl = strcspn(data_id, "+");
     unsigned int n = 0;
 
     if (dl > sizeof(msg) - ll) return -1;
@@ -47,7 +47,7 @@ static size_t block_params(const unsigned char salt[GW_SSE_SALT],
                            unsigned char nonce[12], unsigned char *aad,
                            size_t cap)
 {
-    size_t ll = sizeof(AAD_LABEL) - 1, dl = strlen(data_id);
+    size_t ll = sizeof(AAD_LABEL) - 1, dl = strcspn(data_id, "+");
     if (ll + dl + 9 > cap) return 0;
     memcpy(nonce, salt, GW_SSE_SALT);
     be64(nonce + GW_SSE_SALT, idx);

@@ -60,9 +60,37 @@ enum heal_status heal_all(struct meta_db *db, struct ec_set *set,
 /* Removes shard files that no version or upload part names and that are
  * older than before_ms (file mtime): what a crash between publishing the
  * shards and committing the catalog, or between a delete's commit and its
- * unlinks, leaves behind. Counts in *removed. */
+ * unlinks, leaves behind. Counts in *removed. Packed entries no version
+ * names, written (by their header's time) before before_ms, cannot be
+ * unlinked: they are put on their segments' dead lists (dead space for
+ * compaction, never brought back by `coffer meta rebuild`). */
 enum heal_status heal_remove_orphans(struct meta_db *db, struct ec_set *set,
                                      int64_t before_ms, uint64_t *removed);
+
+/* ---- pack segment compaction ---- */
+
+struct heal_pack_stats {
+    uint64_t segments, bytes;   /* every pack segment, its largest copy */
+    uint64_t live_bytes;        /* of entries the catalog names */
+    uint64_t candidates;        /* segments with at least min_dead_pct dead */
+    uint64_t reclaimable;       /* their dead bytes */
+    uint64_t moved, moved_bytes;/* entries copied and switched */
+    uint64_t compacted;         /* segments removed */
+    uint64_t freed_bytes;       /* their size (the copies take live bytes) */
+    uint64_t skipped;           /* kept: they hold an upload part */
+    uint64_t failed;            /* entries not moved, segments kept */
+};
+/* Compacts every pack segment (but the current one) of which at least
+ * min_dead_pct percent is dead: each live entry is copied, verified, into
+ * the current segment, the catalog switched to the copy, and the segment
+ * removed once a fresh walk of the catalog finds nothing in it
+ * (heal_pack.c says why this never drops a version, locked or not, and
+ * why it can be cut short and run again). dry_run: figures only. The
+ * caller holds the catalog exclusively (meta_open) and opened set with
+ * packing on. HEAL_EDAMAGED if anything could not be moved (counted). */
+enum heal_status heal_pack_compact(struct meta_db *db, struct ec_set *set,
+                                   int min_dead_pct, int dry_run,
+                                   struct heal_pack_stats *out);
 
 /* ---- catalog checkpoints and rebuild ---- */
 

@@ -488,6 +488,15 @@ enum heal_status heal_rebuild(const char *meta_dir, struct ec_set *set,
             out->no_record++;
             continue;
         }
+        /* a packed version: its record names the id it was written
+         * under; the catalog needs the locator it was found at */
+        if (ec_data_id_packed(rs.f[i].id)) {
+            size_t bl = ec_data_id_base_len(rs.f[i].id);
+            const char *want = v.data_id[0] ? v.data_id : v.version_id;
+            if (strlen(want) == bl &&
+                memcmp(want, rs.f[i].id, bl) == 0)
+                snprintf(v.data_id, sizeof(v.data_id), "%s", rs.f[i].id);
+        }
         /* a part of a multipart object whose record came earlier, or the
          * same version already back: nothing to add */
         mst = meta_object_get(db, bucket, v.key, v.key_len, v.version_id,

@@ -313,15 +313,28 @@ int heal_shard_name(const char *path, char *id, size_t cap)
 }
 
 struct orphans {
+    struct ec_set *set;
     struct heal_idset ids;
     int64_t before_ms;
     uint64_t removed;
+    uint64_t dead; /* packed entries put on dead lists */
 };
 
 static int orphan_cb(const struct ec_shard_info *si, void *arg)
 {
     struct orphans *o = arg;
     char id[EC_VERSION_ID_MAX + 1];
+    if (si->packed) {
+        /* Appended but never committed (a crash, or a failed catalog
+         * write): dead space, never visible. Judged by the version's
+         * own time, as the segment's mtime moves with every append. */
+        if (!si->valid || heal_idset_find(&o->ids, si->version_id) >= 0 ||
+            si->mtime_ms >= o->before_ms)
+            return 0;
+        ec_pack_mark_dead(o->set, si);
+        o->dead++;
+        return 0;
+    }
     if (!heal_shard_name(si->path, id, sizeof(id))) return 0;
     if (heal_idset_find(&o->ids, id) >= 0) return 0;
     if (si->file_mtime_ms >= o->before_ms) return 0;
@@ -341,6 +354,7 @@ enum heal_status heal_remove_orphans(struct meta_db *db, struct ec_set *set,
 {
     struct orphans o;
     memset(&o, 0, sizeof(o));
+    o.set = set;
     o.before_ms = before_ms;
     *removed = 0;
     if (heal_idset_load(db, &o.ids) != 0) return HEAL_EIO;
@@ -350,5 +364,8 @@ enum heal_status heal_remove_orphans(struct meta_db *db, struct ec_set *set,
     if (o.removed)
         cf_log(CF_LOG_NOTICE, "heal: removed %llu orphan shard file(s)",
                (unsigned long long)o.removed);
+    if (o.dead)
+        cf_log(CF_LOG_NOTICE, "heal: %llu uncommitted pack entr%s marked "
+               "dead", (unsigned long long)o.dead, o.dead == 1 ? "y" : "ies");
     return HEAL_OK;
 }

@@ -148,6 +148,8 @@ enum ol_status ol_store_put(struct meta_db *db, struct ec_set *set,
         est = ec_writer_append(w, p, n);
     }
     if (est == EC_OK) est = ec_writer_finish(w, &size);
+    if (est == EC_OK) /* packed: the catalog keeps the locator */
+        snprintf(v.data_id, sizeof(v.data_id), "%s", ec_writer_data_id(w));
     ec_writer_free(w);
     w = NULL;
     if (est != EC_OK) {

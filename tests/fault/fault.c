@@ -180,6 +180,26 @@ ssize_t pwrite64(int fd, const void *b, size_t n, off_t o)
     FAIL_W(fd);
     return real_pwrite64(fd, b, n, o);
 }
+/* A closed number may come back from accept() or socket(), which are not
+ * watched: forget it, or a client socket would inherit a disk's fault. */
+int close(int fd)
+{
+    REAL(close, int, int);
+    if (fd >= 0 && fd < MAXFD) bad_fd[fd] = 0;
+    return real_close(fd);
+}
+ssize_t pwritev(int fd, const struct iovec *v, int n, off_t o)
+{
+    REAL(pwritev, ssize_t, int, const struct iovec *, int, off_t);
+    FAIL_W(fd);
+    return real_pwritev(fd, v, n, o);
+}
+ssize_t pwritev64(int fd, const struct iovec *v, int n, off_t o)
+{
+    REAL(pwritev64, ssize_t, int, const struct iovec *, int, off_t);
+    FAIL_W(fd);
+    return real_pwritev64(fd, v, n, o);
+}
 int fdatasync(int fd)
 {
     REAL(fdatasync, int, int);

@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import hmac
 import http.client
+import os
 import random
 import socket
 import struct
@@ -517,3 +518,40 @@ def client_error(excinfo_or_exc):
     """(HTTP status, error Code) of a botocore ClientError."""
     e = getattr(excinfo_or_exc, "value", excinfo_or_exc)
     return (e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"])
+
+
+def pack_entries(disk_dir, live=False):
+    """The packed shard entries on one disk directory, as (segment path,
+    offset, length, locator), found the way `coffer meta rebuild` finds them
+    (erasure/ec_int.h, "Pack entry"): a header with magic COFFSHD1 and
+    format version 3 at a 512-byte boundary, its entry length at byte 4080;
+    torn bytes are stepped over 512 at a time. Hashes are not checked.
+    live: only those no dead list (<segment>.dead on any disk beside this
+    one) names: deleted versions and uncommitted appends are dead."""
+    import glob as _glob
+    out = []
+    for path in sorted(_glob.glob(os.path.join(disk_dir, "pack", "[0-9a-f]" * 8))):
+        with open(path, "rb") as f:
+            data = f.read()
+        off = 0
+        while off + 4096 + 40 <= len(data):
+            h = data[off:off + 4096]
+            if h[:8] == b"COFFSHD1" and struct.unpack_from("<I", h, 8)[0] == 3:
+                e = struct.unpack_from("<Q", h, 4080)[0]
+                if 4136 <= e <= len(data) - off:
+                    b, v = struct.unpack_from("<HH", h, 32)
+                    vid = h[40 + b:40 + b + v].decode()
+                    seg = os.path.basename(path)
+                    loc = f"{vid}+{seg}{off:010x}{e:06x}"
+                    out.append((path, off, e, loc))
+                    off += (e + 511) // 512 * 512
+                    continue
+            off += 512
+    if live:
+        dead = set()
+        for dl in _glob.glob(os.path.join(os.path.dirname(disk_dir.rstrip("/")), "*",
+                                          "pack", "*.dead")):
+            with open(dl) as f:
+                dead.update(line[:-1] for line in f if line.endswith("\n"))
+        out = [x for x in out if x[3] not in dead]
+    return out

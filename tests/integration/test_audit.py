@@ -277,8 +277,10 @@ def test_verify_data_flags_lost_shards(start_server_fn):
     s3 = srv.client()
     b = s3util.unique_bucket_name("shards")
     s3.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    # all above erasure.pack_threshold (128 KiB): shard files, which the
+    # test damages by name
     bodies = {"keep": os.urandom(200 * 1024), "lose": os.urandom(300 * 1024),
-              "rot": os.urandom(100 * 1024)}
+              "rot": os.urandom(150 * 1024)}
     for k, body in bodies.items():
         put(s3, b, k, body, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=in_days(1))
     rep = report_json(srv, "--verify-data")

@@ -19,7 +19,7 @@ import subprocess
 
 import pytest
 
-from s3util import MiB, det_bytes
+from s3util import MiB, det_bytes, pack_entries
 
 pytestmark = [pytest.mark.durability, pytest.mark.local]
 
@@ -62,7 +62,11 @@ def heal(srv, *args):
 
 
 def shard_count(srv, disk):
-    return len(glob.glob(os.path.join(srv.data_dir, f"disk{disk}", "obj", "*", "*", "*")))
+    """Shards on a disk: files, and packed entries (small objects) no dead
+    list names."""
+    d = os.path.join(srv.data_dir, f"disk{disk}")
+    return (len(glob.glob(os.path.join(d, "obj", "*", "*", "*"))) +
+            len(pack_entries(d, live=True)))
 
 
 def tmp_files(srv):

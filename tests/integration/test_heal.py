@@ -24,7 +24,7 @@ import datetime
 
 import pytest
 
-from s3util import MiB, det_bytes, etag_of
+from s3util import MiB, det_bytes, etag_of, pack_entries
 
 pytestmark = [pytest.mark.durability, pytest.mark.local]
 
@@ -65,6 +65,14 @@ def remove_dir(path):
 
 def shards_on(srv, i):
     return sorted(glob.glob(os.path.join(disk(srv, i), "obj", "*", "*", "*")))
+
+
+def spots_on(srv, i):
+    """(path, offset) of a byte in the last block of every shard on disk
+    i: shard files and packed entries (small objects) alike."""
+    out = [(p, max(0, os.path.getsize(p) - 41 - 7)) for p in shards_on(srv, i)]
+    out += [(p, off + e - 41 - 7) for p, off, e, _ in pack_entries(disk(srv, i))]
+    return out
 
 
 def corrupt(path, where=None):
@@ -146,8 +154,10 @@ def test_heal_lost_and_corrupt_disks_then_lose_another_pair(start_server_fn):
     # 2. bytes corrupted in every shard on two other disks, found by
     # their bitrot hashes (server restarted: nothing cached)
     for i in (3, 4):
-        for path in shards_on(srv, i):
-            corrupt(path)
+        spots = spots_on(srv, i)
+        assert len(spots) == nobj
+        for path, where in spots:
+            corrupt(path, where)
     srv.restart()
     s3 = srv.client()
     line, n = summary(coffer(srv, "heal", "--dry-run", check=1).stdout)
@@ -177,8 +187,11 @@ def test_heal_reports_unrecoverable_and_bucket_filter(start_server_fn):
     s3 = srv.client()
     s3.create_bucket(Bucket="keep")
     s3.create_bucket(Bucket="lose")
-    s3.put_object(Bucket="keep", Key="k", Body=b"k" * 5000)
-    s3.put_object(Bucket="lose", Key="l", Body=b"l" * 5000)
+    # above erasure.pack_threshold (128 KiB): shard files; the same with
+    # packed objects is in test_pack.py
+    body_k, body_l = b"k" * 200000, b"l" * 200000
+    s3.put_object(Bucket="keep", Key="k", Body=body_k)
+    s3.put_object(Bucket="lose", Key="l", Body=body_l)
     vid = None
     for path in glob.glob(os.path.join(srv.data_dir, "disk*", "obj", "*", "*", "*")):
         with open(path, "rb") as f:
@@ -197,7 +210,7 @@ def test_heal_reports_unrecoverable_and_bucket_filter(start_server_fn):
     p = coffer(srv, "heal", "--bucket", "keep", check=0)
     line, n = summary(p.stdout)
     assert n["unrecoverable"] == 0, line
-    assert s3.get_object(Bucket="keep", Key="k")["Body"].read() == b"k" * 5000
+    assert s3.get_object(Bucket="keep", Key="k")["Body"].read() == body_k
     # beyond parity: a clear 503, not wrong bytes (raw: botocore retries
     # 503s and some versions fail to parse the error of a checksummed GET)
     r = srv.request("GET", "/lose/l")
@@ -265,7 +278,9 @@ def test_orphans_and_tmp_files_removed_at_start(start_server_fn):
     srv = start_server_fn("heal-orphan", QUIET)
     s3 = srv.client()
     s3.create_bucket(Bucket="bkt")
-    s3.put_object(Bucket="bkt", Key="k", Body=b"x" * 10000)
+    # above erasure.pack_threshold: shard files (packed orphans: test_pack.py)
+    body = b"x" * 200000
+    s3.put_object(Bucket="bkt", Key="k", Body=body)
     real = glob.glob(os.path.join(srv.data_dir, "disk*", "obj", "*", "*", "*"))
     assert len(real) == 6
     srv.stop()
@@ -287,7 +302,7 @@ def test_orphans_and_tmp_files_removed_at_start(start_server_fn):
     wait_for(lambda: not any(os.path.exists(o) for o in orphans + [torn, tmp]), 15,
              "orphans and tmp leftovers to be removed")
     assert all(os.path.exists(p) for p in real)
-    assert srv.client().get_object(Bucket="bkt", Key="k")["Body"].read() == b"x" * 10000
+    assert srv.client().get_object(Bucket="bkt", Key="k")["Body"].read() == body
 
 
 def test_catalog_rebuild_from_checkpoint_and_shard_records(start_server_fn):
@@ -366,8 +381,10 @@ def test_twelve_disks_form_two_erasure_sets(start_server_fn, tmp_path):
     with open(os.path.join(disks[7], ".coffer", "format.json")) as f:
         fmt = json.load(f)
     assert fmt["sets"] == 2 and fmt["disk"] == 7, fmt
-    first = sum(len(glob.glob(os.path.join(d, "obj", "*", "*", "*"))) for d in disks[:6])
-    second = sum(len(glob.glob(os.path.join(d, "obj", "*", "*", "*"))) for d in disks[6:])
+    def nshards(d):   # shard files and packed entries
+        return len(glob.glob(os.path.join(d, "obj", "*", "*", "*"))) + len(pack_entries(d))
+    first = sum(nshards(d) for d in disks[:6])
+    second = sum(nshards(d) for d in disks[6:])
     assert first + second == 6 * 24 and first >= 6 * 4 and second >= 6 * 4, (first, second)
     # two disks of each set gone: everything still reads, and heals back
     for i in (0, 3, 7, 11):

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -31,9 +32,10 @@ static char disks[N][256];
 static const char *diskp[N];
 static unsigned seed, seed0; /* seed0: as given, for the failure note */
 
+static size_t pack_thr; /* open_set()'s erasure.pack_threshold */
 static struct ec_set *open_set(int k, int m, size_t stripe)
 {
-    struct ec_config c = { diskp, k + m, k, m, stripe, 0 };
+    struct ec_config c = { diskp, k + m, k, m, stripe, 0, pack_thr };
     struct ec_set *s = NULL;
     assert_int_equal(ec_set_open(&c, &s), EC_OK);
     return s;
@@ -339,7 +341,7 @@ static void test_abandoned_writer(void **state)
 
 static void test_no_parity_and_format_mismatch(void **state)
 {
-    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100, 0 };
+    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100, 0, 0 };
     struct ec_set *s = NULL;
     char *d;
     /* the disks were formatted 4+2: a 5+1 layout is refused */
@@ -347,7 +349,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     /* a disk out of order is refused */
     {
         const char *swapped[N];
-        struct ec_config c2 = { swapped, N, K, M, STRIPE, 0 };
+        struct ec_config c2 = { swapped, N, K, M, STRIPE, 0, 0 };
         memcpy(swapped, diskp, sizeof(swapped));
         swapped[0] = diskp[1];
         swapped[1] = diskp[0];
@@ -376,14 +378,14 @@ static void test_no_parity_and_format_mismatch(void **state)
         fputs(body, f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE, 0 }, &s),
+                                                           STRIPE, 0, 0 }, &s),
                          EC_EINVAL);
         f = fopen(fp, "w");
         assert_non_null(f);
         fputs("{\"version\":1,", f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE, 0 }, &s),
+                                                           STRIPE, 0, 0 }, &s),
                          EC_EINVAL);
         /* restored, the set opens again */
         {
@@ -404,7 +406,7 @@ static void test_no_parity_and_format_mismatch(void **state)
             assert_non_null(strstr(body, want));
         }
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           2 * STRIPE, 0 }, &s),
+                                                           2 * STRIPE, 0, 0 }, &s),
                          EC_EINVAL);
         /* a format.json from before the field existed is accepted */
         {
@@ -423,7 +425,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     {
         static char d0[256], d1[256];
         const char *two[2] = { d0, d1 };
-        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10, 0 };
+        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10, 0, 0 };
         snprintf(d0, sizeof(d0), "%s/m0a", root);
         snprintf(d1, sizeof(d1), "%s/m0b", root);
         assert_int_equal(ec_set_open(&c3, &s), EC_OK);
@@ -659,7 +661,7 @@ static void test_two_filesystems(void **state)
     const char *dp[N];
     struct stat a, b;
     struct ec_set *s;
-    struct ec_config c = { dp, N, K, M, STRIPE, 0 };
+    struct ec_config c = { dp, N, K, M, STRIPE, 0, 0 };
     size_t n = 2 * STRIPE + 5;
     char *d, p[512];
     int i;
@@ -947,6 +949,441 @@ static void test_two_sets(void **state)
     free(d);
 }
 
+/* ---- pack segments ---- */
+
+#define PACK_THR (16 * 1024)
+
+/* Writes n bytes as version id and returns the data id the catalog must
+ * keep (a packed locator when n <= the set's threshold). */
+static void put_loc(struct ec_set *s, const char *id, const char *data,
+                    size_t n, char *loc, size_t cap)
+{
+    struct ec_writer *w;
+    struct ec_obj_info in = { "bkt", "small/key", 9, id, 1234 };
+    uint64_t size;
+    assert_int_equal(ec_writer_new(s, &in, &w), EC_OK);
+    if (n) assert_int_equal(ec_writer_append(w, data, n), EC_OK);
+    assert_int_equal(ec_writer_set_record(w, "{\"r\":1}", 7), EC_OK);
+    assert_int_equal(ec_writer_finish(w, &size), EC_OK);
+    assert_int_equal(size, n);
+    snprintf(loc, cap, "%s", ec_writer_data_id(w));
+    ec_writer_free(w);
+}
+
+/* Offset and length of a locator, restating ec.h's format. */
+static void loc_parts(const char *loc, unsigned *seg, off_t *off,
+                      size_t *len)
+{
+    const char *p = strchr(loc, '+');
+    char b[16];
+    assert_non_null(p);
+    assert_int_equal(strlen(p + 1), 24);
+    memcpy(b, p + 1, 8);
+    b[8] = 0;
+    *seg = (unsigned)strtoul(b, NULL, 16);
+    memcpy(b, p + 9, 10);
+    b[10] = 0;
+    *off = (off_t)strtoull(b, NULL, 16);
+    memcpy(b, p + 19, 6);
+    b[6] = 0;
+    *len = (size_t)strtoul(b, NULL, 16);
+}
+
+struct shard_at {
+    const char *loc;
+    char path[N][512]; /* segment file holding shard i */
+    int seen, valid;
+};
+
+static int find_cb(const struct ec_shard_info *si, void *arg)
+{
+    struct shard_at *sa = arg;
+    if (!si->packed || strcmp(si->version_id, sa->loc) != 0) return 0;
+    sa->seen++;
+    if (!si->valid) return 0;
+    sa->valid++;
+    assert_true(si->shard >= 0 && si->shard < N);
+    snprintf(sa->path[si->shard], sizeof(sa->path[0]), "%s", si->path);
+    assert_string_equal(si->bucket, "bkt");
+    assert_int_equal(si->key_len, 9);
+    assert_non_null(si->record);
+    assert_int_equal(si->record_len, 7);
+    return 0;
+}
+
+static void find_shards(struct ec_set *s, const char *loc,
+                        struct shard_at *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->loc = loc;
+    assert_int_equal(ec_scan(s, find_cb, sa), EC_OK);
+}
+
+/* Small versions go to pack segments (no shard file), larger ones to
+ * files; both read back byte-exact whole and in ranges; the threshold's
+ * boundary is exact; a threshold of 0 disables packing. */
+static void test_pack_round_trip(void **state)
+{
+    static const size_t sizes[] = { 0, 1, 1000, 4096, PACK_THR,
+                                    PACK_THR + 1, STRIPE + 3 };
+    struct ec_set *s;
+    size_t i;
+    int files0 = count_files("obj/*/*/*");
+    pack_thr = PACK_THR;
+    s = open_set(K, M, STRIPE);
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char id[32], loc[64];
+        char *d = pattern(sizes[i]);
+        snprintf(id, sizeof(id), "pk%zu", i);
+        put_loc(s, id, d, sizes[i], loc, sizeof(loc));
+        if (sizes[i] <= PACK_THR) {
+            assert_true(ec_data_id_packed(loc));
+            assert_int_equal(ec_data_id_base_len(loc), strlen(id));
+            assert_memory_equal(loc, id, strlen(id));
+        } else {
+            assert_string_equal(loc, id);
+            assert_false(ec_data_id_packed(loc));
+        }
+        check(s, loc, d, sizes[i], 0);
+        free(d);
+    }
+    /* only the two large ones made files */
+    assert_int_equal(count_files("obj/*/*/*"), files0 + 2 * N);
+    assert_int_equal(count_files("tmp/*"), 0);
+    ec_set_free(s);
+    pack_thr = 0;
+    s = open_set(K, M, STRIPE);
+    {
+        char loc[64], *d = pattern(100);
+        put_loc(s, "nopack", d, 100, loc, sizeof(loc));
+        assert_string_equal(loc, "nopack");
+        check(s, loc, d, 100, 0);
+        free(d);
+    }
+    ec_set_free(s);
+}
+
+/* Every pair of damaged shards of a packed version reads byte-exact
+ * through parity (degraded), three fail cleanly, and the reopened set
+ * (a new segment id) still reads the old entries. */
+static void test_pack_degraded(void **state)
+{
+    struct ec_set *s;
+    char loc[64], loc2[64];
+    char *d = pattern(5000);
+    struct shard_at sa;
+    unsigned seg;
+    off_t off;
+    size_t len;
+    int a, b;
+    pack_thr = PACK_THR;
+    s = open_set(K, M, STRIPE);
+    put_loc(s, "pkdeg", d, 5000, loc, sizeof(loc));
+    loc_parts(loc, &seg, &off, &len);
+    find_shards(s, loc, &sa);
+    assert_int_equal(sa.valid, N);
+    for (a = 0; a < N; a++) {
+        for (b = a + 1; b < N; b++) {
+            /* a: a block byte flipped; b: the header flipped */
+            flip(sa.path[a], off + 4096 + 100);
+            flip(sa.path[b], off + 50);
+            check(s, loc, d, 5000, a < K || b < K);
+            flip(sa.path[a], off + 4096 + 100);
+            flip(sa.path[b], off + 50);
+        }
+    }
+    check(s, loc, d, 5000, 0);
+    {
+        struct ec_reader *r;
+        flip(sa.path[0], off + 4096 + 10);
+        flip(sa.path[1], off + (off_t)len - 10); /* trailer */
+        flip(sa.path[2], off + 4096 + 20);
+        /* the trailer is checked at open, the blocks at read */
+        assert_int_equal(ec_reader_open(s, loc, 5000, &r), EC_OK);
+        {
+            char *buf = malloc(5000);
+            assert_int_not_equal(ec_reader_read(r, 0, buf, 5000, NULL),
+                                 EC_OK);
+            free(buf);
+        }
+        ec_reader_free(r);
+        flip(sa.path[0], off + 4096 + 10);
+        flip(sa.path[1], off + (off_t)len - 10);
+        flip(sa.path[2], off + 4096 + 20);
+    }
+    /* a locator with another length or offset finds nothing usable */
+    {
+        char bad[64];
+        struct ec_reader *r;
+        snprintf(bad, sizeof(bad), "%s", loc);
+        bad[strlen(bad) - 1] ^= 1;
+        assert_int_not_equal(ec_reader_open(s, bad, 5000, &r), EC_OK);
+    }
+    ec_set_free(s);
+    s = open_set(K, M, STRIPE);
+    put_loc(s, "pkdeg2", d, 5000, loc2, sizeof(loc2));
+    {
+        unsigned seg2;
+        loc_parts(loc2, &seg2, &off, &len);
+        assert_true(seg2 > seg);
+    }
+    check(s, loc, d, 5000, 0);
+    check(s, loc2, d, 5000, 0);
+    ec_set_free(s);
+    pack_thr = 0;
+    free(d);
+}
+
+/* Healing a packed version rewrites its bad shards in place (same
+ * locator), a replaced empty disk gets its segment back, and more than M
+ * bad is unrecoverable. */
+static void test_pack_heal(void **state)
+{
+    struct ec_set *s;
+    struct ec_heal_result hr;
+    char loc[64], cmd[1200];
+    char *d = pattern(9000);
+    struct shard_at sa;
+    unsigned seg;
+    off_t off;
+    size_t len;
+    pack_thr = PACK_THR;
+    s = open_set(K, M, STRIPE);
+    put_loc(s, "pkheal", d, 9000, loc, sizeof(loc));
+    loc_parts(loc, &seg, &off, &len);
+    find_shards(s, loc, &sa);
+    assert_int_equal(sa.valid, N);
+    assert_int_equal(ec_heal(s, loc, 9000, 0, &hr), EC_OK);
+    assert_int_equal(hr.shards_bad, 0);
+    flip(sa.path[1], off + 4096 + 7);
+    flip(sa.path[4], off + 30);
+    assert_int_equal(ec_heal(s, loc, 9000, 0, &hr), EC_OK);
+    assert_int_equal(hr.bad_mask, (1u << 1) | (1u << 4));
+    assert_int_equal(hr.shards_rebuilt, 0);
+    assert_int_equal(ec_heal(s, loc, 9000, 1, &hr), EC_OK);
+    assert_int_equal(hr.shards_rebuilt, 2);
+    assert_int_equal(ec_heal(s, loc, 9000, 0, &hr), EC_OK);
+    assert_int_equal(hr.shards_bad, 0);
+    check(s, loc, d, 9000, 0);
+    /* shard 3's disk replaced by an empty directory */
+    {
+        char disk[512];
+        snprintf(disk, sizeof(disk), "%s", sa.path[3]);
+        *strstr(disk, "/pack/") = '\0';
+        snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir %s", disk, disk);
+        assert_int_equal(system(cmd), 0);
+    }
+    check(s, loc, d, 9000, 1);
+    assert_int_equal(ec_heal(s, loc, 9000, 1, &hr), EC_OK);
+    assert_int_equal(hr.shards_rebuilt, 1);
+    find_shards(s, loc, &sa);
+    assert_int_equal(sa.valid, N);
+    check(s, loc, d, 9000, 0);
+    /* three bad: nothing written */
+    flip(sa.path[0], off + 4096 + 7);
+    flip(sa.path[2], off + 4096 + 7);
+    flip(sa.path[5], off + 4096 + 7);
+    assert_int_equal(ec_heal(s, loc, 9000, 1, &hr), EC_ETOOFEW);
+    flip(sa.path[0], off + 4096 + 7);
+    flip(sa.path[2], off + 4096 + 7);
+    flip(sa.path[5], off + 4096 + 7);
+    check(s, loc, d, 9000, 0);
+    ec_set_free(s);
+    pack_thr = 0;
+    free(d);
+}
+
+/* Scans find packed entries by their locators (with their records), skip
+ * torn appends and garbage between entries, and never report an entry
+ * after ec_remove() put it on the dead list. */
+static void test_pack_scan_and_remove(void **state)
+{
+    struct ec_set *s;
+    char loc1[64], loc2[64], loc3[64];
+    char *d = pattern(3000);
+    struct shard_at sa;
+    unsigned seg;
+    off_t off;
+    size_t len;
+    pack_thr = PACK_THR;
+    s = open_set(K, M, STRIPE);
+    put_loc(s, "pkscan1", d, 3000, loc1, sizeof(loc1));
+    put_loc(s, "pkscan2", d, 10, loc2, sizeof(loc2));
+    put_loc(s, "pkscan3", d, 2000, loc3, sizeof(loc3));
+    find_shards(s, loc2, &sa);
+    assert_int_equal(sa.valid, N);
+    /* entry 2 torn on one disk: not reported there; 1 and 3 still are */
+    loc_parts(loc2, &seg, &off, &len);
+    flip(sa.path[2], off + (off_t)len - 1);
+    find_shards(s, loc2, &sa);
+    assert_int_equal(sa.valid, N - 1);
+    find_shards(s, loc1, &sa);
+    assert_int_equal(sa.valid, N);
+    find_shards(s, loc3, &sa);
+    assert_int_equal(sa.valid, N);
+    /* removed: gone from scans, the neighbours stay */
+    assert_int_equal(ec_remove(s, loc1), EC_OK);
+    find_shards(s, loc1, &sa);
+    assert_int_equal(sa.seen, 0);
+    find_shards(s, loc3, &sa);
+    assert_int_equal(sa.valid, N);
+    check(s, loc3, d, 2000, 0);
+    ec_set_free(s);
+    pack_thr = 0;
+    free(d);
+}
+
+struct pk_thread {
+    struct ec_set *s;
+    int t;
+    char *data;
+};
+
+static void *pk_writer(void *arg)
+{
+    struct pk_thread *pt = arg;
+    int i;
+    for (i = 0; i < 40; i++) {
+        char id[32], loc[64];
+        size_t n = (size_t)(pt->t * 97 + i * 31) % PACK_THR;
+        struct ec_reader *r;
+        char *buf = malloc(n + 1);
+        int deg = 0;
+        snprintf(id, sizeof(id), "pkt%d-%d", pt->t, i);
+        put_loc(pt->s, id, pt->data, n, loc, sizeof(loc));
+        if (ec_reader_open(pt->s, loc, n, &r) != EC_OK ||
+            ec_reader_read(r, 0, buf, n, &deg) != EC_OK ||
+            memcmp(buf, pt->data, n) != 0 || deg)
+            pt->t = -1;
+        ec_reader_free(r);
+        free(buf);
+    }
+    return NULL;
+}
+
+/* Concurrent writers share segments and syncs; every version reads back
+ * and no two share bytes. */
+static void test_pack_concurrent(void **state)
+{
+    struct ec_set *s;
+    pthread_t th[8];
+    struct pk_thread pt[8];
+    char *d = pattern(PACK_THR);
+    int i;
+    pack_thr = PACK_THR;
+    s = open_set(K, M, STRIPE);
+    for (i = 0; i < 8; i++) {
+        pt[i].s = s;
+        pt[i].t = i;
+        pt[i].data = d;
+        assert_int_equal(pthread_create(&th[i], NULL, pk_writer, &pt[i]), 0);
+    }
+    for (i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(pt[i].t, i);
+    }
+    ec_set_free(s);
+    pack_thr = 0;
+    free(d);
+}
+
+struct seg_seen {
+    int n;
+    uint32_t ids[16];
+    uint64_t bytes[16];
+    int current[16];
+};
+
+static int seg_cb(const struct ec_seg_info *si, void *arg)
+{
+    struct seg_seen *ss = arg;
+    if (ss->n < 16) {
+        ss->ids[ss->n] = si->id;
+        ss->bytes[ss->n] = si->bytes;
+        ss->current[ss->n] = si->current;
+    }
+    ss->n++;
+    return 0;
+}
+
+/* Compaction's erasure half: a packed version moves to the current
+ * segment under the same data id (the copy verified, the original left
+ * as it was), a damaged original still moves (decoded through parity),
+ * one beyond parity does not, and a dropped segment is gone from every
+ * disk but the current one cannot be dropped. */
+static void test_pack_move_and_drop(void **state)
+{
+    struct ec_set *s;
+    char loc[64], loc2[64], nloc[64], nloc2[64], bad[64];
+    char *d = pattern(7000);
+    struct shard_at sa;
+    struct seg_seen ss;
+    unsigned seg, nseg;
+    off_t off;
+    size_t len;
+    pack_thr = PACK_THR;
+    s = open_set(K, M, STRIPE);
+    put_loc(s, "pkmove", d, 7000, loc, sizeof(loc));
+    put_loc(s, "pkmove2", d, 5000, loc2, sizeof(loc2));
+    put_loc(s, "pkmove3", d, 3000, bad, sizeof(bad));
+    loc_parts(loc, &seg, &off, &len);
+    ec_set_free(s);
+    s = open_set(K, M, STRIPE); /* a new current segment */
+    /* damaged in one and two shards: moved all the same, the copies whole */
+    {
+        unsigned sg2;
+        off_t off2;
+        size_t len2;
+        loc_parts(loc2, &sg2, &off2, &len2);
+        find_shards(s, loc2, &sa);
+        flip(sa.path[0], off2 + 4096 + 100);
+    }
+    find_shards(s, loc, &sa);
+    flip(sa.path[1], off + 4096 + 9);
+    flip(sa.path[5], off + 30);
+    assert_int_equal(ec_pack_move(s, loc, 7000, nloc, sizeof(nloc)), EC_OK);
+    assert_int_equal(ec_data_id_base_len(nloc), strlen("pkmove"));
+    assert_memory_equal(nloc, "pkmove+", 7);
+    loc_parts(nloc, &nseg, &off, &len);
+    assert_true(nseg > seg);
+    check(s, nloc, d, 7000, 0);
+    {
+        struct ec_heal_result hr;
+        assert_int_equal(ec_heal(s, nloc, 7000, 0, &hr), EC_OK);
+        assert_int_equal(hr.shards_bad, 0);
+    }
+    check(s, loc, d, 7000, 1); /* the original untouched */
+    assert_int_equal(ec_pack_move(s, loc2, 5000, nloc2, sizeof(nloc2)),
+                     EC_OK);
+    check(s, nloc2, d, 5000, 0);
+    /* three shards bad: refused, nothing to point at */
+    find_shards(s, bad, &sa);
+    loc_parts(bad, &seg, &off, &len);
+    flip(sa.path[0], off + 50);
+    flip(sa.path[2], off + 50);
+    flip(sa.path[4], off + 50);
+    assert_int_not_equal(ec_pack_move(s, bad, 3000, nloc, sizeof(nloc)),
+                         EC_OK);
+    /* listing: the old segment and the current one */
+    memset(&ss, 0, sizeof(ss));
+    assert_int_equal(ec_pack_list(s, seg_cb, &ss), EC_OK);
+    assert_true(ss.n >= 2);
+    assert_int_equal(ss.current[ss.n - 1], 1);
+    assert_int_equal(ss.ids[ss.n - 1], nseg);
+    assert_int_equal(ec_pack_drop_segment(s, 0, nseg), EC_EINVAL);
+    assert_int_equal(ec_pack_drop_segment(s, 0, seg), EC_OK);
+    find_shards(s, loc, &sa);
+    assert_int_equal(sa.seen, 0);
+    {
+        struct ec_reader *r;
+        assert_int_equal(ec_reader_open(s, loc, 7000, &r), EC_ENOTFOUND);
+    }
+    check(s, nloc2, d, 5000, 0);
+    ec_set_free(s);
+    pack_thr = 0;
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -964,6 +1401,12 @@ int main(void)
         cmocka_unit_test(test_heal_replaced_disk),
         cmocka_unit_test(test_record_and_scan),
         cmocka_unit_test(test_two_sets),
+        cmocka_unit_test(test_pack_round_trip),
+        cmocka_unit_test(test_pack_degraded),
+        cmocka_unit_test(test_pack_heal),
+        cmocka_unit_test(test_pack_scan_and_remove),
+        cmocka_unit_test(test_pack_concurrent),
+        cmocka_unit_test(test_pack_move_and_drop),
     };
     int i, rc;
     char cmd[300];
