@@ -118,8 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 11: {
         char algo[32];
-        int kms = 0;
-        gw_xml_parse_encryption(body, len, algo, &kms);
+        int kms = 0, bucket_key = 0;
+        gw_xml_parse_encryption(body, len, algo, &kms, &bucket_key);
         break;
     }
     }
