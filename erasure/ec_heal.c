@@ -480,7 +480,7 @@ static void dead_load(struct ec_set *s, uint32_t seg, struct deadset *ds)
         }
         fclose(f);
     }
-    qsort(ds->ids, ds->n, sizeof(char *), cmp_str);
+    if (ds->n) qsort(ds->ids, ds->n, sizeof(char *), cmp_str);
 }
 
 static int dead_has(const struct deadset *ds, const char *id)

@@ -80,6 +80,8 @@ def pytest_configure(config):
         ("large", "large objects (1 GiB); dominates run time"),
         ("crash", "kill -9 rounds under load; client-independent, run once (pass a)"),
         ("durability", "erasure coding: lost disks, corrupted shards, restarts"),
+        ("serverside", "server-side behaviour that does not depend on the client "
+                       "library (disks, faults, CLI tools); run once (pass a)"),
         ("slow", "takes several seconds (timeouts, waits for expiry)"),
         ("local", "needs the locally started coffer process (not an external endpoint)"),
     ]:

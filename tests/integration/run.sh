@@ -12,13 +12,15 @@
 #       and its pure-python dependencies that interpreter lacks -- never
 #       boto3/botocore/s3transfer, so Debian's old ones cannot shadow it.
 #       Runs the tests of client behaviour: everything except the 1 GiB
-#       test, the CLI clients and the crash rounds (those do not depend on
+#       test, the CLI clients, the crash rounds and the serverside tests
+#       (disks, faults, CLI tools: none of these depend on
 #       the interpreter).
 #
 # Environment:
 #   COFFER_PASS_B_PYTHON   interpreter for pass (b) (default: python3 on PATH)
 #   COFFER_PASS_B_MARK     pytest -m expression for pass (b)
-#                          (default: "not large and not clients and not crash")
+#                          (default: "not large and not clients and not crash
+#                          and not serverside")
 #   COFFER_PASS_A_MARK     pytest -m expression for pass (a) (default: all)
 #   COFFER_TEST_ENDPOINT   run against an external S3 endpoint instead of BINARY
 # Exit status: non-zero if any pass failed or ran no test.
@@ -31,7 +33,7 @@ case "$BIN" in /*) ;; *) BIN="$(pwd)/$BIN" ;; esac
 
 DEB_PY=/usr/bin/python3
 DEB_SITE=/usr/lib/python3/dist-packages
-PASS_B_MARK="${COFFER_PASS_B_MARK:-not large and not clients and not crash}"
+PASS_B_MARK="${COFFER_PASS_B_MARK:-not large and not clients and not crash and not serverside}"
 PASS_A_MARK="${COFFER_PASS_A_MARK:-}"
 
 if [ -z "${COFFER_TEST_ENDPOINT:-}" ] && [ ! -x "$BIN" ]; then

@@ -23,7 +23,7 @@ import pytest
 import s3util
 from s3util import client_error
 
-pytestmark = pytest.mark.local
+pytestmark = [pytest.mark.local, pytest.mark.serverside]
 
 UTC = datetime.timezone.utc
 

@@ -14,7 +14,7 @@ import pytest
 
 from s3util import MiB, det_bytes, etag_of
 
-pytestmark = [pytest.mark.durability, pytest.mark.local]
+pytestmark = [pytest.mark.durability, pytest.mark.local, pytest.mark.serverside]
 
 SIZES = [0, 1, MiB - 1, MiB, 5 * MiB + 7]
 SEED = 4242

@@ -21,7 +21,7 @@ import pytest
 
 from s3util import MiB, det_bytes, pack_entries
 
-pytestmark = [pytest.mark.durability, pytest.mark.local]
+pytestmark = [pytest.mark.durability, pytest.mark.local, pytest.mark.serverside]
 
 QUIET = """
 heal:

@@ -463,6 +463,9 @@ def test_connections_per_address(lserver):
     served; once one of the four closes, 127.0.0.2 gets a connection again."""
     host, port = s3util.host_port(lserver.endpoint)
     held = [_from("127.0.0.2", host, port) for _ in range(4)]
+    # Two loop threads accept (SO_REUSEPORT): give both time to take the
+    # four before the fifth arrives, or the fifth may be counted first.
+    time.sleep(0.5)
     try:
         assert _served(lserver, held[0])            # the four are real
         fifth = _from("127.0.0.2", host, port)
@@ -517,6 +520,7 @@ def test_connections_per_address_ipv6(lserver):
                 time.sleep(0.05)   # polling a connect(), bounded by the deadline
         time.sleep(0.2)            # the probe connection is released
         held = [socket.create_connection(("::1", port), timeout=5) for _ in range(4)]
+        time.sleep(0.5)            # both loops take the four first (see above)
         fifth = socket.create_connection(("::1", port), timeout=5)
         assert _refused(fifth)
         fifth.close()

@@ -25,7 +25,7 @@ import pytest
 
 from s3util import KiB, MiB, det_bytes, etag_of, pack_entries
 
-pytestmark = [pytest.mark.durability, pytest.mark.local]
+pytestmark = [pytest.mark.durability, pytest.mark.local, pytest.mark.serverside]
 
 QUIET = """
 heal:

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from s3util import det_bytes, free_port
 
-pytestmark = [pytest.mark.local]
+pytestmark = [pytest.mark.local, pytest.mark.serverside]
 
 QUIET = """
 heal:
