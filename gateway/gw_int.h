@@ -713,6 +713,16 @@ size_t gw_put_block_cap(const struct gw_req *req);
 void gw_h_put_bucket_encryption(struct gw_req *req); /* after XML body */
 void gw_h_get_bucket_encryption(struct gw_req *req);
 void gw_h_delete_bucket_encryption(struct gw_req *req);
+/* gw_object.c: If-None-Match: * / If-Match of PutObject and
+ * CompleteMultipartUpload (AWS conditional writes), judged under the key
+ * lock against the current version (NULL: none, or a delete marker): a
+ * meta_check_fn; err receives PreconditionFailed or NoSuchKey. */
+struct gw_write_cond {
+    struct gw_req *req;
+    enum gw_err err;
+};
+int gw_write_cond_check(struct meta_version *cur, void *arg);
+
 /* gw_bucket.c: GET of a bucket document kept as it is served (the body,
  * or error `missing` when the bucket has none) and its DELETE (204). Run
  * on a worker. */

@@ -217,35 +217,6 @@ void gw_h_create_mpu(struct gw_req *req)
 
 /* ---- CompleteMultipartUpload ---- */
 
-/* If-None-Match: * / If-Match on completion (AWS conditional writes),
- * judged under the key lock against the current version, exactly as
- * PutObject's (put_cond_check in gw_object.c). */
-struct complete_cond {
-    struct gw_req *req;
-    enum gw_err err;
-};
-
-static int complete_cond_check(struct meta_version *cur, void *arg)
-{
-    struct complete_cond *c = arg;
-    size_t n;
-    const char *h = gw_req_header(c->req, "if-none-match", &n);
-    if (h && cur) {
-        c->err = GW_E_PRECONDITION_FAILED;
-        return 1;
-    }
-    h = gw_req_header(c->req, "if-match", &n);
-    if (h && cur == NULL) {
-        c->err = GW_E_NO_SUCH_KEY;
-        return 1;
-    }
-    if (h && !gw_etag_matches(h, n, cur->etag)) {
-        c->err = GW_E_PRECONDITION_FAILED;
-        return 1;
-    }
-    return 0;
-}
-
 static void lower_name(enum gw_csum_algo a, char out[16])
 {
     size_t k;
@@ -513,7 +484,7 @@ static void complete_work(struct gw_req *req)
          * default retention as of now; a locked version is audited in
          * the completion's batch. Conditional completion is judged under
          * the key lock. */
-        struct complete_cond cc = { req, GW_E_NONE };
+        struct gw_write_cond cc = { req, GW_E_NONE };
         int applies = 0, cond;
         char *ev = NULL;
         gw_lock_from_upload(&v);
@@ -554,7 +525,7 @@ static void complete_work(struct gw_req *req)
                gw_req_header(req, "if-match", NULL);
         st = meta_upload_complete_if(req->srv->db, req->bucket, id, &v,
                                      &replaced, &unused, &nunused,
-                                     cond ? complete_cond_check : NULL, &cc,
+                                     cond ? gw_write_cond_check : NULL, &cc,
                                      ol_clock_now(), ev);
         free(ev);
         if (st != META_OK) ec_remove(req->srv->set, v.data_id);

@@ -776,15 +776,10 @@ void gw_put_body_end(struct gw_req *req)
     gw_put_kick(req);
 }
 
-/* If-None-Match: * / If-Match on PutObject (AWS conditional writes). */
-struct put_cond {
-    struct gw_req *req;
-    enum gw_err err;
-};
-
-static int put_cond_check(struct meta_version *cur, void *arg)
+/* Conditional writes, shared with CompleteMultipartUpload (gw_int.h). */
+int gw_write_cond_check(struct meta_version *cur, void *arg)
 {
-    struct put_cond *c = arg;
+    struct gw_write_cond *c = arg;
     size_t n;
     const char *h = gw_req_header(c->req, "if-none-match", &n);
     if (h && cur) {
@@ -935,7 +930,7 @@ static void put_finish_work(struct gw_req *req)
     {
         /* Written under lock: the audit entry commits with the version.
          * Conditional writes are judged under the same key lock. */
-        struct put_cond pc = { req, GW_E_NONE };
+        struct gw_write_cond pc = { req, GW_E_NONE };
         char *ev = NULL;
         int cond = gw_req_header(req, "if-none-match", NULL) ||
                    gw_req_header(req, "if-match", NULL);
@@ -948,7 +943,7 @@ static void put_finish_work(struct gw_req *req)
             }
         }
         mst = meta_object_put_if(req->srv->db, req->bucket, &pu->ver,
-                                 &replaced, cond ? put_cond_check : NULL, &pc,
+                                 &replaced, cond ? gw_write_cond_check : NULL, &pc,
                                  ol_clock_now(), ev);
         free(ev);
         if (mst == META_EDENIED) {

@@ -395,28 +395,8 @@ void gw_h_put_bucket_policy(struct gw_req *req)
 
 static void get_policy_work(struct gw_req *req)
 {
-    struct meta_bucket b;
-    char *doc = NULL;
-    size_t n = 0;
-    enum meta_status st;
-
-    if (gw_bucket_check(req, &b) != 0) return;
-    st = meta_bucket_attr_get(req->srv->db, req->bucket, META_BATTR_POLICY,
-                              &doc, &n);
-    if (st != META_OK) {
-        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
-                                                       : gw_err_from_meta(st),
-                      NULL);
-        return;
-    }
-    if (doc == NULL) {
-        gw_resp_error(&req->resp, GW_E_NO_SUCH_BUCKET_POLICY, NULL);
-        return;
-    }
-    gw_xbuf_raw(&req->resp.body, doc, n);
-    free(doc);
-    req->resp.content_type = "application/json";
-    if (req->resp.body.oom) gw_resp_error(&req->resp, GW_E_INTERNAL, NULL);
+    gw_bucket_doc_get(req, META_BATTR_POLICY, GW_E_NO_SUCH_BUCKET_POLICY);
+    if (req->resp.err == GW_E_NONE) req->resp.content_type = "application/json";
 }
 
 void gw_h_get_bucket_policy(struct gw_req *req)

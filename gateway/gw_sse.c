@@ -424,19 +424,7 @@ void gw_h_get_bucket_encryption(struct gw_req *req)
 
 static void delete_enc_work(struct gw_req *req)
 {
-    struct meta_bucket b;
-    enum meta_status st;
-
-    if (gw_bucket_check(req, &b) != 0) return;
-    st = meta_bucket_attr_set(req->srv->db, req->bucket, META_BATTR_SSE,
-                              NULL, 0);
-    if (st != META_OK) {
-        gw_resp_error(&req->resp, st == META_ENOTFOUND ? GW_E_NO_SUCH_BUCKET
-                                                       : gw_err_from_meta(st),
-                      NULL);
-        return;
-    }
-    req->resp.status = 204;
+    gw_bucket_doc_delete(req, META_BATTR_SSE);
 }
 
 void gw_h_delete_bucket_encryption(struct gw_req *req)

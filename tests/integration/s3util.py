@@ -555,3 +555,23 @@ def pack_entries(disk_dir, live=False):
                 dead.update(line[:-1] for line in f if line.endswith("\n"))
         out = [x for x in out if x[3] not in dead]
     return out
+
+
+def files_containing(roots, needle):
+    """Every readable file under roots (a path or a list of paths) whose
+    bytes contain needle: the at-rest checks (no secret, no plaintext)."""
+    if isinstance(roots, str):
+        roots = [roots]
+    hits = []
+    for root in roots:
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                p = os.path.join(dirpath, f)
+                try:
+                    with open(p, "rb") as fh:
+                        data = fh.read()
+                except OSError:
+                    continue   # vanished or unreadable: not a hit
+                if needle in data:
+                    hits.append(p)
+    return hits

@@ -220,7 +220,7 @@ def _wait_closed(sock, limit_s, until=None):
     except socket.timeout:
         return None, got
     except ConnectionResetError:
-        pass
+        return time.monotonic() - t0, got   # a reset ends it too
     return time.monotonic() - t0, got
 
 
@@ -274,7 +274,7 @@ def test_slow_header_trickle_still_times_out(tserver):
                     closed = True
                     break
             except socket.timeout:
-                pass
+                closed = False     # still open: keep trickling
             except ConnectionResetError:
                 closed = True
                 break
@@ -381,7 +381,7 @@ def test_trickled_body_dropped_others_served(lserver):
                     closed = True
                     break
             except socket.timeout:
-                pass
+                closed = False     # still open: keep trickling
             except ConnectionResetError:
                 closed = True
                 break
@@ -480,12 +480,13 @@ def test_connections_per_address(lserver):
         while True:   # the server notices the close on its next loop turn
             again = _from("127.0.0.2", host, port)
             try:
-                if _served(lserver, again):
-                    break
+                served = _served(lserver, again)
             except (ConnectionResetError, BrokenPipeError, socket.timeout):
-                pass
+                served = False     # still refused: no slot yet
             finally:
                 again.close()
+            if served:
+                break
             assert time.monotonic() < deadline, "address never got a slot back"
             time.sleep(0.05)   # polling, bounded by the deadline
     finally:

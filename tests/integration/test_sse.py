@@ -34,7 +34,7 @@ import hashlib
 import pytest
 from botocore.exceptions import ClientError
 
-from s3util import MiB, det_bytes, etag_of
+from s3util import MiB, det_bytes, etag_of, files_containing
 
 pytestmark = [pytest.mark.local]
 
@@ -258,25 +258,6 @@ def test_errors(c, srv, bkt):
     # bucket encryption XML
     r = srv.request("PUT", f"/{bkt}", query={"encryption": ""}, body=b"<nope/>")
     assert r.status == 400 and b"MalformedXML" in r.body
-
-
-def all_files(root):
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            yield os.path.join(dirpath, f)
-
-
-def files_containing(roots, needle):
-    hits = []
-    for root in roots:
-        for p in all_files(root):
-            try:
-                with open(p, "rb") as f:
-                    if needle in f.read():
-                        hits.append(p)
-            except OSError:
-                pass
-    return hits
 
 
 def test_at_rest_pattern(start_server_fn):

@@ -128,7 +128,7 @@ def read_until_closed(sock, timeout):
                 break
             got += b
     except ConnectionResetError:
-        pass
+        return got, time.monotonic() - t0   # a reset ends the stream too
     except socket.timeout:
         pytest.fail(f"connection still open after {timeout} s", pytrace=False)
     return got, time.monotonic() - t0
