@@ -297,7 +297,6 @@ static int cmd_serve(int argc, char **argv)
      * catalog's, whose secrets are wrapped under the master key. */
     if (gw_master_key_load(&c, 1, master) != 0) goto out;
     ist = iam_open(db, master, &iam);
-    OPENSSL_cleanse(master, sizeof(master));
     if (ist != IAM_OK) {
         fprintf(stderr, "coffer: cannot load the users: %s\n",
                 iam_strerror(ist));
@@ -344,7 +343,9 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "coffer: cannot start the audit export\n");
         goto out;
     }
-    if (gw_server_new(&c, db, set, iam, &the_server) != GW_OK) goto out;
+    if (gw_server_new(&c, db, set, iam, master, &the_server) != GW_OK)
+        goto out;
+    OPENSSL_cleanse(master, sizeof(master));
 
     {
         /* healer, scrubber, checkpointer, orphan cleanup */
@@ -403,6 +404,7 @@ out:
     meta_close(db);
     ec_set_free(set);
     iam_free(iam);
+    OPENSSL_cleanse(master, sizeof(master));
     OPENSSL_cleanse(sk, sizeof(sk));
     conf_cleanup(&c);
     return rc;

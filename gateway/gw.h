@@ -23,9 +23,12 @@ enum gw_status { GW_OK = 0, GW_EINVAL, GW_EIO, GW_ENOMEM };
 struct gw_server;
 /* Binds the listening sockets (so a port conflict is reported here) and
  * starts nothing else. The credentials the server accepts are iam's
- * (borrowed; it must outlive the server). */
+ * (borrowed; it must outlive the server). master is the SSE-S3 master key
+ * the caller loaded with gw_master_key_load() (copied; checked against the
+ * catalog's K/sse-master here), so a KMS command runs once per start. */
 enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
                              struct ec_set *set, struct iam *iam,
+                             const unsigned char master[32],
                              struct gw_server **out);
 /* Runs the loops until gw_server_stop(); returns after every loop thread and
  * worker has finished. */

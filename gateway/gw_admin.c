@@ -15,15 +15,20 @@
  * UserAlreadyExists / BuiltinUser, 500 InternalError.
  *
  * Every call, refused ones included, is written to the audit log
- * ("admin-call": method, path, by, status); user changes also carry iam's
+ * ("admin-call": method, path, by, status, from; an unauthenticated one
+ * also the access key it named, and at most
+ * GW_ADMIN_REFUSALS_AUDITED_PER_S of those a second, the next entry
+ * counting the ones left out); user changes also carry iam's
  * own entry, committed with the change. Secrets appear only in the
  * response to the caller that created them, never in a log or an audit
  * entry. */
 #include "gw_int.h"
 #include "ol.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,24 +187,80 @@ static void dispatch(struct gw_req *req)
     }
 }
 
-static void audit(struct gw_req *req)
+/* unaudited: refusals left out before this one (gw_admin_refuse). */
+static void audit_entry(struct gw_req *req, unsigned long unaudited)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "event",
-                          "admin-call", "method",
-                          http_method_str(req->method), "path", req->key,
-                          "by", req->principal ? req->principal : "",
-                          "status",
-                          req->resp.err != GW_E_NONE
-                              ? gw_err_status(req->resp.err)
-                              : (req->resp.status ? req->resp.status : 200),
-                          "request", req->id);
-    char *ev = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char from[INET6_ADDRSTRLEN + 8];
+    json_t *o;
+    char *ev;
+
+    if (req->conn->admin) snprintf(from, sizeof(from), "%s", GW_ADMIN_SOCK);
+    else gw_peer_addr(req, from, sizeof(from));
+    o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "event",
+                  "admin-call", "method", http_method_str(req->method),
+                  "path", req->key, "by",
+                  req->principal ? req->principal : "", "status",
+                  req->resp.err != GW_E_NONE
+                      ? gw_err_status(req->resp.err)
+                      : (req->resp.status ? req->resp.status : 200),
+                  "request", req->id, "from", from);
+    /* Unauthenticated: the access key the request named, if any (never
+     * its signature). */
+    if (o && req->principal == NULL && req->auth.access_key[0])
+        json_object_set_new(o, "access_key",
+                            json_stringn(req->auth.access_key,
+                                         strnlen(req->auth.access_key,
+                                                 128)));
+    if (o && unaudited)
+        json_object_set_new(o, "unaudited_before",
+                            json_integer((json_int_t)unaudited));
+    ev = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (ev == NULL ||
         meta_audit_log(req->srv->db, ol_clock_now(), ev) != META_OK)
         gw_log_req(req, CF_LOG_ERR, "admin: cannot write the audit entry of "
                    "%s %s", http_method_str(req->method), req->key);
     free(ev);
     json_decref(o);
+}
+
+static void audit(struct gw_req *req)
+{
+    audit_entry(req, 0);
+}
+
+/* Unauthenticated callers can send refusals as fast as they like: the
+ * audit log, which is never trimmed, takes at most
+ * GW_ADMIN_REFUSALS_AUDITED_PER_S of them a second. */
+static void refuse_work(struct gw_req *req)
+{
+    struct gw_server *srv = req->srv;
+    long long sec = cf_monotonic_ms() / 1000;
+    unsigned long unaudited = 0;
+    int take;
+
+    pthread_mutex_lock(&srv->refusal_lock);
+    if (srv->refusal_sec != sec) {
+        srv->refusal_sec = sec;
+        srv->refusal_n = 0;
+    }
+    take = srv->refusal_n < GW_ADMIN_REFUSALS_AUDITED_PER_S;
+    if (take) {
+        srv->refusal_n++;
+        unaudited = srv->refusal_unaudited;
+        srv->refusal_unaudited = 0;
+    } else {
+        srv->refusal_unaudited++;
+    }
+    pthread_mutex_unlock(&srv->refusal_lock);
+    gw_log_req(req, CF_LOG_WARN, "admin: refused %s %s to an "
+               "unauthenticated caller (%d)", http_method_str(req->method),
+               req->key, gw_err_status(req->resp.err));
+    if (take) audit_entry(req, unaudited);
+}
+
+void gw_admin_refuse(struct gw_req *req, gw_job_fn done)
+{
+    gw_req_post(req, refuse_work, done);
 }
 
 static void admin_work(struct gw_req *req)

@@ -446,6 +446,10 @@ struct gw_server {
     pthread_mutex_t addr_lock;    /* guards addr_tab */
     struct gw_addr_count *addr_tab[GW_ADDR_BUCKETS]; /* per-address counts */
     atomic_llong addr_log_ms;     /* last "per-address limit" log line */
+    pthread_mutex_t refusal_lock; /* guards the three below (gw_admin.c) */
+    long long refusal_sec;        /* the second refusal_n counts in */
+    unsigned refusal_n;           /* unauthenticated admin calls audited */
+    unsigned long refusal_unaudited; /* left out since the last entry */
 };
 
 /* gw_server.c */
@@ -477,6 +481,12 @@ void gw_peer_addr(const struct gw_req *req, char *out, size_t cap);
 #define GW_ADMIN_BUCKET "coffer"   /* path-style: /coffer/admin/v1/... */
 #define GW_ADMIN_PREFIX "admin/v1"
 void gw_h_admin(struct gw_req *req);           /* after the body */
+/* An admin call refused before anyone was authenticated (anonymous, or a
+ * signature that failed), its error already in req->resp: audited on a
+ * worker (at most GW_ADMIN_REFUSALS_AUDITED_PER_S a second; the next
+ * entry counts the ones left out), then done(req) answers it. */
+#define GW_ADMIN_REFUSALS_AUDITED_PER_S 20
+void gw_admin_refuse(struct gw_req *req, gw_job_fn done);
 enum gw_pab { GW_PAB_BLOCK_ACLS, GW_PAB_IGNORE_ACLS, GW_PAB_BLOCK_POLICY,
               GW_PAB_RESTRICT };
 /* The bucket's public access block; *configured 0 after a delete. 0 or

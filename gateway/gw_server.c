@@ -665,7 +665,8 @@ static void req_start(struct gw_req *req)
             req->op == GW_OP_ADMIN ||
             (cs && strncasecmp(cs, "STREAMING-", 10) == 0)) {
             gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
-            req_fail_early(req);
+            if (req->op == GW_OP_ADMIN) gw_admin_refuse(req, req_fail_early);
+            else req_fail_early(req);
             return;
         }
         req->principal = NULL;
@@ -680,7 +681,8 @@ static void req_start(struct gw_req *req)
                                                      NULL) == NULL)
             e = GW_E_AUTH_QUERY_ERROR;
         gw_resp_error(&req->resp, e, msg[0] ? msg : NULL);
-        req_fail_early(req);
+        if (req->op == GW_OP_ADMIN) gw_admin_refuse(req, req_fail_early);
+        else req_fail_early(req);
         return;
     }
     if (strcmp(req->auth.region, req->srv->conf->region) != 0) {
@@ -692,7 +694,8 @@ static void req_start(struct gw_req *req)
                                       ? GW_E_AUTH_QUERY_ERROR
                                       : GW_E_AUTH_HEADER_MALFORMED,
                       msg);
-        req_fail_early(req);
+        if (req->op == GW_OP_ADMIN) gw_admin_refuse(req, req_fail_early);
+        else req_fail_early(req);
         return;
     }
     /* secret_lookup filled req->user with the signer */
@@ -1451,6 +1454,7 @@ static int resolve(const char *addr, struct sockaddr_storage *ss, int *sslen)
 
 enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
                              struct ec_set *set, struct iam *iam,
+                             const unsigned char master[32],
                              struct gw_server **out)
 {
     struct gw_server *srv;
@@ -1472,9 +1476,10 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
     srv->db = db;
     srv->set = set;
     pthread_mutex_init(&srv->addr_lock, NULL);
+    pthread_mutex_init(&srv->refusal_lock, NULL);
     atomic_init(&srv->addr_log_ms, -100000);
-    if (gw_master_key_load(conf, 1, srv->sse_master) != 0 ||
-        gw_master_key_check(db, srv->sse_master) != GW_OK) {
+    memcpy(srv->sse_master, master, sizeof(srv->sse_master));
+    if (gw_master_key_check(db, srv->sse_master) != GW_OK) {
         gw_server_free(srv); /* nothing else is set up yet */
         return GW_EINVAL;
     }
@@ -1603,6 +1608,7 @@ void gw_server_free(struct gw_server *srv)
         }
     }
     pthread_mutex_destroy(&srv->addr_lock);
+    pthread_mutex_destroy(&srv->refusal_lock);
     gw_tls_free(srv->tls);
     if (srv->stop_pipe[0]) {
         close(srv->stop_pipe[0]);

@@ -9,6 +9,7 @@ allow or deny.
 import json
 import os
 import subprocess
+import time
 
 import botocore.exceptions
 import pytest
@@ -599,6 +600,43 @@ def test_admin_http_user_lifecycle(iam_srv):
     r = srv.request("GET", "/coffer/admin/v1/users",
                     signer=srv.signer(srv.carol["access_key"], "y" * 40))
     assert r.status == 403 and r.error().get("Code") == "SignatureDoesNotMatch"
+
+
+def test_admin_unauthenticated_refusals_audited(iam_srv):
+    """Anonymous and badly signed admin calls are audited with the source
+    address and the access key they named; a flood is audited at most 20
+    a second, the next entry counting what was left out."""
+    srv = iam_srv
+    before = len(audit_log(srv))
+    r = srv.request("POST", "/coffer/admin/v1/users", signer=None,
+                    body=b'{"name": "anon"}')
+    assert r.status == 403
+    bad = srv.signer(srv.carol["access_key"], "z" * 40)
+    r = srv.request("DELETE", "/coffer/admin/v1/users/alice", signer=bad)
+    assert r.status == 403 and r.error().get("Code") == "SignatureDoesNotMatch"
+    new = [e for e in audit_log(srv)[before:] if e["event"] == "admin-call"]
+    assert [(e["method"], e["path"], e["by"], e["status"], e["from"])
+            for e in new] == [
+        ("POST", "admin/v1/users", "", 403, "127.0.0.1"),
+        ("DELETE", "admin/v1/users/alice", "", 403, "127.0.0.1")], new
+    assert "access_key" not in new[0]
+    assert new[1]["access_key"] == srv.carol["access_key"]
+    assert "z" * 40 not in json.dumps(new)
+    # a flood: every refusal answered, at most 20 a second audited
+    before = len(audit_log(srv))
+    n = 100
+    t0 = time.monotonic()
+    for _ in range(n):
+        assert srv.request("GET", "/coffer/admin/v1/users", signer=None).status == 403
+    elapsed = time.monotonic() - t0
+    time.sleep(1.1)
+    assert srv.request("GET", "/coffer/admin/v1/users", signer=None).status == 403
+    new = [e for e in audit_log(srv)[before:] if e["event"] == "admin-call"]
+    assert len(new) <= 20 * (int(elapsed) + 2) + 1, (len(new), elapsed)
+    if elapsed < 3:
+        assert len(new) < n
+    assert len(new) + sum(e.get("unaudited_before", 0) for e in new) == n + 1
+    assert "unaudited_before" in new[-1] or len(new) == n + 1
 
 
 def test_admin_socket_serves_only_the_admin_api(iam_srv):

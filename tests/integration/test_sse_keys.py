@@ -121,7 +121,8 @@ def test_kms_command_and_precedence(start_server_fn):
     srv = start_server_fn("sse-kms", QUIET)   # a first start to get srv.root
     srv.stop()
     shutil.rmtree(srv.data_dir)
-    kms = script(srv, "kms.sh", f"echo {HEX1}\n")
+    calls = os.path.join(srv.root, "kms-calls")
+    kms = script(srv, "kms.sh", f"echo \"$@\" >> {calls}\necho {HEX1}\n")
     with open(srv.config_path, "a") as f:
         f.write(f"encryption:\n  kms_command: {kms} get coffer\n")
     srv.start()
@@ -131,6 +132,9 @@ def test_kms_command_and_precedence(start_server_fn):
     s3.put_object(Bucket="kms", Key="o", Body=data, **AES)
     assert s3.get_object(Bucket="kms", Key="o")["Body"].read() == data
     srv.stop()
+    # one start asks the KMS once, with the configured arguments
+    with open(calls) as f:
+        assert f.read() == "get coffer\n"
     # the command replaced the key file: none was created
     assert not os.path.exists(os.path.join(srv.data_dir, "master.key"))
 
