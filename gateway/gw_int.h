@@ -433,6 +433,7 @@ struct gw_server {
                                      <= conf->read_ahead_total except
                                      that one block may always be held */
     atomic_int nconns;
+    atomic_int nrefusals;         /* refused connections being answered */
     atomic_ulong next_conn_id;
     atomic_int stopping;
     int stop_pipe[2];

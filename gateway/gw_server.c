@@ -830,6 +830,38 @@ static void req_body_complete(struct gw_req *req)
     }
 }
 
+/* ---- requests that time out ----
+ * A client that stops sending in the middle of a request head or body
+ * (header_timeout, body_timeout, body_min_rate) gets AWS's 400
+ * RequestTimeout, then the connection is closed. Its unread input is
+ * discarded; it has body_timeout seconds to read the answer. Returns 0
+ * when answered, -1 when the request cannot be answered now (none, a job
+ * running, already answering): the caller closes. */
+static int req_timed_out(struct gw_conn *conn, const char *msg)
+{
+    struct gw_req *req = conn->req;
+    struct timeval wt;
+
+    if (conn->bev == NULL || conn->lingering || conn->closing ||
+        req == NULL || req->job_busy || req->resp.err != GW_E_NONE ||
+        (req->state != GW_RS_HEAD && req->state != GW_RS_BODY))
+        return -1;
+    if (req->state == GW_RS_HEAD && req->head.len == 0 && req->url_len == 0)
+        return -1; /* nothing of a request yet: an idle connection */
+    wt.tv_sec = req->srv->conf->body_timeout_s;
+    wt.tv_usec = 0;
+    evtimer_del(conn->timer);
+    if (conn->rate_timer) evtimer_del(conn->rate_timer);
+    gw_resp_error(&req->resp, GW_E_REQUEST_TIMEOUT, msg);
+    req->close_after = 1;
+    bufferevent_disable(conn->bev, EV_READ);
+    evbuffer_drain(bufferevent_get_input(conn->bev),
+                   evbuffer_get_length(bufferevent_get_input(conn->bev)));
+    bufferevent_set_timeouts(conn->bev, NULL, &wt);
+    gw_req_respond(req);
+    return 0;
+}
+
 /* ---- trickled bodies (limits.body_min_rate) ----
  * Every body_timeout seconds of a body, the client must have delivered
  * body_min_rate * body_timeout bytes in that window; the idle timeout
@@ -856,7 +888,9 @@ static void rate_cb(evutil_socket_t fd, short what, void *arg)
                "%ds (%llu bytes): closing",
                (unsigned long long)conn->id, cf->body_min_rate,
                cf->body_timeout_s, (unsigned long long)conn->rate_bytes);
-        conn_close(conn);
+        if (req_timed_out(conn, "The request body arrived slower than the "
+                          "server's minimum rate.") != 0)
+            conn_close(conn);
         return;
     }
     conn->rate_bytes = 0;
@@ -934,7 +968,9 @@ static void header_timeout_cb(evutil_socket_t fd, short what, void *arg)
            (unsigned long long)conn->id,
            conn->loop->srv->conf->header_timeout_s);
     if (conn->req && conn->req->job_busy) return;
-    conn_close(conn);
+    if (req_timed_out(conn, "The request head did not arrive within the "
+                      "timeout period.") != 0)
+        conn_close(conn);
 }
 
 static void handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -1139,6 +1175,11 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         cf_log(CF_LOG_INFO, "conn=%llu %s timeout: closing",
                (unsigned long long)conn->id,
                (what & BEV_EVENT_READING) ? "read" : "write");
+    /* A client that stops sending in the middle of a request is told so
+     * (an idle keep-alive connection is just closed, as AWS does). */
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+        req_timed_out(conn, NULL) == 0)
+        return;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
         conn_close(conn);
 }
@@ -1266,6 +1307,98 @@ static void addr_release(struct gw_conn *conn)
     pthread_mutex_unlock(&srv->addr_lock);
 }
 
+/* ---- refused connections (limits.max_connections, _per_address) ----
+ * A plain-HTTP client over a limit is told so, as AWS tells a client to
+ * slow down: what it sends is read and discarded, 503 SlowDown (which SDKs
+ * back off from and retry) is written straight to the socket, then the
+ * connection lingers closed so the answer is not lost to a reset. At most
+ * GW_REFUSALS_MAX are answered at once, for at most GW_REFUSAL_S +
+ * GW_LINGER_S seconds each, each holding only its socket and a small
+ * struct; beyond that, and on TLS, the socket is just closed. (A refusal
+ * still pending when the server stops is not freed: the process exits.) */
+#define GW_REFUSALS_MAX 64
+#define GW_REFUSAL_S 1
+
+struct gw_refusal {
+    struct event *ev;
+    struct gw_server *srv;
+    int64_t deadline_ms;
+    int answered;
+};
+
+static void refusal_end(struct gw_refusal *r, evutil_socket_t fd)
+{
+    event_free(r->ev);
+    evutil_closesocket(fd);
+    atomic_fetch_sub(&r->srv->nrefusals, 1);
+    free(r);
+}
+
+static void refusal_cb(evutil_socket_t fd, short what, void *arg)
+{
+    static const char body[] =
+        GW_XML_DECL "<Error><Code>SlowDown</Code><Message>Please reduce "
+        "your request rate.</Message><Resource>/</Resource></Error>";
+    struct gw_refusal *r = arg;
+    char buf[4096];
+    ssize_t n;
+    int eof = 0;
+
+    while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {}
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        eof = 1;
+    if (!r->answered) {
+        struct timeval tv = { GW_LINGER_S, 0 };
+        int len = snprintf(buf, sizeof(buf),
+                           "HTTP/1.1 503 Service Unavailable\r\n"
+                           "Server: coffer\r\n"
+                           "Content-Type: application/xml\r\n"
+                           "Content-Length: %zu\r\n"
+                           "Retry-After: 1\r\n"
+                           "Connection: close\r\n\r\n%s",
+                           sizeof(body) - 1, body);
+        (void)send(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR);
+        r->answered = 1;
+        r->deadline_ms = cf_monotonic_ms() + GW_LINGER_S * 1000;
+        if (!eof) {
+            event_del(r->ev);
+            event_add(r->ev, &tv);
+            return;
+        }
+    } else if (!eof && cf_monotonic_ms() < r->deadline_ms) {
+        return;
+    }
+    refusal_end(r, fd);
+}
+
+/* Answers fd 503 SlowDown (see above), or closes it. */
+static void conn_refuse(struct gw_loop *loop, evutil_socket_t fd)
+{
+    struct gw_server *srv = loop->srv;
+    struct gw_refusal *r = NULL;
+    struct timeval tv = { GW_REFUSAL_S, 0 };
+
+    if (srv->tls != NULL ||
+        atomic_fetch_add(&srv->nrefusals, 1) >= GW_REFUSALS_MAX) {
+        if (srv->tls == NULL) atomic_fetch_sub(&srv->nrefusals, 1);
+        evutil_closesocket(fd);
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r != NULL) {
+        r->srv = srv;
+        r->ev = event_new(loop->base, fd, EV_READ | EV_PERSIST, refusal_cb,
+                          r);
+    }
+    if (r == NULL || r->ev == NULL || event_add(r->ev, &tv) != 0) {
+        if (r && r->ev) event_free(r->ev);
+        free(r);
+        evutil_closesocket(fd);
+        atomic_fetch_sub(&srv->nrefusals, 1);
+    }
+}
+
 /* A new connection on loop: admin 1 for the admin socket (plain HTTP,
  * admin API only, see gw_admin.c; sa NULL: no per-address count). */
 static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
@@ -1280,7 +1413,8 @@ static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
         atomic_fetch_sub(&srv->nconns, 1);
         cf_log(CF_LOG_WARN, "max_connections (%d) reached: refusing",
                srv->conf->max_connections);
-        evutil_closesocket(fd);
+        if (admin) evutil_closesocket(fd);
+        else conn_refuse(loop, fd);
         return;
     }
     conn = calloc(1, sizeof(*conn));
@@ -1295,7 +1429,8 @@ static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
                    "by a client: refusing its new connections",
                    srv->conf->max_conns_per_addr);
         free(conn);
-        goto out_close;
+        conn_refuse(loop, fd);
+        return;
     }
     conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
     conn->admin = admin;

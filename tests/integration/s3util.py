@@ -315,6 +315,30 @@ def parse_raw_response(raw):
     return status, hdrs, rest
 
 
+def anonymous_get(sock, host="x", timeout=5):
+    """Sends an anonymous `GET /` on sock and reads the answer until the
+    server closes or an error document ends. Returns (status, error code)
+    -- (403, "AccessDenied") from a connection the server took, (503,
+    "SlowDown") from one it refused over a limit -- or (None, None) when it
+    reset or closed without a byte."""
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n\r\n")
+        got = b""
+        while b"</Error>" not in got:
+            b = sock.recv(65536)
+            if not b:
+                break
+            got += b
+    except (ConnectionResetError, BrokenPipeError):
+        return None, None
+    if not got:
+        return None, None
+    status, _, body = parse_raw_response(got)
+    m = re.search(rb"<Code>([^<]*)</Code>", body)
+    return status, m.group(1).decode() if m else None
+
+
 # --------------------------------------------------------------------------
 # checksums
 # --------------------------------------------------------------------------
