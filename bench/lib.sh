@@ -23,7 +23,7 @@ coffer_start() {
     local bin="$1" data="$2" ak="$3" sk="$4" log="$5" port
     port="$(free_port)" || return 1
     COFFER_ROOT_ACCESS_KEY="$ak" COFFER_ROOT_SECRET_KEY="$sk" \
-        "$bin" serve --data "$data" --listen "127.0.0.1:$port" \
+        "$bin" serve --console-listen off --data "$data" --listen "127.0.0.1:$port" \
         >"$log" 2>&1 &
     COFFER_PID=$!
     COFFER_URL="http://127.0.0.1:$port"

@@ -30,7 +30,7 @@ heal:
 YAML
 port="$(free_port)" || exit 1
 COFFER_ROOT_ACCESS_KEY="$AK" COFFER_ROOT_SECRET_KEY="$SK" \
-    "$BUILD/coffer" serve --data "$TMP/data" --config "$TMP/coffer.yaml" \
+    "$BUILD/coffer" serve --console-listen off --data "$TMP/data" --config "$TMP/coffer.yaml" \
     --listen "127.0.0.1:$port" >"$TMP/coffer.log" 2>&1 &
 COFFER_PID=$!
 wait_http "http://127.0.0.1:$port/" || { tail -20 "$TMP/coffer.log" >&2; exit 1; }

@@ -373,6 +373,9 @@ static int cmd_serve(int argc, char **argv)
            "  catalog: %s\n",
            COFFER_VERSION, c.tls_enabled ? "https" : "http", c.listen,
            c.data_dir, c.ndisks, c.ec_data, c.ec_parity, c.meta_dir);
+    if (strcmp(c.console_listen, "off") != 0)
+        printf("  console: %s://%s (admin API /coffer/admin/v1/)\n",
+               c.tls_enabled ? "https" : "http", c.console_listen);
     if (gw_server_tls_info(the_server, tls_path, sizeof(tls_path), &tls_self,
                            tls_fp, sizeof(tls_fp)))
         printf("  tls:     %s%s\n"

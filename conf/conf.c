@@ -95,6 +95,7 @@ struct ck {
 };
 
 static const char *check_addr(const char *s);
+static const char *check_console(const char *s);
 static const char *check_path(const char *s);
 static const char *check_region(const char *s);
 static const char *check_domain(const char *s);
@@ -199,8 +200,8 @@ static const struct ck audit_keys[] = {
 
 static const struct ck top_keys[] = {
     {"listen", CK_STR, OFF(listen), 0, 0, NULL, check_addr, MK_NONE},
-    {"console_listen", CK_STR, OFF(console_listen), 0, 0, NULL, check_addr,
-     MK_NONE},
+    {"console_listen", CK_STR, OFF(console_listen), 0, 0, NULL,
+     check_console, MK_NONE},
     {"data_dir", CK_STR, OFF(data_dir), 0, 0, NULL, check_path, MK_NONE},
     {"disks", CK_DISKS, 0, 0, 0, NULL, check_path, MK_DISKS},
     {"meta_dir", CK_STR_OPT, OFF(meta_dir), 0, 0, NULL, check_path, MK_NONE},
@@ -401,6 +402,18 @@ static const char *check_addr(const char *s)
     return conf_parse_addr(s, host, sizeof(host), &port) == 0
                ? NULL
                : "must be HOST:PORT or [IPV6]:PORT with a port 1..65535";
+}
+
+static const char *check_console(const char *s)
+{
+    char host[256];
+    int port;
+
+    return strcmp(s, "off") == 0 ||
+                   conf_parse_addr(s, host, sizeof(host), &port) == 0
+               ? NULL
+               : "must be HOST:PORT, [IPV6]:PORT with a port 1..65535, or "
+                 "off";
 }
 
 static const char *check_path(const char *s)
@@ -1452,7 +1465,7 @@ enum conf_status conf_finalize(struct conf *c, char *err, size_t errlen)
         int optional;
     } strs[] = {
         {"listen", OFF(listen), check_addr, 0},
-        {"console_listen", OFF(console_listen), check_addr, 0},
+        {"console_listen", OFF(console_listen), check_console, 0},
         {"data_dir", OFF(data_dir), check_path, 0},
         {"meta_dir", OFF(meta_dir), check_path, 1},
         {"region", OFF(region), check_region, 0},

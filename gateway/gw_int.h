@@ -68,6 +68,7 @@ enum gw_err {
     GW_E_MISSING_CONTENT_LENGTH,
     GW_E_NO_SUCH_BUCKET,
     GW_E_NO_SUCH_KEY,
+    GW_E_NOT_FOUND,          /* the console port: not the admin API */
     GW_E_NOT_IMPLEMENTED,
     GW_E_PRECONDITION_FAILED,
     GW_E_REQUEST_TIME_SKEWED,
@@ -389,6 +390,7 @@ struct gw_conn {
     int tls;                      /* bev is an OpenSSL bufferevent */
     int handshaken;               /* tls: the handshake has completed */
     int admin;                    /* accepted on the admin socket */
+    int console;                  /* accepted on the console port */
     unsigned char addr[16];       /* peer address key (gw_addr_acquire) */
     int addr_held;                /* 1: counted in srv's address table */
     struct event *rate_timer;     /* body_min_rate check, or NULL */
@@ -442,6 +444,7 @@ struct gw_server {
     struct gw_tls *tls;           /* NULL: plain HTTP */
     unsigned char sse_master[32]; /* wraps SSE-S3 data keys (gw_sse.c) */
     struct evconnlistener *admin_listener; /* <data>/admin.sock, loop 0 */
+    struct evconnlistener *console_listener; /* console_listen, loop 0 */
     char admin_path[4096];        /* its path, "" when not listening */
     uint64_t sse_master_id;       /* its id, kept in each SSE-S3 record */
     pthread_mutex_t addr_lock;    /* guards addr_tab */

@@ -60,6 +60,8 @@ static const struct {
         "The specified bucket does not exist" },
     [GW_E_NO_SUCH_KEY] = { 404, "NoSuchKey",
         "The specified key does not exist." },
+    [GW_E_NOT_FOUND] = { 404, "NotFound",
+        "The console port serves only the admin API, /coffer/admin/v1/." },
     [GW_E_NOT_IMPLEMENTED] = { 501, "NotImplemented",
         "A header or query you provided implies functionality that is not "
         "implemented." },

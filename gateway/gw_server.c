@@ -617,6 +617,12 @@ static void req_start(struct gw_req *req)
     v = gw_req_header(req, "expect", &vlen);
     if (v && vlen == 12 && strncasecmp(v, "100-continue", 12) == 0)
         req->expect_continue = 1;
+    if (req->conn->console && req->op != GW_OP_ADMIN) {
+        /* The console port answers only the admin API (SigV4 below). */
+        gw_resp_error(&req->resp, GW_E_NOT_FOUND, NULL);
+        req_fail_early(req);
+        return;
+    }
     if (req->op == GW_OP_CORS_PREFLIGHT) {
         /* Browsers send preflights without credentials (AWS serves them
          * anonymously); only the bucket's CORS rules are revealed. An
@@ -1399,11 +1405,15 @@ static void conn_refuse(struct gw_loop *loop, evutil_socket_t fd)
     }
 }
 
-/* A new connection on loop: admin 1 for the admin socket (plain HTTP,
- * admin API only, see gw_admin.c; sa NULL: no per-address count). */
+enum conn_kind { CONN_S3, CONN_ADMIN_SOCK, CONN_CONSOLE };
+
+/* A new connection on loop: CONN_ADMIN_SOCK for the admin socket (plain
+ * HTTP, admin API only, see gw_admin.c; sa NULL: no per-address count),
+ * CONN_CONSOLE for the console port (the S3 port's TLS, admin API only). */
 static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
-                        const struct sockaddr *sa, int admin)
+                        const struct sockaddr *sa, enum conn_kind kind)
 {
+    int admin = kind == CONN_ADMIN_SOCK;
     struct gw_server *srv = loop->srv;
     struct gw_conn *conn;
     int one = 1;
@@ -1434,6 +1444,7 @@ static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
     }
     conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
     conn->admin = admin;
+    conn->console = kind == CONN_CONSOLE;
     if (srv->tls != NULL && !admin) {
         SSL *ssl = gw_tls_ssl_new(srv->tls);
         if (ssl == NULL) goto out_free;
@@ -1484,7 +1495,13 @@ out_close:
 static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
-    conn_accept(arg, fd, sa, 0);
+    conn_accept(arg, fd, sa, CONN_S3);
+}
+
+static void console_accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+                              struct sockaddr *sa, int salen, void *arg)
+{
+    conn_accept(arg, fd, sa, CONN_CONSOLE);
 }
 
 /* The admin socket: only this process's user (or root) may talk to it;
@@ -1501,7 +1518,7 @@ static void admin_accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
         evutil_closesocket(fd);
         return;
     }
-    conn_accept(arg, fd, NULL, 1);
+    conn_accept(arg, fd, NULL, CONN_ADMIN_SOCK);
 }
 
 /* <data>/admin.sock, mode 0600, on loop 0. The catalog's lock makes this
@@ -1542,6 +1559,38 @@ fail:
     if (fd >= 0 && srv->admin_listener == NULL) close(fd);
     srv->admin_path[0] = '\0';
     return -1;
+}
+
+static int resolve(const char *addr, struct sockaddr_storage *ss,
+                   int *sslen);
+
+/* console_listen, on loop 0 ("off": none). The console port carries the
+ * S3 port's TLS settings (the same SSL_CTX, so a SIGHUP reload covers
+ * both) and serves the admin API; the web console is not built yet. */
+static int console_listen(struct gw_server *srv)
+{
+    struct sockaddr_storage ss;
+    int sslen;
+    char err[128];
+    const char *addr = srv->conf->console_listen;
+
+    if (addr == NULL || strcmp(addr, "off") == 0) return 0;
+    if (resolve(addr, &ss, &sslen) != 0) {
+        cf_log(CF_LOG_ERR, "console: cannot use console_listen address "
+               "'%s'", addr);
+        return -1;
+    }
+    srv->console_listener = evconnlistener_new_bind(
+        srv->loops[0].base, console_accept_cb, &srv->loops[0],
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        128, (struct sockaddr *)&ss, sslen);
+    if (srv->console_listener == NULL) {
+        cf_log(CF_LOG_ERR, "console: cannot listen on %s: %s "
+               "(console_listen, --console-listen; off: no console port)",
+               addr, cf_strerror(errno, err, sizeof(err)));
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- server ---- */
@@ -1655,6 +1704,7 @@ enum gw_status gw_server_new(const struct conf *conf, struct meta_db *db,
         }
     }
     if (admin_listen(srv) != 0) goto out_free;
+    if (console_listen(srv) != 0) goto out_free;
     if (pipe(srv->stop_pipe) != 0) goto out_free;
     for (i = 0; i < srv->nloops; i++) {
         srv->loops[i].stop_ev = event_new(srv->loops[i].base,
@@ -1725,6 +1775,7 @@ void gw_server_free(struct gw_server *srv)
     OPENSSL_cleanse(srv->sse_master, sizeof(srv->sse_master));
     if (srv->workq) cf_workq_free(srv->workq);
     if (srv->admin_listener) evconnlistener_free(srv->admin_listener);
+    if (srv->console_listener) evconnlistener_free(srv->console_listener);
     for (i = 0; srv->loops && i < srv->nloops; i++) {
         struct gw_loop *loop = &srv->loops[i];
         if (loop->listener) evconnlistener_free(loop->listener);

@@ -181,6 +181,7 @@ class CofferServer(_ServerBase):
         self.access_key = ROOT_ACCESS_KEY
         self.secret_key = ROOT_SECRET_KEY
         self.port = None
+        self.console_listen = None   # "ADDR:PORT" for a console port
         self.proc = None
         self.last_exit = None
         self._log = None
@@ -209,6 +210,9 @@ class CofferServer(_ServerBase):
                "--listen", f"127.0.0.1:{self.port}"]
         if self.config_path:
             cmd += ["--config", self.config_path]
+        # Servers run side by side: none takes the console's fixed default
+        # port unless a test gives it one (console_listen).
+        cmd += ["--console-listen", self.console_listen or "off"]
         cmd += list(self.extra_args)
         env = dict(os.environ)
         env["COFFER_ROOT_ACCESS_KEY"] = self.access_key

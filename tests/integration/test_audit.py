@@ -639,7 +639,7 @@ def test_audit_export_refuses_unlocked_bucket(start_server_fn, coffer_bin, tmp_p
     srv.stop()
     with open(srv.config_path, "w") as f:
         f.write("audit:\n  export_bucket: plain-b2\n")
-    r = subprocess.run([coffer_bin, "serve", "--data", srv.data_dir, "--listen",
+    r = subprocess.run([coffer_bin, "serve", "--console-listen", "off", "--data", srv.data_dir, "--listen",
                         f"127.0.0.1:{s3util.free_port()}", "--config", srv.config_path],
                        capture_output=True, timeout=30,
                        env=dict(os.environ, COFFER_ROOT_ACCESS_KEY=srv.access_key,

@@ -403,7 +403,7 @@ def test_twelve_disks_form_two_erasure_sets(start_server_fn, tmp_path):
     srv.stop()
     with open(srv.config_path, "w") as f:
         f.write(QUIET + "disks:\n" + "".join(f"  - {d}\n" for d in disks[:6]))
-    r = subprocess.run([srv.binary, "serve", "--config", srv.config_path, "--data",
+    r = subprocess.run([srv.binary, "serve", "--console-listen", "off", "--config", srv.config_path, "--data",
                         srv.data_dir, "--listen", "127.0.0.1:1"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode != 0

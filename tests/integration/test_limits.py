@@ -520,7 +520,7 @@ def test_connections_per_address_ipv6(lserver):
     srv6.extra_args = ()
     env = dict(os.environ, COFFER_ROOT_ACCESS_KEY=srv6.access_key,
                COFFER_ROOT_SECRET_KEY=srv6.secret_key)
-    proc = subprocess.Popen([srv6.binary, "serve", "--data", srv6.data_dir,
+    proc = subprocess.Popen([srv6.binary, "serve", "--console-listen", "off", "--data", srv6.data_dir,
                              "--listen", f"[::1]:{port}", "--config", srv6.config_path],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)

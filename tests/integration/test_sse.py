@@ -335,7 +335,7 @@ def test_wrong_master_key_never_serves_bytes(start_server_fn):
     kf = os.path.join(srv.data_dir, "master.key")
     # a key file others may read is refused at start
     os.chmod(kf, 0o644)
-    p = subprocess.run([srv.binary, "serve", "--data", srv.data_dir,
+    p = subprocess.run([srv.binary, "serve", "--console-listen", "off", "--data", srv.data_dir,
                         "--listen", "127.0.0.1:1", "--config", srv.config_path],
                        capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, COFFER_ROOT_ACCESS_KEY=srv.access_key,
@@ -346,7 +346,7 @@ def test_wrong_master_key_never_serves_bytes(start_server_fn):
     # another master key (environment): the catalog records its key's id,
     # so the server refuses to start rather than serve errors (or write
     # new objects under a second key)
-    p = subprocess.run([srv.binary, "serve", "--data", srv.data_dir,
+    p = subprocess.run([srv.binary, "serve", "--console-listen", "off", "--data", srv.data_dir,
                         "--listen", "127.0.0.1:1", "--config", srv.config_path],
                        capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, COFFER_ROOT_ACCESS_KEY=srv.access_key,

@@ -60,7 +60,7 @@ def serve_refused(srv, config_text, env=None):
     cfg = os.path.join(srv.root, "other.yaml")
     with open(cfg, "w") as f:
         f.write(config_text)
-    p = subprocess.run([srv.binary, "serve", "--data", srv.data_dir,
+    p = subprocess.run([srv.binary, "serve", "--console-listen", "off", "--data", srv.data_dir,
                         "--listen", f"127.0.0.1:{free_port()}",
                         "--config", cfg],
                        capture_output=True, text=True, timeout=60,
@@ -74,7 +74,7 @@ def try_serve(srv, env):
     start, (proc, port) when it serves (the caller stops proc)."""
     port = free_port()
     log = open(os.path.join(srv.root, "try.log"), "w+")
-    proc = subprocess.Popen([srv.binary, "serve", "--data", srv.data_dir,
+    proc = subprocess.Popen([srv.binary, "serve", "--console-listen", "off", "--data", srv.data_dir,
                              "--listen", f"127.0.0.1:{port}",
                              "--config", srv.config_path],
                             stdin=subprocess.DEVNULL, stdout=log,

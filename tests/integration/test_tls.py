@@ -651,7 +651,7 @@ def test_tls_from_config_file(start_tls_server_fn, certs):
 
 
 def _serve_fails(coffer_bin, tmp_path, args, config_text=None):
-    cmd = [coffer_bin, "serve", "--data", str(tmp_path / "data"), "--listen",
+    cmd = [coffer_bin, "serve", "--console-listen", "off", "--data", str(tmp_path / "data"), "--listen",
            f"127.0.0.1:{free_port()}"] + args
     if config_text is not None:
         cfg = tmp_path / "coffer.yaml"
