@@ -193,6 +193,7 @@ struct bench {
     int max_keys;
     int pct[4];                /* mixed: get put delete head */
     int noclean, json, signed_payload;
+    int existing;              /* list: objects already under --prefix */
     long timeout_ms;
     /* derived */
     char rundir[CB_KEY_MAX];   /* prefix + run id + "/" */
@@ -1820,6 +1821,8 @@ static void usage(FILE *f)
 "                       UNSIGNED-PAYLOAD)\n"
 "  --timeout D          per-request timeout, default 120s\n"
 "  --noclean            keep the objects (and a bucket we created)\n"
+"  --existing           list: page over the objects already under --prefix\n"
+"                       (used as is, no run id), no prepare, no cleanup\n"
 "  --json               print one JSON object instead of the table\n"
 "exit status: 0 ok, 1 if any request failed, 2 usage or setup error\n");
 }
@@ -1903,6 +1906,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
         memcpy(name, a, nl);
         name[nl] = '\0';
         if (strcmp(name, "--noclean") == 0) { b->noclean = 1; continue; }
+        if (strcmp(name, "--existing") == 0) { b->existing = 1; continue; }
         if (strcmp(name, "--json") == 0) { b->json = 1; continue; }
         if (strcmp(name, "--signed-payload") == 0) {
             b->signed_payload = 1;
@@ -1988,6 +1992,11 @@ bad:
                 "long\n");
         return -1;
     }
+    if (b->existing && b->wl != WL_LIST) {
+        fprintf(stderr, "coffer-bench: --existing is for the list "
+                "workload\n");
+        return -1;
+    }
     if (!valid_bucket(b->bucket)) {
         fprintf(stderr, "coffer-bench: bad bucket name '%s'\n", b->bucket);
         return -1;
@@ -2036,7 +2045,10 @@ static int bench_init(struct bench *b)
     memcpy(&b->seed, rnd + 8, 8);
     b->rng |= 1;
     cf_hex_encode(rnd + 8, 4, runid);
-    n = snprintf(b->rundir, sizeof(b->rundir), "%s%s/", b->prefix, runid);
+    if (b->existing)
+        n = snprintf(b->rundir, sizeof(b->rundir), "%s", b->prefix);
+    else
+        n = snprintf(b->rundir, sizeof(b->rundir), "%s%s/", b->prefix, runid);
     if (n < 0 || (size_t)n >= sizeof(b->rundir)) return -1;
     if (gw_sigv4_uri_encode(b->rundir, strlen(b->rundir), 1, b->enc_rundir,
                             sizeof(b->enc_rundir)) < 0)
@@ -2183,7 +2195,8 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (b->wl == WL_GET || b->wl == WL_MIXED || b->wl == WL_LIST) {
+    if ((b->wl == WL_GET || b->wl == WL_MIXED || b->wl == WL_LIST) &&
+        !b->existing) {
         if (!b->json)
             fprintf(stderr, "coffer-bench: preparing %" PRIu32
                     " objects...\n", b->objects);
@@ -2215,7 +2228,9 @@ out_clean:
     if (b->mp) {
         if (run_phase(b, &b->clean, &ph_abort) != 0) rc = 2;
     }
-    if (!b->noclean) {
+    if (b->existing) {
+        /* the objects were there before: never touched */
+    } else if (!b->noclean) {
         if (run_phase(b, &b->clean, &ph_clean) != 0) rc = 2;
         if (b->bucket_created) {
             st = one_request(b, OP_DELBUCKET);

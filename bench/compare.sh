@@ -19,7 +19,8 @@
 #                             set: put-4k-c32 get-4k-c32 (concurrency 32),
 #                             put-64m-s1 put-64m-s4 get-64m-s1 get-64m-s4
 #                             (1 or 4 streams; PUTs stop after 6 or 12
-#                             objects), or "issue7" for all six
+#                             objects), or "issue7" for all six; and
+#                             mixed-c64 (1 KiB-1 MiB, concurrency 64)
 #     --no-ceilings           skip the dd / nginx ceilings (openssl stays)
 #     --build DIR             where coffer and coffer-bench are (default
 #                             build/)
@@ -72,7 +73,7 @@ while [ $# -gt 0 ]; do
         --build) BUILD="${2:-}"; shift ;;
         --keep) KEEP=1 ;;
         --no-ceilings) CEIL=0 ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
     shift
@@ -243,6 +244,7 @@ wl_args() { # workload -> coffer-bench arguments
         mixed)     echo "mixed --size 4KiB --objects 200" ;;
         list)      echo "list --size 1KiB --objects 1000" ;;
         multipart) echo "multipart --size 64MiB --part-size 8MiB" ;;
+        mixed-c64) echo "mixed --size 1KiB-1MiB --objects 200" ;;
         put-4k-c32) echo "put --size 4KiB" ;;
         get-4k-c32) echo "get --size 4KiB --objects 200" ;;
         put-64m-s1) echo "put --size 64MiB --ops 6" ;;
@@ -255,6 +257,7 @@ wl_args() { # workload -> coffer-bench arguments
 wl_conc() { # workload -> concurrency
     case "$1" in
         *-c32) echo 32 ;;
+        *-c64) echo 64 ;;
         *-s1) echo 1 ;;
         *-s4) echo 4 ;;
         *) echo "$CONC" ;;
@@ -294,7 +297,7 @@ import json, os, statistics, sys
 resdir, workloads, names = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 main_op = {"put-4k": "PUT", "get-4k": "GET", "put-1m": "PUT",
            "get-1m": "GET", "mixed": "GET", "list": "LIST",
-           "multipart": "MPOBJECT", "put-4k-c32": "PUT", "get-4k-c32": "GET",
+           "multipart": "MPOBJECT", "mixed-c64": "GET", "put-4k-c32": "PUT", "get-4k-c32": "GET",
            "put-64m-s1": "PUT", "put-64m-s4": "PUT", "get-64m-s1": "GET",
            "get-64m-s4": "GET"}
 

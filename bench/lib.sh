@@ -17,14 +17,17 @@ wait_http() {
     return 1
 }
 
-# coffer_start BIN DATADIR AK SK LOG: starts coffer serve on a free port,
-# sets COFFER_PID and COFFER_URL. Returns non-zero if it did not come up.
+# coffer_start BIN DATADIR AK SK LOG [CONFIG]: starts coffer serve on a
+# free port, sets COFFER_PID and COFFER_URL. Returns non-zero if it did not
+# come up.
 coffer_start() {
     local bin="$1" data="$2" ak="$3" sk="$4" log="$5" port
+    local cfg=()
+    [ -n "${6:-}" ] && cfg=(--config "$6")
     port="$(free_port)" || return 1
     COFFER_ROOT_ACCESS_KEY="$ak" COFFER_ROOT_SECRET_KEY="$sk" \
-        "$bin" serve --console-listen off --data "$data" --listen "127.0.0.1:$port" \
-        >"$log" 2>&1 &
+        "$bin" serve --console-listen off --data "$data" \
+        --listen "127.0.0.1:$port" "${cfg[@]}" >"$log" 2>&1 &
     COFFER_PID=$!
     COFFER_URL="http://127.0.0.1:$port"
     if ! wait_http "$COFFER_URL/"; then

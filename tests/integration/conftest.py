@@ -257,13 +257,22 @@ class CofferServer(_ServerBase):
             return self.last_exit
         if self.proc.poll() is None:
             try:
-                os.kill(self.proc.pid, sig)
+                if self.wrapper:
+                    # a wrapper (faketime) may run coffer as its child: the
+                    # signal goes to the process group the start made
+                    # (start_new_session), whose id is the wrapper's PID
+                    os.killpg(self.proc.pid, sig)
+                else:
+                    os.kill(self.proc.pid, sig)
             except ProcessLookupError:
                 pass
             try:
                 self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
+                if self.wrapper:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                else:
+                    os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(STOP_TIMEOUT_S)
                 if self._log:
                     self._log.write(b"\n===== test harness: SIGKILL after SIGTERM timeout\n")
