@@ -688,7 +688,28 @@ struct ec_writer {
     char loc[EC_VERSION_ID_MAX + 32];   /* packed: its locator (< 64) */
     unsigned char *hdr;                 /* the header as written (shard
                                            index and hash per shard), owned */
+    uint64_t unflushed;                 /* object bytes written since the
+                                           last writeback kick */
 };
+
+/* Every EC_WRITEBACK_BYTES of object data a writer asks the kernel to
+ * start writing its shard files back (sync_file_range, WRITE only: it
+ * does not wait). Durability still comes from the sync in
+ * ec_writer_finish(); this only lets the disk work while the rest of the
+ * object is still arriving, instead of the whole object waiting for that
+ * sync at the end. */
+#define EC_WRITEBACK_BYTES (8u << 20)
+
+static void writeback_kick(struct ec_writer *w, size_t len)
+{
+    int i;
+    w->unflushed += len;
+    if (w->unflushed < EC_WRITEBACK_BYTES) return;
+    w->unflushed = 0;
+    for (i = 0; i < w->set->n; i++)
+        if (w->fds[i] >= 0)
+            (void)sync_file_range(w->fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+}
 
 /* Shards that must be written for a write to succeed: K + 1 when there is
  * parity (one more failure stays survivable), all of them without. */
@@ -918,6 +939,7 @@ static enum ec_status flush_stripe(struct ec_writer *w, const char *src,
         }
         w->nstripes++;
         w->last_len = blk;
+        if (st == EC_OK) writeback_kick(w, len);
         return st;
     }
     rc = liberasurecode_encode(s->desc, src, len, &data, &parity, &flen);
@@ -945,6 +967,7 @@ static enum ec_status flush_stripe(struct ec_writer *w, const char *src,
     liberasurecode_encode_cleanup(s->desc, data, parity);
     w->nstripes++;
     w->last_len = flen;
+    if (st == EC_OK) writeback_kick(w, len);
     return st;
 }
 

@@ -235,13 +235,18 @@ static void job_complete(struct cf_job *cj)
     struct gw_job *j = (struct gw_job *)cj;
     /* The conn is not freed while the job is busy (see invariants). */
     struct gw_loop *loop = j->req->conn->loop;
+    int first;
     pthread_mutex_lock(&loop->done_lock);
     j->next_done = NULL;
+    first = loop->done_head == NULL;
     if (loop->done_tail) loop->done_tail->next_done = j;
     else loop->done_head = j;
     loop->done_tail = j;
     pthread_mutex_unlock(&loop->done_lock);
-    event_active(loop->wake, EV_READ, 0);
+    /* One wake-up per batch: wake_cb takes the whole list, so a job that
+     * finds it non-empty rides on the wake-up already on its way (the
+     * loop's base lock and eventfd are the costly part of a hand-off). */
+    if (first) event_active(loop->wake, EV_READ, 0);
 }
 
 static void retry_post_cb(evutil_socket_t fd, short what, void *arg);
@@ -1471,6 +1476,11 @@ static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
     bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
                       conn);
     bufferevent_setwatermark(conn->bev, EV_READ, 0, srv->conf->buffer_size);
+    /* libevent moves at most 16 KiB per read or write callback by default:
+     * a large body would cost a callback, a parser pass and a round of
+     * base locks per 16 KiB. One buffer_size per callback instead. */
+    bufferevent_set_max_single_read(conn->bev, srv->conf->buffer_size);
+    bufferevent_set_max_single_write(conn->bev, srv->conf->buffer_size);
     bufferevent_setwatermark(conn->bev, EV_WRITE, srv->conf->buffer_size / 2,
                              0);
     bufferevent_set_timeouts(conn->bev, &idle, &idle);

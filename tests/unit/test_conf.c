@@ -1008,9 +1008,15 @@ static void test_finalize_errors(void **state)
                         "[IPV6]:PORT with a port 1..65535, got 'nope'");
     assert_int_equal(conf_init_defaults(&c), CONF_OK);
     assert_int_equal(conf_set_str(&c.console_listen, "1.2.3.4:99999"), CONF_OK);
-    expect_finalize(&c, "command line: console_listen: must be HOST:PORT or "
-                        "[IPV6]:PORT with a port 1..65535, got "
+    expect_finalize(&c, "command line: console_listen: must be HOST:PORT, "
+                        "[IPV6]:PORT with a port 1..65535, or off, got "
                         "'1.2.3.4:99999'");
+    /* off: no console port */
+    assert_int_equal(conf_init_defaults(&c), CONF_OK);
+    assert_int_equal(conf_set_str(&c.console_listen, "off"), CONF_OK);
+    assert_int_equal(conf_finalize(&c, want, sizeof(want)), CONF_OK);
+    assert_string_equal(c.console_listen, "off");
+    conf_cleanup(&c);
     assert_int_equal(conf_init_defaults(&c), CONF_OK);
     assert_int_equal(conf_set_str(&c.data_dir, ""), CONF_OK);
     expect_finalize(&c, "command line: data_dir: must not be empty, got ''");
