@@ -396,6 +396,8 @@ struct gw_conn {
     struct event *rate_timer;     /* body_min_rate check, or NULL */
     uint64_t rate_bytes;          /* body bytes parsed in this window */
     int rate_held;                /* the server held input this window */
+    size_t rate_inlen;            /* unparsed input at the window's start */
+    size_t lowmark;               /* read low watermark set (read_lowmark) */
 };
 
 /* Open connections of one peer address (or IPv6 /64), in the server's
