@@ -459,6 +459,8 @@ static enum ec_status open_one(const struct ec_config *cfg, int set_index,
     /* Offline tools never append (their segment ids could meet a running
      * server's); a packed version is at most one stripe. */
     s->pack_threshold = cfg->shared ? 0 : cfg->pack_threshold;
+    s->pack_seg_max = cfg->pack_segment_max ? cfg->pack_segment_max
+                                            : EC_PACK_SEG_MAX;
     if (s->pack_threshold > s->stripe_size)
         s->pack_threshold = s->stripe_size;
     if (s->pack_threshold > EC_PACK_MAX) s->pack_threshold = EC_PACK_MAX;

@@ -67,6 +67,9 @@ struct ec_config {
     size_t pack_threshold;    /* versions of at most this many bytes go to
                                  pack segments; 0: never (capped at
                                  stripe_size and EC_PACK_MAX) */
+    uint64_t pack_segment_max; /* roll to a new segment past this many
+                                 bytes per disk; 0: 64 MiB (tests make it
+                                 small to roll often) */
 };
 #define EC_PACK_MAX ((size_t)1 << 20) /* largest packable version */
 

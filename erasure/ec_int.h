@@ -126,7 +126,11 @@ struct ec_seg {
     uint32_t bad;            /* disks whose fdatasync failed (bit d) */
     int refs;
     int dirty;               /* on the set's dirty list */
-    struct ec_seg *next_dirty;
+    struct ec_seg *next_dirty; /* that list's link (pack_mu) */
+    struct ec_seg *next_batch; /* the syncing batch's own link: a segment
+                                  written to during the sync is put on the
+                                  dirty list again, through next_dirty,
+                                  while the batch still walks this one */
 };
 
 /* Immutable after ec_set_open(): shared by every thread without a lock
@@ -139,6 +143,8 @@ struct ec_set {
                               fragment with parity, see above) */
     int desc;              /* liberasurecode instance, -1 when M == 0 */
     char deployment[33];   /* 32 hex digits + NUL, from format.json */
+    uint64_t pack_seg_max; /* ec_config.pack_segment_max, or
+                              EC_PACK_SEG_MAX */
     /* Group commit (ec_group_sync): shard files are made durable with one
      * syncfs() per filesystem per batch of concurrent writers. fs_fds
      * holds an open directory on each distinct filesystem of the disks

@@ -212,7 +212,7 @@ struct ec_seg *ec_pack_alloc(struct ec_set *s, uint64_t len, uint64_t *off)
     struct ec_seg *g;
     pthread_mutex_lock(&s->pack_mu);
     if (s->pack_cur == NULL || s->pack_cur->bad != 0 ||
-        s->pack_tail + len > EC_PACK_SEG_MAX ||
+        s->pack_tail + len > s->pack_seg_max ||
         (s->pack_cur->missing &&
          mono_ms() - s->pack_cur->born_ms >= EC_PACK_RETRY_MS)) {
         /* full, or a disk's copy failed since it started: a fresh segment
@@ -272,7 +272,10 @@ uint32_t ec_pack_sync(struct ec_set *s, struct ec_seg *g)
             struct ec_seg *list = s->pack_dirty, *x, *nx;
             int list_synced = 0;
             s->pack_dirty = NULL;
-            for (x = list; x; x = x->next_dirty) x->dirty = 0;
+            for (x = list; x; x = x->next_dirty) {
+                x->dirty = 0;
+                x->next_batch = x->next_dirty;
+            }
             s->pack_running = 1;
             pthread_mutex_unlock(&s->pack_mu);
             if (s->nfs < s->n) {
@@ -290,12 +293,12 @@ uint32_t ec_pack_sync(struct ec_set *s, struct ec_seg *g)
                 }
                 if (failed) {
                     pthread_mutex_lock(&s->pack_mu);
-                    for (x = list; x; x = x->next_dirty) x->bad |= failed;
+                    for (x = list; x; x = x->next_batch) x->bad |= failed;
                     pthread_mutex_unlock(&s->pack_mu);
                 }
                 list_synced = 1;
             }
-            for (x = list; x && !list_synced; x = x->next_dirty) {
+            for (x = list; x && !list_synced; x = x->next_batch) {
                 uint32_t failed = 0;
                 for (d = 0; d < s->n; d++) {
                     char p[4300];
@@ -313,7 +316,7 @@ uint32_t ec_pack_sync(struct ec_set *s, struct ec_seg *g)
             }
             pthread_mutex_lock(&s->pack_mu);
             for (x = list; x; x = nx) {
-                nx = x->next_dirty;
+                nx = x->next_batch;
                 if (--x->refs == 0) seg_free(x);
             }
             s->pack_done = to;

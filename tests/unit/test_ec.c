@@ -33,9 +33,10 @@ static const char *diskp[N];
 static unsigned seed, seed0; /* seed0: as given, for the failure note */
 
 static size_t pack_thr; /* open_set()'s erasure.pack_threshold */
+static uint64_t pack_seg; /* and its pack_segment_max (0: default) */
 static struct ec_set *open_set(int k, int m, size_t stripe)
 {
-    struct ec_config c = { diskp, k + m, k, m, stripe, 0, pack_thr };
+    struct ec_config c = { diskp, k + m, k, m, stripe, 0, pack_thr, pack_seg };
     struct ec_set *s = NULL;
     assert_int_equal(ec_set_open(&c, &s), EC_OK);
     return s;
@@ -341,7 +342,7 @@ static void test_abandoned_writer(void **state)
 
 static void test_no_parity_and_format_mismatch(void **state)
 {
-    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100, 0, 0 };
+    struct ec_config c = { diskp, N, 5, 1, 5 * 64 * 100, 0, 0, 0 };
     struct ec_set *s = NULL;
     char *d;
     /* the disks were formatted 4+2: a 5+1 layout is refused */
@@ -349,7 +350,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     /* a disk out of order is refused */
     {
         const char *swapped[N];
-        struct ec_config c2 = { swapped, N, K, M, STRIPE, 0, 0 };
+        struct ec_config c2 = { swapped, N, K, M, STRIPE, 0, 0, 0 };
         memcpy(swapped, diskp, sizeof(swapped));
         swapped[0] = diskp[1];
         swapped[1] = diskp[0];
@@ -378,14 +379,14 @@ static void test_no_parity_and_format_mismatch(void **state)
         fputs(body, f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE, 0, 0 }, &s),
+                                                           STRIPE, 0, 0, 0 }, &s),
                          EC_EINVAL);
         f = fopen(fp, "w");
         assert_non_null(f);
         fputs("{\"version\":1,", f);
         fclose(f);
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           STRIPE, 0, 0 }, &s),
+                                                           STRIPE, 0, 0, 0 }, &s),
                          EC_EINVAL);
         /* restored, the set opens again */
         {
@@ -406,7 +407,7 @@ static void test_no_parity_and_format_mismatch(void **state)
             assert_non_null(strstr(body, want));
         }
         assert_int_equal(ec_set_open(&(struct ec_config){ diskp, N, K, M,
-                                                           2 * STRIPE, 0, 0 }, &s),
+                                                           2 * STRIPE, 0, 0, 0 }, &s),
                          EC_EINVAL);
         /* a format.json from before the field existed is accepted */
         {
@@ -425,7 +426,7 @@ static void test_no_parity_and_format_mismatch(void **state)
     {
         static char d0[256], d1[256];
         const char *two[2] = { d0, d1 };
-        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10, 0, 0 };
+        struct ec_config c3 = { two, 2, 2, 0, 2 * 64 * 10, 0, 0, 0 };
         snprintf(d0, sizeof(d0), "%s/m0a", root);
         snprintf(d1, sizeof(d1), "%s/m0b", root);
         assert_int_equal(ec_set_open(&c3, &s), EC_OK);
@@ -661,7 +662,7 @@ static void test_two_filesystems(void **state)
     const char *dp[N];
     struct stat a, b;
     struct ec_set *s;
-    struct ec_config c = { dp, N, K, M, STRIPE, 0, 0 };
+    struct ec_config c = { dp, N, K, M, STRIPE, 0, 0, 0 };
     size_t n = 2 * STRIPE + 5;
     char *d, p[512];
     int i;
@@ -1287,11 +1288,26 @@ static void test_pack_concurrent(void **state)
     free(d);
 }
 
+/* The same with segments so small that nearly every version starts a new
+ * one: segments get written again while a batch is syncing them, the case
+ * where a batch once walked into the next batch's list and freed its
+ * segments (EBADF on writes, then a double free; one round in three caught
+ * it, so eight rounds). Run under ASan too. */
+static void test_pack_concurrent_rollover(void **state)
+{
+    int round;
+    pack_seg = 24 * 1024;
+    for (round = 0; round < 8; round++) test_pack_concurrent(state);
+    pack_seg = 0;
+}
+
 struct seg_seen {
     int n;
     uint32_t ids[16];
     uint64_t bytes[16];
     int current[16];
+    uint32_t last_id; /* the last listed, however many came before */
+    int last_current;
 };
 
 static int seg_cb(const struct ec_seg_info *si, void *arg)
@@ -1302,6 +1318,8 @@ static int seg_cb(const struct ec_seg_info *si, void *arg)
         ss->bytes[ss->n] = si->bytes;
         ss->current[ss->n] = si->current;
     }
+    ss->last_id = si->id;
+    ss->last_current = si->current;
     ss->n++;
     return 0;
 }
@@ -1368,8 +1386,8 @@ static void test_pack_move_and_drop(void **state)
     memset(&ss, 0, sizeof(ss));
     assert_int_equal(ec_pack_list(s, seg_cb, &ss), EC_OK);
     assert_true(ss.n >= 2);
-    assert_int_equal(ss.current[ss.n - 1], 1);
-    assert_int_equal(ss.ids[ss.n - 1], nseg);
+    assert_int_equal(ss.last_current, 1);
+    assert_int_equal(ss.last_id, nseg);
     assert_int_equal(ec_pack_drop_segment(s, 0, nseg), EC_EINVAL);
     assert_int_equal(ec_pack_drop_segment(s, 0, seg), EC_OK);
     find_shards(s, loc, &sa);
@@ -1406,6 +1424,7 @@ int main(void)
         cmocka_unit_test(test_pack_heal),
         cmocka_unit_test(test_pack_scan_and_remove),
         cmocka_unit_test(test_pack_concurrent),
+        cmocka_unit_test(test_pack_concurrent_rollover),
         cmocka_unit_test(test_pack_move_and_drop),
     };
     int i, rc;
