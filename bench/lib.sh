@@ -1,6 +1,24 @@
 # bench/lib.sh: helpers shared by smoke.sh and compare.sh (sourced).
 # Starts and stops a private coffer on 127.0.0.1; never kills by name.
 
+# bench_tmp NAME: makes TMP (/tmp/cbench-NAME.XXXXXX), clears COFFER_PID
+# and LOAD_PID, and on exit stops both (by PID) and removes TMP.
+bench_tmp() {
+    TMP="$(mktemp -d "/tmp/cbench-$1.XXXXXX")" || exit 2
+    COFFER_PID=
+    LOAD_PID=
+    trap 'pid_stop "$LOAD_PID"; pid_stop "$COFFER_PID"; rm -rf "$TMP"' EXIT
+    trap 'exit 130' INT TERM
+}
+
+# need_exec FILE...: exits 2, naming it, at the first FILE not executable.
+need_exec() {
+    local f
+    for f in "$@"; do
+        [ -x "$f" ] || { echo "$(basename "$0"): $f not built" >&2; exit 2; }
+    done
+}
+
 # free_port: prints a TCP port that was free a moment ago on 127.0.0.1.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); \

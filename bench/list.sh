@@ -17,19 +17,10 @@ KEYS="${LIST_KEYS:-1000000}"
 DURATION="${LIST_DURATION:-10s}"
 . "$HERE/lib.sh"
 
-for f in "$BIN" "$BENCH" "$LOAD"; do
-    [ -x "$f" ] || { echo "list: $f not built (make bench)" >&2; exit 2; }
-done
-TMP="$(mktemp -d /tmp/cbench-list.XXXXXX)"
+need_exec "$BIN" "$BENCH" "$LOAD"
+bench_tmp list
 AK=listbenchak
 SK=listbenchsecretlistbenchsecret
-COFFER_PID=
-cleanup() {
-    pid_stop "$COFFER_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # a first start lays out the data directory; then load with it stopped
 coffer_start "$BIN" "$TMP/data" "$AK" "$SK" "$TMP/coffer.log" || exit 1

@@ -11,16 +11,9 @@ BUILD="${BUILD:-$HERE/../build}"
 THR="${1:?usage: bench/pack.sh THRESHOLD [coffer-bench put args]}"
 shift
 . "$HERE/lib.sh"
-TMP="$(mktemp -d /tmp/cbench-pack.XXXXXX)"
+bench_tmp pack
 AK=packbenchak
 SK=packbenchsecretpackbench
-COFFER_PID=
-cleanup() {
-    pid_stop "$COFFER_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 cat >"$TMP/coffer.yaml" <<YAML
 erasure:
   pack_threshold: $THR
@@ -28,12 +21,8 @@ heal:
   scrub_rate: 0
   checkpoint_interval: 0
 YAML
-port="$(free_port)" || exit 1
-COFFER_ROOT_ACCESS_KEY="$AK" COFFER_ROOT_SECRET_KEY="$SK" \
-    "$BUILD/coffer" serve --console-listen off --data "$TMP/data" --config "$TMP/coffer.yaml" \
-    --listen "127.0.0.1:$port" >"$TMP/coffer.log" 2>&1 &
-COFFER_PID=$!
-wait_http "http://127.0.0.1:$port/" || { tail -20 "$TMP/coffer.log" >&2; exit 1; }
+coffer_start "$BUILD/coffer" "$TMP/data" "$AK" "$SK" "$TMP/coffer.log" \
+    "$TMP/coffer.yaml" || exit 1
 if [ $# -eq 0 ]; then set -- --size 4KiB --concurrency 32 --duration 10s; fi
-"$BUILD/coffer-bench" put --endpoint "http://127.0.0.1:$port" \
+"$BUILD/coffer-bench" put --endpoint "$COFFER_URL" \
     --access-key "$AK" --secret-key "$SK" --json "$@"

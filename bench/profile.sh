@@ -17,21 +17,10 @@ SECS="${PROFILE_SECONDS:-15}"
 . "$HERE/lib.sh"
 
 command -v perf >/dev/null || { echo "profile: perf not installed (make deps)" >&2; exit 2; }
-for f in "$BIN" "$BENCH"; do
-    [ -x "$f" ] || { echo "profile: $f not built" >&2; exit 2; }
-done
-TMP="$(mktemp -d /tmp/cbench-profile.XXXXXX)"
+need_exec "$BIN" "$BENCH"
+bench_tmp profile
 AK=profilebenchak
 SK=profilebenchsecretprofilebench
-COFFER_PID=
-LOAD_PID=
-cleanup() {
-    pid_stop "$LOAD_PID"
-    pid_stop "$COFFER_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 profile() { # name, coffer-bench arguments...
     local name="$1"; shift

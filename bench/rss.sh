@@ -17,17 +17,10 @@ BIN="$BUILD/coffer"
 SIZE="${RSS_PUT_SIZE:-5G}"
 . "$HERE/lib.sh"
 
-[ -x "$BIN" ] || { echo "rss: $BIN not built" >&2; exit 2; }
-TMP="$(mktemp -d /tmp/cbench-rss.XXXXXX)"
+need_exec "$BIN"
+bench_tmp rss
 AK=rssbenchak
 SK=rssbenchsecretrssbenchsecret
-COFFER_PID=
-cleanup() {
-    pid_stop "$COFFER_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 vm_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 s3curl() { # curl arguments... (SigV4 for us-east-1 s3, unsigned payload)

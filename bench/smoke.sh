@@ -10,20 +10,10 @@ BIN="$BUILD/coffer"
 BENCH="$BUILD/coffer-bench"
 . "$HERE/lib.sh"
 
-for f in "$BIN" "$BENCH"; do
-    [ -x "$f" ] || { echo "smoke: $f not built" >&2; exit 2; }
-done
-
-TMP="$(mktemp -d /tmp/cbench-smoke.XXXXXX)"
+need_exec "$BIN" "$BENCH"
+bench_tmp smoke
 AK=smokebenchak
 SK=smokebenchsecretsmokebench
-COFFER_PID=
-cleanup() {
-    pid_stop "$COFFER_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 coffer_start "$BIN" "$TMP/data" "$AK" "$SK" "$TMP/coffer.log" || exit 1
 echo "smoke: coffer pid $COFFER_PID at $COFFER_URL"
