@@ -137,3 +137,36 @@ def test_max_connections(vsrv):
             if time.time() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@pytest.mark.local
+@pytest.mark.limits
+def test_refusals_pending_at_most_64(vsrv):
+    """Answering refused connections is itself bounded: with the server
+    full, 70 more silent connections get at most 64 answers (503 SlowDown,
+    after a second without a request) and the rest are closed at once."""
+    host, port = s3util.host_port(vsrv.endpoint)
+    socks, extra = [], []
+    try:
+        for _ in range(8):
+            socks.append(socket.create_connection((host, port), timeout=5))
+        time.sleep(0.2)
+        for _ in range(70):
+            extra.append(socket.create_connection((host, port), timeout=5))
+        answered = closed = 0
+        for e in extra:
+            e.settimeout(10)
+            try:
+                got = e.recv(65536)
+            except ConnectionResetError:
+                got = b""
+            if got.startswith(b"HTTP/1.1 503"):
+                assert b"<Code>SlowDown</Code>" in got or b"Retry-After: 1" in got
+                answered += 1
+            else:
+                assert got == b"", got[:100]
+                closed += 1
+        assert (answered, closed) == (64, 6)
+    finally:
+        for x in socks + extra:
+            x.close()
