@@ -1443,12 +1443,41 @@ static const char *shard_check(struct ec_reader *r, int i)
     return NULL;
 }
 
-enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
-                              struct ec_reader **out)
+/* fds[i] of a parity shard an ec_reader_open_data() reader has not opened */
+#define EC_FD_LATER (-2)
+
+/* Opens and checks shard i: 1 usable, 0 present but dropped (logged), -1
+ * absent. */
+static int reader_shard_open(struct ec_reader *r, int i)
+{
+    struct ec_set *s = r->set;
+    char p[4300];
+    const char *why;
+
+    if (r->packed)
+        ec_seg_path(s, ec_disk_of(s, r->id, i), r->seg, p, sizeof(p));
+    else
+        ec_obj_path(s, r->id, i, p, sizeof(p));
+    r->fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+    if (r->fds[i] < 0) {
+        if (errno == ENOENT) return -1;
+        ec_log_errno("open", p, errno);
+        return 0;
+    }
+    why = shard_check(r, i);
+    if (why != NULL) {
+        shard_drop(r, i, why);
+        return 0;
+    }
+    return 1;
+}
+
+static enum ec_status reader_open(struct ec_set *s, const char *id,
+                                  uint64_t size, int parity_later,
+                                  struct ec_reader **out)
 {
     struct ec_reader *r;
-    const char *why;
-    int i, good = 0, present = 0;
+    int i, rc, good = 0, present = 0;
     char base[EC_VERSION_ID_MAX];
     uint32_t seg = 0;
     uint64_t off0 = 0, elen = 0;
@@ -1468,26 +1497,13 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     r->off0 = off0;
     r->elen = elen;
     for (i = 0; i < s->n; i++) {
-        char p[4300];
-        if (packed)
-            ec_seg_path(s, ec_disk_of(s, id, i), seg, p, sizeof(p));
-        else
-            ec_obj_path(s, id, i, p, sizeof(p));
-        r->fds[i] = open(p, O_RDONLY | O_CLOEXEC);
-        if (r->fds[i] < 0) {
-            if (errno != ENOENT) {
-                present++;
-                ec_log_errno("open", p, errno);
-            }
+        if (parity_later && i >= s->k && good == s->k && s->m > 0) {
+            r->fds[i] = EC_FD_LATER; /* data shards 0..K-1 are all good */
             continue;
         }
-        present++;
-        why = shard_check(r, i);
-        if (why != NULL) {
-            shard_drop(r, i, why);
-            continue;
-        }
-        good++;
+        rc = reader_shard_open(r, i);
+        if (rc >= 0) present++;
+        if (rc > 0) good++;
     }
     if (present == 0) {
         ec_reader_free(r);
@@ -1501,6 +1517,18 @@ enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
     }
     *out = r;
     return EC_OK;
+}
+
+enum ec_status ec_reader_open(struct ec_set *s, const char *id, uint64_t size,
+                              struct ec_reader **out)
+{
+    return reader_open(s, id, size, 0, out);
+}
+
+enum ec_status ec_reader_open_data(struct ec_set *s, const char *id,
+                                   uint64_t size, struct ec_reader **out)
+{
+    return reader_open(s, id, size, 1, out);
 }
 
 /* Length of shard blocks in stripe `stripe` (the last may be shorter). */
@@ -1662,6 +1690,8 @@ static enum ec_status read_stripe(struct ec_reader *r, uint64_t stripe,
     for (i = 0; i < s->n && nf < s->k; i++) {
         char *dst = r->blocks + (size_t)i * s->block_len;
         if (!good[i]) {
+            if (r->fds[i] == EC_FD_LATER && reader_shard_open(r, i) < 0)
+                r->fds[i] = -1; /* absent */
             if (r->fds[i] < 0) {
                 if (i < s->k) *degraded = 1;
                 continue;

@@ -153,6 +153,13 @@ struct ec_reader;
  * tolerated here and at read time. */
 enum ec_status ec_reader_open(struct ec_set *set, const char *version_id,
                               uint64_t size, struct ec_reader **out);
+/* The same for serving reads: when the K data shards pass their checks,
+ * the parity shards are opened only once a read needs them (a data shard
+ * fails later), saving M opens and header reads per request. Missing or
+ * damaged parity then goes unnoticed here (a read only reports data
+ * shards as degraded anyway); heal and scrub use ec_reader_open(). */
+enum ec_status ec_reader_open_data(struct ec_set *set, const char *version_id,
+                                   uint64_t size, struct ec_reader **out);
 /* Reads exactly len bytes at offset off (off + len <= size) into buf,
  * verifying every block's hash; corrupt or missing shards are reconstructed
  * from parity. *degraded is set to 1 if any shard had to be reconstructed
@@ -162,7 +169,8 @@ enum ec_status ec_reader_read(struct ec_reader *r, uint64_t off, void *buf,
 void ec_reader_free(struct ec_reader *r);
 /* Shards that passed their header and trailer checks at open (N when all
  * are present and sound; fewer means reads go, or may go, through parity
- * and the version needs healing). */
+ * and the version needs healing). Parity not opened yet by a reader of
+ * ec_reader_open_data() does not count. */
 int ec_reader_shards_usable(const struct ec_reader *r);
 
 /* Removes every shard file of a version (best effort; logs failures). A

@@ -184,10 +184,10 @@ static enum ec_status copy_data(struct gw_req *req,
         if (size == 0 || ps + size <= from || ps >= to) continue;
         off = from > ps ? from - ps : 0;      /* within the part */
         end = to < ps + size ? to - ps : size;
-        st = ec_reader_open(req->srv->set, id,
-                            meta_data_size(size, src->stripe_size,
-                                           k->src_enc),
-                            &r);
+        st = ec_reader_open_data(req->srv->set, id,
+                                 meta_data_size(size, src->stripe_size,
+                                                k->src_enc),
+                                 &r);
         if (st == EC_OK && k->src_enc &&
             gw_sse_block_key(k->src_dek, id, bkey) != 0)
             st = EC_EIO;

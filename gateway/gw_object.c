@@ -1071,10 +1071,11 @@ static enum ec_status get_open_for(struct gw_req *req)
 
     if (g->ver.nparts == 0) {
         if (g->reader) return EC_OK;
-        return ec_reader_open(req->srv->set, g->ver.data_id,
-                              meta_data_size(g->ver.size,
-                                             g->ver.stripe_size, g->sse),
-                              &g->reader);
+        return ec_reader_open_data(req->srv->set, g->ver.data_id,
+                                   meta_data_size(g->ver.size,
+                                                  g->ver.stripe_size,
+                                                  g->sse),
+                                   &g->reader);
     }
     for (i = 0; i < g->ver.nparts; i++) {
         if (g->off < start + g->ver.parts[i].size) break;
@@ -1086,10 +1087,10 @@ static enum ec_status get_open_for(struct gw_req *req)
     g->reader = NULL;
     g->part = i;
     g->part_start = start;
-    return ec_reader_open(req->srv->set, g->ver.parts[i].data_id,
-                          meta_data_size(g->ver.parts[i].size,
-                                         g->ver.stripe_size, g->sse),
-                          &g->reader);
+    return ec_reader_open_data(req->srv->set, g->ver.parts[i].data_id,
+                               meta_data_size(g->ver.parts[i].size,
+                                              g->ver.stripe_size, g->sse),
+                               &g->reader);
 }
 
 static void get_prepare_work(struct gw_req *req)

@@ -194,6 +194,66 @@ static void flip(const char *path, off_t off)
     close(fd);
 }
 
+/* ec_reader_open_data(): with the data shards sound, parity is not
+ * opened until a read needs it; then a bad data block still reads back
+ * exact (parity opened late), a missing parity shard at that point is
+ * tolerated while K remain, and too few is EC_ETOOFEW, never wrong bytes.
+ * A data shard already bad at open makes it open parity at once. */
+static void test_reader_open_data(void **state)
+{
+    struct ec_set *s = open_set(K, M, STRIPE);
+    size_t n = 2 * STRIPE + 777;
+    char *d = pattern(n), *b = malloc(n);
+    char p[512];
+    struct ec_reader *r;
+    int deg;
+
+    put(s, "lazy", d, n);
+    assert_int_equal(ec_reader_open_data(s, "lazy", n, &r), EC_OK);
+    assert_int_equal(ec_reader_shards_usable(r), K); /* parity not opened */
+    deg = -1;
+    assert_int_equal(ec_reader_read(r, 0, b, n, &deg), EC_OK);
+    assert_memory_equal(b, d, n);
+    assert_int_equal(deg, 0);
+    ec_reader_free(r);
+
+    /* a data block goes bad after open: parity opened then, bytes exact */
+    assert_int_equal(ec_reader_open_data(s, "lazy", n, &r), EC_OK);
+    assert_int_equal(shard_path("lazy", 1, p, sizeof(p)), 0);
+    flip(p, 4096 + 200);
+    assert_int_equal(shard_path("lazy", K, p, sizeof(p)), 0);
+    unlink(p); /* and one parity shard is gone */
+    deg = -1;
+    assert_int_equal(ec_reader_read(r, 0, b, n, &deg), EC_OK);
+    assert_memory_equal(b, d, n);
+    assert_int_equal(deg, 1);
+    ec_reader_free(r);
+
+    /* bad at open: parity opened at once (K - 1 data + M - 1 parity) */
+    assert_int_equal(ec_reader_open_data(s, "lazy", n, &r), EC_OK);
+    assert_int_equal(ec_reader_shards_usable(r), K - 1 + M - 1);
+    assert_int_equal(ec_reader_read(r, 0, b, n, NULL), EC_OK);
+    assert_memory_equal(b, d, n);
+    ec_reader_free(r);
+
+    /* too few once parity is needed: EC_ETOOFEW, never wrong bytes */
+    put(s, "lazy2", d, n);
+    assert_int_equal(ec_reader_open_data(s, "lazy2", n, &r), EC_OK);
+    assert_int_equal(shard_path("lazy2", 0, p, sizeof(p)), 0);
+    flip(p, 4096 + 10);
+    assert_int_equal(shard_path("lazy2", 2, p, sizeof(p)), 0);
+    flip(p, 4096 + 10);
+    for (deg = K; deg < K + M; deg++) {
+        assert_int_equal(shard_path("lazy2", deg, p, sizeof(p)), 0);
+        unlink(p);
+    }
+    assert_int_equal(ec_reader_read(r, 0, b, n, NULL), EC_ETOOFEW);
+    ec_reader_free(r);
+    free(b);
+    free(d);
+    ec_set_free(s);
+}
+
 static void test_corrupt_and_truncated(void **state)
 {
     struct ec_set *s = open_set(K, M, STRIPE);
@@ -1426,6 +1486,7 @@ int main(void)
         cmocka_unit_test(test_pack_scan_and_remove),
         cmocka_unit_test(test_pack_concurrent),
         cmocka_unit_test(test_pack_concurrent_rollover),
+        cmocka_unit_test(test_reader_open_data),
         cmocka_unit_test(test_pack_move_and_drop),
     };
     int i, rc;
