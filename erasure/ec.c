@@ -696,7 +696,8 @@ struct ec_writer {
 
 /* Every EC_WRITEBACK_BYTES of object data a writer asks the kernel to
  * start writing its shard files back (sync_file_range, WRITE only: it
- * does not wait). Durability still comes from the sync in
+ * does not wait for the writes, though it may block while the device's
+ * queue is full; pages already under writeback are skipped). Durability still comes from the sync in
  * ec_writer_finish(); this only lets the disk work while the rest of the
  * object is still arriving, instead of the whole object waiting for that
  * sync at the end. */

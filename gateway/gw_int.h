@@ -391,6 +391,9 @@ struct gw_conn {
     int handshaken;               /* tls: the handshake has completed */
     int admin;                    /* accepted on the admin socket */
     int console;                  /* accepted on the console port */
+    char peer[INET6_ADDRSTRLEN];  /* the client's address, formatted at
+                                     accept on the loop ("?" if unknown):
+                                     workers read this, never the socket */
     unsigned char addr[16];       /* peer address key (gw_addr_acquire) */
     int addr_held;                /* 1: counted in srv's address table */
     struct event *rate_timer;     /* body_min_rate check, or NULL */
@@ -480,6 +483,8 @@ int gw_owns(const struct gw_req *req, const struct meta_bucket *b);
  * policy already loaded; never calls meta (runs under key locks). */
 int gw_policy_bypass(struct gw_req *req, const char *key);
 /* The client's address as text, "?" when unknown. */
+/* The client's address as text (IPv4 dotted, IPv6 without brackets, "?"
+ * when unknown); safe on any thread (it copies gw_conn.peer). */
 void gw_peer_addr(const struct gw_req *req, char *out, size_t cap);
 /* gw_admin.c: the admin API (JSON), on the admin socket and under
  * /coffer/admin/v1/ on the S3 port (admin users only). */

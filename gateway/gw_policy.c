@@ -111,19 +111,8 @@ static const char *op_action(const struct gw_req *req)
 
 void gw_peer_addr(const struct gw_req *req, char *out, size_t cap)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    struct bufferevent *bev = req->conn ? req->conn->bev : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-
-    snprintf(out, cap, "?");
-    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) return;
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
-                  (socklen_t)cap);
+    snprintf(out, cap, "%s",
+             req->conn && req->conn->peer[0] ? req->conn->peer : "?");
 }
 
 /* The public access block from its stored value (see META_BATTR_PAB). */

@@ -1393,11 +1393,17 @@ static void refusal_cb(evutil_socket_t fd, short what, void *arg)
         "your request rate.</Message><Resource>/</Resource></Error>";
     struct gw_refusal *r = arg;
     char buf[4096];
-    ssize_t n;
-    int eof = 0;
+    ssize_t n = -1;
+    int eof = 0, i;
 
-    while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {}
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+    /* At most 64 KiB a call: a client sending at line rate must not hold
+     * the loop (the persistent event comes back for the rest). */
+    for (i = 0; i < 16; i++) {
+        n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n <= 0) break;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                   errno != EINTR))
         eof = 1;
     if (!r->answered) {
         struct timeval tv = { GW_LINGER_S, 0 };
@@ -1418,7 +1424,8 @@ static void refusal_cb(evutil_socket_t fd, short what, void *arg)
             event_add(r->ev, &tv);
             return;
         }
-    } else if (!eof && cf_monotonic_ms() < r->deadline_ms) {
+    } else if (!eof && !(what & EV_TIMEOUT) &&
+               cf_monotonic_ms() < r->deadline_ms) {
         return;
     }
     refusal_end(r, fd);
@@ -1485,12 +1492,20 @@ static void conn_accept(struct gw_loop *loop, evutil_socket_t fd,
                    "by a client: refusing its new connections",
                    srv->conf->max_conns_per_addr);
         free(conn);
+        atomic_fetch_sub(&srv->nconns, 1); /* never became a connection */
         conn_refuse(loop, fd);
         return;
     }
     conn->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
     conn->admin = admin;
     conn->console = kind == CONN_CONSOLE;
+    snprintf(conn->peer, sizeof(conn->peer), "?");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+                  conn->peer, sizeof(conn->peer));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+                  conn->peer, sizeof(conn->peer));
     if (srv->tls != NULL && !admin) {
         SSL *ssl = gw_tls_ssl_new(srv->tls);
         if (ssl == NULL) goto out_free;

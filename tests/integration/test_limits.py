@@ -557,3 +557,27 @@ def test_connections_per_address_ipv6(lserver):
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         srv6.cleanup()
+
+
+@pytest.mark.local
+def test_per_address_refusals_keep_no_slot(start_server):
+    """Connections refused over max_connections_per_address never count
+    against max_connections: 30 refusals from one address on a server of
+    16 connections, and another address is still served."""
+    srv = start_server("limits-slots", "limits:\n  max_connections: 16\n"
+                       "  max_connections_per_address: 2\n")
+    host, port = s3util.host_port(srv.endpoint)
+    held = [_from("127.0.0.2", host, port) for _ in range(2)]
+    time.sleep(0.5)   # both loops take the two first (see above)
+    try:
+        for _ in range(30):
+            extra = _from("127.0.0.2", host, port)
+            assert s3util.anonymous_get(extra) == (503, "SlowDown")
+            extra.close()
+        other = _from("127.0.0.3", host, port)
+        assert s3util.anonymous_get(other) == (403, "AccessDenied")
+        other.close()
+        assert srv.client().list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    finally:
+        for x in held:
+            x.close()
