@@ -1499,7 +1499,10 @@ static enum ec_status reader_open(struct ec_set *s, const char *id,
     r->elen = elen;
     for (i = 0; i < s->n; i++) {
         if (parity_later && i >= s->k && good == s->k && s->m > 0) {
-            r->fds[i] = EC_FD_LATER; /* data shards 0..K-1 are all good */
+            /* K shards are usable already (all the data shards, or
+             * with a bad one, the parity opened so far): the rest of
+             * the parity waits until a read needs it */
+            r->fds[i] = EC_FD_LATER;
             continue;
         }
         rc = reader_shard_open(r, i);

@@ -115,7 +115,8 @@ def test_max_connections(vsrv):
     try:
         for _ in range(8):
             socks.append(socket.create_connection((host, port), timeout=5))
-        time.sleep(0.2)
+        for s in socks:   # each one taken (a refused one would get 503)
+            assert s3util.anonymous_get(s) == (403, "AccessDenied")
         extra = socket.create_connection((host, port), timeout=5)
         # told to slow down (as AWS does; SDKs back off and retry), closed
         assert s3util.anonymous_get(extra) == (503, "SlowDown")
@@ -143,30 +144,45 @@ def test_max_connections(vsrv):
 @pytest.mark.limits
 def test_refusals_pending_at_most_64(vsrv):
     """Answering refused connections is itself bounded: with the server
-    full, 70 more silent connections get at most 64 answers (503 SlowDown,
-    after a second without a request) and the rest are closed at once."""
+    full, 70 more silent connections get at most 64 answers (503 SlowDown
+    with Retry-After, after a second without a request) and the rest are
+    closed at once."""
     host, port = s3util.host_port(vsrv.endpoint)
     socks, extra = [], []
     try:
         for _ in range(8):
             socks.append(socket.create_connection((host, port), timeout=5))
-        time.sleep(0.2)
+        for s in socks:   # each one taken (a refused one would get 503)
+            assert s3util.anonymous_get(s) == (403, "AccessDenied")
+        t0 = time.monotonic()
         for _ in range(70):
             extra.append(socket.create_connection((host, port), timeout=5))
+        opening = time.monotonic() - t0
         answered = closed = 0
         for e in extra:
             e.settimeout(10)
+            got = b""
             try:
-                got = e.recv(65536)
+                while True:
+                    b = e.recv(65536)
+                    if not b:
+                        break
+                    got += b
             except ConnectionResetError:
-                got = b""
-            if got.startswith(b"HTTP/1.1 503"):
-                assert b"<Code>SlowDown</Code>" in got or b"Retry-After: 1" in got
+                pass   # a reset after the answer (or instead of one)
+            if got:
+                status, hdrs, body = s3util.parse_raw_response(got)
+                assert (status, hdrs.get("retry-after")) == (503, "1"), got[:200]
+                assert b"<Code>SlowDown</Code>" in body
                 answered += 1
             else:
-                assert got == b"", got[:100]
                 closed += 1
-        assert (answered, closed) == (64, 6)
+        # each answer frees its place about 3 s after its accept (1 s wait,
+        # 2 s linger): a slower connect phase lets more than 64 through
+        if opening < 2.5:
+            assert (answered, closed) == (64, 6)
+        else:
+            assert answered >= 64 and answered + closed == 70
     finally:
         for x in socks + extra:
             x.close()

@@ -90,6 +90,8 @@ def test_console_over_tls_serves_the_admin_api_only(start_tls_server_fn, certs, 
                        input=b"", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
     out = p.stdout.decode(errors="replace")
     assert p.returncode != 0 and not re.search(r"New, TLSv1\.[0-3], Cipher is", out), out
+    # the server refused it (alert 70, protocol_version), not the client
+    assert "CONNECTED" in out and "alert protocol version" in out, out
     # plain HTTP to it is not answered in the clear
     with socket.create_connection(("127.0.0.1", srv.console_port), timeout=10) as s:
         s.sendall(b"GET /coffer/admin/v1/users HTTP/1.1\r\nHost: x\r\n\r\n")

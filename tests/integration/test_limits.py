@@ -224,6 +224,24 @@ def _wait_closed(sock, limit_s, until=None):
     return time.monotonic() - t0, got
 
 
+def _rest(sock, got):
+    """What is still to read on sock (up to an error document's end, the
+    close, or 2 s), when got does not hold a whole error document yet."""
+    if b"</Error>" in got:
+        return b""
+    more = b""
+    sock.settimeout(2)
+    try:
+        while b"</Error>" not in got + more:
+            b = sock.recv(65536)
+            if not b:
+                break
+            more += b
+    except (socket.timeout, ConnectionResetError):
+        pass   # nothing more: the assertion on the answer decides
+    return more
+
+
 @pytest.mark.slow
 @pytest.mark.local
 def test_slow_header_client_disconnected(tserver):
@@ -282,11 +300,11 @@ def test_slow_header_trickle_still_times_out(tserver):
                 break
         assert closed, "trickling client kept its connection for 8 s"
         assert time.monotonic() - t0 >= 1.0
-        # answered before the close (the write side of a trickler that
-        # keeps sending may see the reset first)
-        if got:
-            status, _, body = s3util.parse_raw_response(got)
-            assert status == 400 and b"<Code>RequestTimeout</Code>" in body, got
+        # answered before the close: the server lingers (reading and
+        # discarding) after its answer, so the answer is there to read
+        got += _rest(s, got)
+        status, _, body = s3util.parse_raw_response(got)
+        assert status == 400 and b"<Code>RequestTimeout</Code>" in body, got
     finally:
         s.close()
 
@@ -402,11 +420,11 @@ def test_trickled_body_dropped_others_served(lserver):
         took = time.monotonic() - t0
         assert closed, "trickling body kept its connection for 12 s"
         assert 1.5 <= took <= 8, f"cut after {took:.1f}s"
-        # told why first: 400 RequestTimeout (a trickler's own send may
-        # meet the reset before it reads the answer)
-        if got:
-            status, _, body = s3util.parse_raw_response(got)
-            assert status == 400 and b"<Code>RequestTimeout</Code>" in body, got
+        # told why first: 400 RequestTimeout (what a send error left unread
+        # is read now)
+        got += _rest(s, got)
+        status, _, body = s3util.parse_raw_response(got)
+        assert status == 400 and b"<Code>RequestTimeout</Code>" in body, got
     finally:
         s.close()
     assert lserver.request("HEAD", path).status == 404
@@ -478,10 +496,11 @@ def test_connections_per_address(lserver):
     served; once one of the four closes, 127.0.0.2 gets a connection again."""
     host, port = s3util.host_port(lserver.endpoint)
     held = [_from("127.0.0.2", host, port) for _ in range(4)]
-    # Two loop threads accept (SO_REUSEPORT): give both time to take the
-    # four before the fifth arrives, or the fifth may be counted first.
-    time.sleep(0.5)
     try:
+        # Two loop threads accept (SO_REUSEPORT): each of the four is seen
+        # taken before the fifth is opened, or the fifth could count first.
+        for h in held:
+            assert s3util.anonymous_get(h) == (403, "AccessDenied")
         assert _served(lserver, held[0])            # the four are real
         fifth = _from("127.0.0.2", host, port)
         assert _refused(fifth)
@@ -536,7 +555,8 @@ def test_connections_per_address_ipv6(lserver):
                 time.sleep(0.05)   # polling a connect(), bounded by the deadline
         time.sleep(0.2)            # the probe connection is released
         held = [socket.create_connection(("::1", port), timeout=5) for _ in range(4)]
-        time.sleep(0.5)            # both loops take the four first (see above)
+        for h in held:             # each taken before the fifth (see above)
+            assert s3util.anonymous_get(h) == (403, "AccessDenied")
         fifth = socket.create_connection(("::1", port), timeout=5)
         assert _refused(fifth)
         fifth.close()
@@ -568,8 +588,9 @@ def test_per_address_refusals_keep_no_slot(start_server):
                        "  max_connections_per_address: 2\n")
     host, port = s3util.host_port(srv.endpoint)
     held = [_from("127.0.0.2", host, port) for _ in range(2)]
-    time.sleep(0.5)   # both loops take the two first (see above)
     try:
+        for h in held:   # each taken before the others (see above)
+            assert s3util.anonymous_get(h) == (403, "AccessDenied")
         for _ in range(30):
             extra = _from("127.0.0.2", host, port)
             assert s3util.anonymous_get(extra) == (503, "SlowDown")

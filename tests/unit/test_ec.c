@@ -229,11 +229,17 @@ static void test_reader_open_data(void **state)
     assert_int_equal(deg, 1);
     ec_reader_free(r);
 
-    /* bad at open: parity opened at once (K - 1 data + M - 1 parity) */
-    assert_int_equal(ec_reader_open_data(s, "lazy", n, &r), EC_OK);
-    assert_int_equal(ec_reader_shards_usable(r), K - 1 + M - 1);
-    assert_int_equal(ec_reader_read(r, 0, b, n, NULL), EC_OK);
+    /* a data shard bad at open (its header): parity opened at once, as
+     * far as K usable shards (the rest still later) */
+    put(s, "lazy3", d, n);
+    assert_int_equal(shard_path("lazy3", 1, p, sizeof(p)), 0);
+    flip(p, 10);
+    assert_int_equal(ec_reader_open_data(s, "lazy3", n, &r), EC_OK);
+    assert_int_equal(ec_reader_shards_usable(r), K);
+    deg = -1;
+    assert_int_equal(ec_reader_read(r, 0, b, n, &deg), EC_OK);
     assert_memory_equal(b, d, n);
+    assert_int_equal(deg, 1);
     ec_reader_free(r);
 
     /* too few once parity is needed: EC_ETOOFEW, never wrong bytes */
@@ -1354,12 +1360,35 @@ static void test_pack_concurrent(void **state)
  * segments was written to again during its sync: EBADF on writes, then a
  * double free. This test covers rolling under concurrency; it did not
  * hit that interleaving reliably. The fix is in ec_pack_sync().) */
+static int seg_count_cb(const struct ec_seg_info *si, void *arg)
+{
+    (void)si;
+    (*(int *)arg)++;
+    return 0;
+}
+
 static void test_pack_concurrent_rollover(void **state)
 {
-    int round;
+    struct ec_set *s;
+    int round, before = 0, after = 0;
     pack_seg = 24 * 1024;
+    s = open_set(K, M, STRIPE);
+    assert_int_equal(ec_pack_list(s, seg_count_cb, &before), EC_OK);
+    ec_set_free(s);
     for (round = 0; round < 4; round++) test_pack_concurrent(state);
+    s = open_set(K, M, STRIPE);
+    assert_int_equal(ec_pack_list(s, seg_count_cb, &after), EC_OK);
+    ec_set_free(s);
+    /* 4 x 320 versions of up to 16 KiB: 24 KiB segments rolled often */
+    assert_true(after - before >= 100);
+}
+
+static int pack_seg_reset(void **state)
+{
+    (void)state;
     pack_seg = 0;
+    pack_thr = 0;
+    return 0;
 }
 
 struct seg_seen {
@@ -1485,7 +1514,8 @@ int main(void)
         cmocka_unit_test(test_pack_heal),
         cmocka_unit_test(test_pack_scan_and_remove),
         cmocka_unit_test(test_pack_concurrent),
-        cmocka_unit_test(test_pack_concurrent_rollover),
+        cmocka_unit_test_teardown(test_pack_concurrent_rollover,
+                                  pack_seg_reset),
         cmocka_unit_test(test_reader_open_data),
         cmocka_unit_test(test_pack_move_and_drop),
     };
