@@ -144,6 +144,20 @@ def test_xml_body_over_1mib_rejected(server, bucket):
     still_serving(server)
 
 
+@pytest.mark.local
+def test_admin_json_body_over_1mib_rejected(server):
+    """Admin API bodies (JSON) are bounded like XML bodies: 900 KiB of
+    JSON passes, 1.1 MiB is 400 MaxMessageLengthExceeded."""
+    ok = ('{"name": "limit-user"' + " " * (900 * 1024) + "}").encode()
+    r = server.request("POST", "/coffer/admin/v1/users", body=ok)
+    assert r.status == 200, r
+    big = ('{"name": "limit-user-2"' + " " * (1100 * 1024) + "}").encode()
+    r = server.request("POST", "/coffer/admin/v1/users", body=big)
+    assert r.status == 400, r
+    assert r.error()["Code"] == "MaxMessageLengthExceeded"
+    still_serving(server)
+
+
 # ---------------------------------------------------------------- object size
 
 def _put_head(server, path, length, extra_headers=None):
