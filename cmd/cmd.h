@@ -4,6 +4,10 @@
 #ifndef CMD_H
 #define CMD_H
 
+#include <stddef.h>
+
+#include "ec.h"
+
 int cmd_heal(int argc, char **argv);   /* cmd_heal.c */
 int cmd_meta(int argc, char **argv);   /* cmd_heal.c */
 int cmd_pack(int argc, char **argv);   /* cmd_heal.c */
@@ -16,5 +20,12 @@ struct conf;
 /* Loads --config (may be NULL) and --data (may be NULL) over the defaults
  * and finalizes c; 0, or 1 with the error printed (cmd_heal.c). */
 int cmd_load_conf(struct conf *c, const char *config, const char *data);
+
+/* Opens the disks c names with its erasure layout (cmd_heal.c). shared 1:
+ * a server may be writing (an offline tool: tmp/ left alone, nothing
+ * packed); 0: this process owns them, packing versions of at most
+ * pack_threshold bytes. */
+enum ec_status cmd_open_disks(const struct conf *c, int shared, size_t pack_threshold,
+                   struct ec_set **out);
 
 #endif /* CMD_H */

@@ -139,15 +139,7 @@ int cmd_audit_report(int argc, char **argv)
     }
     r.clock_ms = clock_ms;
     if (o.verify_data) {
-        struct ec_config ecc;
-        memset(&ecc, 0, sizeof(ecc));
-        ecc.disks = (const char *const *)c.disks;
-        ecc.ndisks = c.ndisks;
-        ecc.data = c.ec_data;
-        ecc.parity = c.ec_parity;
-        ecc.stripe_size = c.stripe_size;
-        ecc.shared = 1;
-        if (ec_set_open(&ecc, &set) != EC_OK) {
+        if (cmd_open_disks(&c, 1, 0, &set) != EC_OK) {
             fprintf(stderr, "coffer audit report: cannot open the disks\n");
             goto out;
         }

@@ -32,7 +32,8 @@ int cmd_load_conf(struct conf *c, const char *config, const char *data)
     return 0;
 }
 
-static enum ec_status open_set(const struct conf *c, struct ec_set **out)
+enum ec_status cmd_open_disks(const struct conf *c, int shared,
+                              size_t pack_threshold, struct ec_set **out)
 {
     struct ec_config ecc;
     memset(&ecc, 0, sizeof(ecc));
@@ -41,7 +42,8 @@ static enum ec_status open_set(const struct conf *c, struct ec_set **out)
     ecc.data = c->ec_data;
     ecc.parity = c->ec_parity;
     ecc.stripe_size = c->stripe_size;
-    ecc.shared = 1; /* a server may be writing: leave tmp/ alone */
+    ecc.shared = shared;
+    ecc.pack_threshold = pack_threshold; /* ignored when shared */
     return ec_set_open(&ecc, out);
 }
 
@@ -158,7 +160,7 @@ int cmd_heal(int argc, char **argv)
                 c.meta_dir);
         goto out;
     }
-    if (open_set(&c, &set) != EC_OK) {
+    if (cmd_open_disks(&c, 1, 0, &set) != EC_OK) {
         fprintf(stderr, "coffer heal: cannot open the disks of %s\n",
                 c.data_dir);
         goto out;
@@ -242,7 +244,7 @@ int cmd_meta(int argc, char **argv)
         }
         goto out;
     }
-    if (open_set(&c, &set) != EC_OK) {
+    if (cmd_open_disks(&c, 1, 0, &set) != EC_OK) {
         fprintf(stderr, "coffer meta: cannot open the disks of %s\n",
                 c.data_dir);
         goto out;
@@ -285,7 +287,6 @@ int cmd_pack(int argc, char **argv)
     struct ec_set *set = NULL;
     struct meta_db *db = NULL;
     struct heal_pack_stats ps;
-    struct ec_config ecc;
     enum heal_status hs;
     int i, rc = 1, dry = 0, pct = 50, compact;
     char b1[32], b2[32], b3[32];
@@ -327,17 +328,9 @@ int cmd_pack(int argc, char **argv)
                 "server running? stop it first)\n", c.meta_dir);
         goto out;
     }
-    memset(&ecc, 0, sizeof(ecc));
-    ecc.disks = (const char *const *)c.disks;
-    ecc.ndisks = c.ndisks;
-    ecc.data = c.ec_data;
-    ecc.parity = c.ec_parity;
-    ecc.stripe_size = c.stripe_size;
     /* the catalog's lock is ours: no server writes; copies of packed
      * entries (at most one stripe) must pack again */
-    ecc.shared = 0;
-    ecc.pack_threshold = c.stripe_size;
-    if (ec_set_open(&ecc, &set) != EC_OK) {
+    if (cmd_open_disks(&c, 0, c.stripe_size, &set) != EC_OK) {
         fprintf(stderr, "coffer pack: cannot open the disks of %s\n",
                 c.data_dir);
         goto out;

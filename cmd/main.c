@@ -224,7 +224,6 @@ static int cmd_serve(int argc, char **argv)
     char ak[512], sk[512];
     struct meta_db *db = NULL;
     struct ec_set *set = NULL;
-    struct ec_config ecc;
     struct iam *iam = NULL;
     unsigned char master[CF_KEY_LEN];
     enum iam_status ist;
@@ -316,15 +315,7 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    memset(&ecc, 0, sizeof(ecc));
-    ecc.disks = (const char *const *)c.disks;
-    ecc.ndisks = c.ndisks;
-    ecc.data = c.ec_data;
-    ecc.parity = c.ec_parity;
-    ecc.stripe_size = c.stripe_size;
-    ecc.pack_threshold = c.pack_threshold;
-    ecc.shared = 0;
-    est = ec_set_open(&ecc, &set);
+    est = cmd_open_disks(&c, 0, c.pack_threshold, &set);
     if (est != EC_OK) {
         fprintf(stderr, "coffer: cannot open the disks: %s\n",
                 ec_strerror(est));

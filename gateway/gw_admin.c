@@ -223,11 +223,6 @@ static void audit_entry(struct gw_req *req, unsigned long unaudited)
     json_decref(o);
 }
 
-static void audit(struct gw_req *req)
-{
-    audit_entry(req, 0);
-}
-
 /* Unauthenticated callers can send refusals as fast as they like: the
  * audit log, which is never trimmed, takes at most
  * GW_ADMIN_REFUSALS_AUDITED_PER_S of them a second. */
@@ -274,7 +269,7 @@ static void admin_work(struct gw_req *req)
     } else {
         dispatch(req);
     }
-    audit(req);
+    audit_entry(req, 0);
 }
 
 void gw_h_admin(struct gw_req *req)

@@ -603,6 +603,14 @@ static void req_fail_early(struct gw_req *req)
     gw_req_respond(req);
 }
 
+/* A request refused before anyone was authenticated, its error set: an
+ * admin call is audited first (gw_admin_refuse). */
+static void auth_refused(struct gw_req *req)
+{
+    if (req->op == GW_OP_ADMIN) gw_admin_refuse(req, req_fail_early);
+    else req_fail_early(req);
+}
+
 /* The head is complete: authenticate, route, start the handler. */
 static void req_start(struct gw_req *req)
 {
@@ -676,8 +684,7 @@ static void req_start(struct gw_req *req)
             req->op == GW_OP_ADMIN ||
             (cs && strncasecmp(cs, "STREAMING-", 10) == 0)) {
             gw_resp_error(&req->resp, GW_E_ACCESS_DENIED, NULL);
-            if (req->op == GW_OP_ADMIN) gw_admin_refuse(req, req_fail_early);
-            else req_fail_early(req);
+            auth_refused(req);
             return;
         }
         req->principal = NULL;
@@ -692,8 +699,7 @@ static void req_start(struct gw_req *req)
                                                      NULL) == NULL)
             e = GW_E_AUTH_QUERY_ERROR;
         gw_resp_error(&req->resp, e, msg[0] ? msg : NULL);
-        if (req->op == GW_OP_ADMIN) gw_admin_refuse(req, req_fail_early);
-        else req_fail_early(req);
+        auth_refused(req);
         return;
     }
     if (strcmp(req->auth.region, req->srv->conf->region) != 0) {
@@ -705,8 +711,7 @@ static void req_start(struct gw_req *req)
                                       ? GW_E_AUTH_QUERY_ERROR
                                       : GW_E_AUTH_HEADER_MALFORMED,
                       msg);
-        if (req->op == GW_OP_ADMIN) gw_admin_refuse(req, req_fail_early);
-        else req_fail_early(req);
+        auth_refused(req);
         return;
     }
     /* secret_lookup filled req->user with the signer */

@@ -19,6 +19,7 @@ import os
 import random
 import socket
 import struct
+import subprocess
 import urllib.parse
 import xml.etree.ElementTree as ET
 import zlib
@@ -313,6 +314,25 @@ def parse_raw_response(raw):
             k, v = ln.split(":", 1)
             hdrs[k.strip().lower()] = v.strip()
     return status, hdrs, rest
+
+
+def coffer_cli(srv, *args, check=None):
+    """Runs `coffer ARGS --data <srv's> [--config <srv's>]`; check: the
+    exit status it must have (None: any). Returns the CompletedProcess."""
+    cmd = [srv.binary, *args, "--data", srv.data_dir]
+    if srv.config_path:
+        cmd += ["--config", srv.config_path]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if check is not None:
+        assert p.returncode == check, (
+            f"{' '.join(cmd)} exited {p.returncode}, want {check}\n"
+            f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def data_disk(srv, i):
+    """srv's disk directory i (1-based, as the default layout names them)."""
+    return os.path.join(srv.data_dir, f"disk{i}")
 
 
 def anonymous_get(sock, host="x", timeout=5):

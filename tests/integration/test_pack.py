@@ -24,6 +24,7 @@ import subprocess
 import pytest
 
 from s3util import KiB, MiB, det_bytes, etag_of, pack_entries
+from s3util import coffer_cli as coffer, data_disk as disk
 
 pytestmark = [pytest.mark.durability, pytest.mark.local, pytest.mark.serverside]
 
@@ -33,22 +34,6 @@ heal:
   checkpoint_interval: 0
 """
 THR = 128 * KiB
-
-
-def coffer(srv, *args, check=None):
-    cmd = [srv.binary, *args, "--data", srv.data_dir]
-    if srv.config_path:
-        cmd += ["--config", srv.config_path]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if check is not None:
-        assert p.returncode == check, (
-            f"{' '.join(cmd)} exited {p.returncode}, want {check}\n"
-            f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
-    return p
-
-
-def disk(srv, i):
-    return os.path.join(srv.data_dir, f"disk{i}")
 
 
 def files(srv):
